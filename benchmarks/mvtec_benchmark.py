@@ -1,0 +1,148 @@
+"""Train and evaluate a model on every category of an MVTec-layout root; time it.
+
+Usage:
+    python benchmarks/mvtec_benchmark.py ../shared/datasets [--model cnn-cluster] \
+        [--config settings.toml] [--out benchmarks/results/NAME.json]
+
+Each category runs in its own process so peak memory (max RSS) is measured per category.
+Prints a markdown table (paste it into benchmarks/RESULTS.md) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def find_categories(root: Path) -> list[Path]:
+    return sorted(
+        p.parent.parent for p in root.rglob("train/good") if (p.parent.parent / "test").is_dir()
+    )
+
+
+def run_category(category: str, settings_dict: dict, queue: mp.Queue) -> None:
+    import torch
+
+    from inspector.imageio import iter_image_files, read_image
+    from inspector.runtime import Inspector
+    from training.evaluate import evaluate
+    from training.settings import TrainSettings
+    from training.train import train
+
+    settings = TrainSettings().override(**settings_dict)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        meta = train(category, Path(tmp) / "bundle", settings, show_progress=False)
+        fit_s = time.perf_counter() - t0
+        bundle_mb = sum(f.stat().st_size for f in (Path(tmp) / "bundle").iterdir()) / 1e6
+        insp = Inspector.load(Path(tmp) / "bundle")
+        result = evaluate(insp, category)
+        images = [read_image(p) for p in iter_image_files([Path(category) / "test"])][:64]
+        for im in images[:5]:  # warm-up: first calls allocate and pick kernels
+            insp.inspect(im)
+        lat = []
+        for im in images:
+            t = time.perf_counter()
+            insp.inspect(im)
+            lat.append((time.perf_counter() - t) * 1e3)
+        batch = (images * 2)[:16]
+        insp.inspect_batch(batch)
+        reps = 3
+        t = time.perf_counter()
+        for _ in range(reps):
+            insp.inspect_batch(batch)
+        thr = reps * len(batch) / (time.perf_counter() - t)
+    queue.put(
+        {
+            "category": str(category),
+            "image_auroc": result["image_auroc"],
+            "pixel_auroc": result["pixel_auroc"],
+            "aupro": result["aupro"],
+            "f1": result["f1"],
+            "false_reject_rate": result["false_reject_rate"],
+            "miss_rate": result["miss_rate"],
+            "fit_seconds": round(fit_s, 1),
+            "fit_images": meta.training["fit_images"],
+            "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
+            "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+            "throughput_b16": round(thr, 1),
+            "bundle_mb": round(bundle_mb, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+            "memory_centres": meta.training["fit"].get("centres"),
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--config", type=Path, help="training settings file (.toml/.json)")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="setting overrides, JSON values (e.g. input_size=320)",
+    )
+    ap.add_argument("--only", nargs="*", help="category names to run")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    from training.settings import TrainSettings
+
+    base = TrainSettings.from_file(args.config) if args.config else TrainSettings()
+    overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    settings = base.override(**overrides).to_dict()
+    cats = find_categories(args.root)
+    if args.only:
+        cats = [c for c in cats if c.name in args.only]
+    rows = []
+    ctx = mp.get_context("spawn")
+    for cat in cats:
+        q = ctx.Queue()
+        p = ctx.Process(target=run_category, args=(str(cat), settings, q))
+        p.start()
+        row = q.get()
+        p.join()
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    record = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {mp.cpu_count()} cores",
+        "settings": settings,
+        "results": rows,
+    }
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(
+        "| category | image AUROC | pixel AUROC | AUPRO | F1 | FRR | miss | fit s (images) "
+        "| p50 / p95 ms | img/s b16 | bundle MB | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        name = "/".join(Path(r["category"]).parts[-2:])
+        print(
+            f"| {name} | {r['image_auroc']:.3f} | {r['pixel_auroc']:.3f} | {r['aupro']:.3f} "
+            f"| {r['f1']:.3f} | {r['false_reject_rate']:.3f} | {r['miss_rate']:.3f} "
+            f"| {r['fit_seconds']} ({r['fit_images']}) | {r['latency_ms_p50']} / "
+            f"{r['latency_ms_p95']} | {r['throughput_b16']} | {r['bundle_mb']} "
+            f"| {r['peak_rss_mb']:.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""PyTorch backend: the reference every other backend is compared with."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from inspector.models.base import AnomalyModel
+
+
+class TorchBackend:
+    """Runs an ``AnomalyModel`` in eval mode under ``torch.inference_mode``."""
+
+    name = "torch"
+
+    def __init__(self, model: AnomalyModel, device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            out = self.model(x)
+            return (
+                out.pred_score.float().cpu().numpy(),
+                out.anomaly_map[:, 0].float().cpu().numpy(),
+            )
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+
+    def __enter__(self) -> TorchBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,241 @@
+"""Model bundles: a directory with safetensors weights and a JSON description.
+
+Layout::
+
+    BUNDLE/
+      bundle.json          schema version, model family and config, preprocessing,
+                           thresholds, score statistics, training summary, model id
+      weights.safetensors  every tensor of the model (backbone included), no pickles
+
+The model id is a content hash of the weights and the model config, so two bundles with the
+same id compute the same scores. Thresholds are metadata, outside the hash and outside the
+graph: an engineer may move them at any time without retraining or re-exporting.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from inspector.preprocess import Preprocessing
+
+FORMAT = "visual-inspector-bundle"
+SCHEMA_VERSION = 1
+META_FILE = "bundle.json"
+WEIGHTS_FILE = "weights.safetensors"
+
+
+class BundleError(ValueError):
+    """A bundle is missing, corrupt, foreign, too new, or does not match its model."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass/fail settings, kept out of the exported graph.
+
+    Attributes:
+        image: image score above which a part FAILs.
+        pixel: anomaly-map value above which a pixel belongs to a defect region.
+        min_defect_area_px: regions smaller than this (original-image pixels) are not reported.
+        target_false_reject_rate: the good-part reject rate the image threshold was set for.
+    """
+
+    image: float
+    pixel: float
+    min_defect_area_px: int = 25
+    target_false_reject_rate: float = 0.01
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Image-score statistics of the held-out good images, for normalisation and display."""
+
+    good_median: float
+    good_max: float
+    good_count: int
+    pixel_good_median: float = 0.0
+
+
+@dataclass(frozen=True)
+class BundleMeta:
+    """Everything in ``bundle.json``."""
+
+    family: str
+    model_config: dict[str, Any]
+    preprocessing: Preprocessing
+    thresholds: Thresholds
+    score_stats: ScoreStats
+    training: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    model_id: str = ""
+    weights_sha256: str = ""
+    created: str = ""
+    software: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "model_id": self.model_id,
+            "created": self.created,
+            "model": {"family": self.family, "config": self.model_config},
+            "preprocessing": self.preprocessing.to_dict(),
+            "thresholds": asdict(self.thresholds),
+            "score_stats": asdict(self.score_stats),
+            "training": self.training,
+            "evaluation": self.evaluation,
+            "weights": {"file": WEIGHTS_FILE, "sha256": self.weights_sha256},
+            "software": self.software,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], where: Path) -> BundleMeta:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise BundleError(f"{where}: not a {FORMAT} (missing or wrong 'format' field)")
+        version = d.get("schema_version")
+        if not isinstance(version, int):
+            raise BundleError(f"{where}: schema_version is missing or not an integer")
+        if version > SCHEMA_VERSION:
+            raise BundleError(
+                f"{where}: bundle schema version {version} is newer than this software reads "
+                f"({SCHEMA_VERSION}); upgrade visual-inspector"
+            )
+        try:
+            return cls(
+                family=d["model"]["family"],
+                model_config=dict(d["model"]["config"]),
+                preprocessing=Preprocessing.from_dict(d["preprocessing"]),
+                thresholds=Thresholds(**d["thresholds"]),
+                score_stats=ScoreStats(**d["score_stats"]),
+                training=dict(d.get("training", {})),
+                evaluation=dict(d.get("evaluation", {})),
+                model_id=str(d["model_id"]),
+                weights_sha256=str(d["weights"]["sha256"]),
+                created=str(d.get("created", "")),
+                software=dict(d.get("software", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: bundle.json is incomplete or malformed ({exc!r})") from exc
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def compute_model_id(weights_sha256: str, family: str, config: dict[str, Any]) -> str:
+    blob = json.dumps({"w": weights_sha256, "f": family, "c": config}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    # Write-then-rename: a crash mid-write never leaves a half bundle.json behind.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bundle-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
+    os.replace(tmp, path)
+
+
+def save_bundle(directory: str | Path, model: Any, meta: BundleMeta) -> BundleMeta:
+    """Write ``model``'s tensors and ``meta`` into ``directory``; returns the final meta."""
+    from safetensors.torch import save_file
+
+    from inspector import __version__
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = directory / WEIGHTS_FILE
+    save_file(state, str(weights), metadata={"format": FORMAT})
+    digest = file_sha256(weights)
+    import timm
+    import torch
+
+    meta = replace(
+        meta,
+        model_id=compute_model_id(digest, meta.family, meta.model_config),
+        weights_sha256=digest,
+        created=meta.created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        software={
+            "visual-inspector": __version__,
+            "torch": torch.__version__,
+            "timm": timm.__version__,
+        },
+    )
+    _write_json_atomic(directory / META_FILE, meta.to_json())
+    return meta
+
+
+def read_meta(directory: str | Path) -> BundleMeta:
+    """Read and validate ``bundle.json`` (not the weights)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BundleError(f"{directory}: model bundle not found (expected a directory)")
+    path = directory / META_FILE
+    if not path.is_file():
+        raise BundleError(f"{directory}: not a model bundle ({META_FILE} missing)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: corrupt JSON ({exc})") from exc
+    return BundleMeta.from_json(data, path)
+
+
+def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, BundleMeta]:
+    """Rebuild the model of a bundle with its weights, checking integrity on the way.
+
+    Raises:
+        BundleError: corrupt or truncated weights, hash mismatch, unknown family, or tensors
+            that do not fit the model the metadata describes.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from inspector.models import model_class
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise BundleError(f"{directory}: {WEIGHTS_FILE} missing")
+    if file_sha256(weights) != meta.weights_sha256:
+        raise BundleError(
+            f"{weights}: content does not match the hash in {META_FILE} "
+            "(file corrupt, truncated or replaced)"
+        )
+    try:
+        cls = model_class(meta.family)
+    except ValueError as exc:
+        raise BundleError(f"{directory}: {exc}") from exc
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{weights}: unreadable weights ({exc})") from exc
+    try:
+        model = cls(**meta.model_config, load_weights=False)
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise BundleError(
+            f"{directory}: weights do not fit a {meta.family} model with this config ({exc})"
+        ) from exc
+    return model.to(device).eval(), meta
+
+
+def update_thresholds(directory: str | Path, **changes: Any) -> BundleMeta:
+    """Change thresholds in place (e.g. an engineer moving the image threshold)."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    meta = replace(meta, thresholds=replace(meta.thresholds, **changes))
+    _write_json_atomic(directory / META_FILE, meta.to_json())
+    return meta

@@ -1,0 +1,289 @@
+"""Robust image loading: every bad input gives an ImageLoadError naming the file and the problem.
+
+All images come back as C-contiguous HxWx3 RGB arrays, uint8 for 8-bit sources and uint16 for
+16-bit (and float) sources, so the caller can resize before converting to float without losing
+precision. EXIF orientation is not applied: pixels are returned as stored, which is what fixed
+inspection cameras produce, and training and inspection use the same loader either way.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+# Writers and copy tools sometimes pad files after the end marker; decoders ignore that.
+_PADDING = b"\x00 \t\r\n"
+_PNG_END = b"IEND\xaeB`\x82"  # IEND chunk type + its fixed CRC (the chunk has no data)
+_JPEG_END = b"\xff\xd9"
+# Magic numbers, so a damaged header of a real image is not reported as "not an image".
+_MAGIC = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"GIF8": "GIF",
+}
+
+
+class ImageLoadError(ValueError):
+    """An image could not be loaded; `str()` is "<path>: <reason>".
+
+    Attributes:
+        path: the file path (or the name given for in-memory data).
+        reason: what is wrong, in words meant for the operator.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        # Both values go to args so the error survives pickling (multiprocessing workers).
+        super().__init__(str(path), reason)
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as an HxWx3 RGB array.
+
+    Args:
+        path: image file; non-ASCII names work because the bytes are read by Python, not cv2.
+        max_pixels: largest width*height accepted, checked before decoding.
+
+    Returns:
+        C-contiguous HxWx3 RGB array, uint8 for 8-bit sources, uint16 for 16-bit and float ones.
+
+    Raises:
+        ImageLoadError: the file is missing, unreadable, empty, not an image, too large,
+            truncated or corrupt.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ImageLoadError(p, "file not found")
+    if p.is_dir():
+        raise ImageLoadError(p, "is a directory, not an image file")
+    if not p.is_file():
+        # A FIFO or device would block or stream forever instead of failing.
+        raise ImageLoadError(p, "not a regular file")
+    try:
+        data = p.read_bytes()
+    except PermissionError:
+        raise ImageLoadError(p, "permission denied (file is not readable)") from None
+    except OSError as exc:
+        raise ImageLoadError(p, f"could not read file ({exc.strerror or exc})") from exc
+    return read_image_bytes(data, name=str(p), max_pixels=max_pixels)
+
+
+def read_image_bytes(
+    data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode an encoded image held in memory, with the same checks and output as read_image.
+
+    Args:
+        data: the encoded file contents (PNG, JPEG, BMP, TIFF, WEBP, ...).
+        name: what to call the source in error messages.
+        max_pixels: largest width*height accepted, checked before decoding.
+
+    Returns:
+        C-contiguous HxWx3 RGB array, uint8 for 8-bit sources, uint16 for 16-bit and float ones.
+
+    Raises:
+        ImageLoadError: the data is empty, not an image, too large, truncated or corrupt.
+    """
+    if max_pixels <= 0:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    data = bytes(data)  # accept bytearray/memoryview; no copy for bytes
+    if not data:
+        raise ImageLoadError(name, "file is empty (0 bytes)")
+    fmt, width, height = _read_header(data, name, max_pixels)
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(name, f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            name,
+            f"image is {width}x{height} = {_mp(width * height)} MP, "
+            f"above the limit of {_mp(max_pixels)} MP",
+        )
+    _check_complete(data, fmt, name)
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageLoadError(name, f"could not decode {fmt} data ({exc.err})") from exc
+    if decoded is None:
+        raise ImageLoadError(name, f"could not decode {fmt} data (corrupt file)")
+    if decoded.shape[:2] != (height, width):
+        raise ImageLoadError(
+            name,
+            f"decoded size {decoded.shape[1]}x{decoded.shape[0]} differs from the "
+            f"{width}x{height} in the {fmt} header (corrupt file)",
+        )
+    return _to_rgb(decoded, fmt, name)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert an image from read_image to uint8 for display and thumbnails.
+
+    uint16 keeps its top 8 bits (fast; 12-bit data stored unshifted will look dark);
+    uint8 is returned unchanged, not copied.
+
+    Args:
+        image: uint8 or uint16 array.
+
+    Returns:
+        uint8 array of the same shape.
+
+    Raises:
+        TypeError: for any other dtype.
+    """
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    raise TypeError(f"to_uint8 expects uint8 or uint16, got {image.dtype}")
+
+
+def iter_image_files(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], recursive: bool = True
+) -> list[Path]:
+    """Expand files and folders into a sorted list of image files without duplicates.
+
+    Files given explicitly are kept whatever their suffix, so a wrong file shows up as an
+    ERROR row instead of vanishing. In folders only files with a suffix in IMAGE_SUFFIXES
+    (any case) are taken, and hidden files and hidden sub-folders are skipped (editor
+    backups, .ipynb_checkpoints copies, macOS ._ files). Symlinked folders are not followed,
+    so a link loop cannot recurse forever.
+
+    Args:
+        paths: one path or several; files and folders may be mixed.
+        recursive: also search sub-folders.
+
+    Returns:
+        Sorted image file paths.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        OSError: a folder could not be listed (rather than silently skipping it).
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]  # a bare string would otherwise be iterated character by character
+    found: set[Path] = set()
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found.update(_scan_folder(p, recursive))
+        elif p.exists():
+            found.add(p)
+        else:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(p))
+    return sorted(found)
+
+
+def _scan_folder(folder: Path, recursive: bool) -> list[Path]:
+    def fail(exc: OSError) -> None:
+        raise exc
+
+    files = []
+    for root, dirs, names in os.walk(folder, onerror=fail):
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        files.extend(
+            Path(root, n)
+            for n in names
+            if not n.startswith(".")
+            and Path(n).suffix.lower() in IMAGE_SUFFIXES
+            and Path(root, n).is_file()
+        )
+    return files
+
+
+def _read_header(data: bytes, name: str, max_pixels: int) -> tuple[str, int, int]:
+    """Return (format, width, height) from the header only; PIL decodes no pixels here."""
+    try:
+        # Warnings here are about the size (we check it ourselves) or metadata we don't use,
+        # such as corrupt EXIF; pixels are judged by the decode below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return str(im.format or "unknown"), im.width, im.height
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses headers above 2x Image.MAX_IMAGE_PIXELS before telling us the size.
+        pil_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        limit = f"the limit of {_mp(max_pixels)} MP"
+        if max_pixels > pil_limit:
+            limit = f"Pillow's limit of {_mp(pil_limit)} MP (PIL.Image.MAX_IMAGE_PIXELS)"
+        raise ImageLoadError(name, f"image is above {limit}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        magic = next((f for m, f in _MAGIC.items() if data.startswith(m)), None)
+        if magic is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            magic = "WEBP"
+        if magic is not None:
+            reason = f"{magic} header is damaged or the file is truncated"
+            raise ImageLoadError(name, reason) from exc
+        raise ImageLoadError(name, "not an image file (format not recognised)") from exc
+
+
+def _check_complete(data: bytes, fmt: str, name: str) -> None:
+    """Reject PNG/JPEG files that stop before their end marker.
+
+    Some libjpeg builds (OpenCV 4.x) decode a truncated JPEG without error and fill the
+    missing part with grey, which would be inspected as a real part; the end marker is cheap
+    to check and gives a precise message for every build.
+    """
+    tail = _tail(data)
+    if fmt == "PNG" and not tail.endswith(_PNG_END):
+        raise ImageLoadError(name, "file is truncated (PNG IEND chunk missing at the end)")
+    if fmt in ("JPEG", "MPO") and not tail.endswith(_JPEG_END):
+        raise ImageLoadError(name, "file is truncated (JPEG end-of-image marker FFD9 missing)")
+
+
+def _tail(data: bytes, size: int = 16) -> bytes:
+    """Last `size` bytes before any trailing padding, without copying a big file."""
+    end = len(data)
+    while end > 0:
+        # Work backwards in chunks: a file preallocated with zeros may end in megabytes of them.
+        start = max(0, end - 65536)
+        kept = data[start:end].rstrip(_PADDING)
+        if kept:
+            end = start + len(kept)
+            return data[max(0, end - size) : end]
+        end = start
+    return b""
+
+
+def _to_rgb(decoded: np.ndarray, fmt: str, name: str) -> np.ndarray:
+    if np.issubdtype(decoded.dtype, np.floating):
+        # Float TIFFs are expected in [0, 1]; uint16 keeps ~5 decimal digits of precision.
+        clipped = np.clip(np.nan_to_num(decoded, nan=0.0), 0.0, 1.0)
+        decoded = np.rint(clipped * 65535.0).astype(np.uint16)
+    elif decoded.dtype not in (np.uint8, np.uint16):
+        raise ImageLoadError(name, f"unsupported pixel type {decoded.dtype} in {fmt} data")
+    channels = 1 if decoded.ndim == 2 else decoded.shape[2]
+    if decoded.ndim not in (2, 3) or channels not in (1, 2, 3, 4):
+        raise ImageLoadError(name, f"unsupported channel layout {decoded.shape} in {fmt} data")
+    # Alpha is dropped, not blended: inspection cameras don't produce alpha, and transparent
+    # PNG exports store their real colour under the alpha, which is what we want to inspect.
+    if channels in (1, 2):
+        gray = decoded if decoded.ndim == 2 else decoded[:, :, 0]
+        rgb = cv2.cvtColor(np.ascontiguousarray(gray), cv2.COLOR_GRAY2RGB)
+    elif channels == 3:
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    else:
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGB)
+    return np.ascontiguousarray(rgb)
+
+
+def _mp(pixels: int) -> str:
+    """Megapixels with enough digits to tell small limits apart (0.09 vs 0.01)."""
+    mp = pixels / 1e6
+    return f"{mp:.0f}" if mp >= 10 else f"{mp:.1f}" if mp >= 1 else f"{mp:.2g}"

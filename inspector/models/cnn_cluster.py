@@ -1,0 +1,149 @@
+"""CNN-feature deep clustering (PatchCore-style) anomaly model.
+
+Normal appearance is remembered as a set of cluster centres in the space of pretrained
+mid-level CNN patch features. A test patch's anomaly score is its Euclidean distance to the
+nearest centre. The centres are chosen in ``training/`` (greedy k-centre coreset or k-means);
+this module is only the exported inference graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from inspector.backbone import BackboneSpec, FeatureExtractor
+from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.registry import register_model
+
+
+@register_model
+class CnnClusterModel(AnomalyModel):
+    """Nearest-centre distance of locally aggregated backbone features.
+
+    Args:
+        backbone: backbone spec as a dict (see ``BackboneSpec``).
+        input_size: model input (height, width) in pixels.
+        memory_size: number of cluster centres (set by fitting; needed to rebuild buffers).
+        aggregation: side of the square neighbourhood averaged around each feature, which makes
+            a patch describe its surroundings and tolerates small misalignment.
+        blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
+        score_topk: image score = mean of the ``score_topk`` highest map values at patch
+            resolution (1 = maximum). A few pixels average out isolated noisy patches.
+        projection_dim: if > 0, features are projected onto this many principal axes of the
+            training patches (fitted PCA, one matmul): wide backbone features stay cheap to
+            compare while keeping nearly all of their variance.
+        load_weights: load pretrained backbone weights (False when a bundle supplies them).
+    """
+
+    family = "cnn-cluster"
+
+    def __init__(
+        self,
+        backbone: dict | None = None,
+        input_size: tuple[int, int] | list[int] = (256, 256),
+        memory_size: int = 1,
+        aggregation: int = 3,
+        blur_sigma: float = 4.0,
+        score_topk: int = 1,
+        projection_dim: int = 0,
+        load_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.aggregation = int(aggregation)
+        self.blur_sigma = float(blur_sigma)
+        self.score_topk = int(score_topk)
+        self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
+        dim = sum(self.extractor.channels)
+        self.stride = self.extractor.strides[0]
+        # Per-channel standardisation keeps the deeper, larger-valued stage from drowning out
+        # the finer one in the distance; statistics come from the training patches.
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_scale", torch.ones(dim))
+        self.projection_dim = int(projection_dim)
+        if self.projection_dim > 0:
+            self.register_buffer("projection", torch.eye(dim, self.projection_dim))
+            dim = self.projection_dim
+        else:
+            self.projection = None
+        self.feature_dim = dim
+        self.register_buffer("memory", torch.zeros(int(memory_size), dim))
+        self.register_buffer("memory_sq_norm", torch.zeros(int(memory_size)))
+        self.blur = GaussianBlur(self.blur_sigma)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone_spec.to_dict(),
+            "input_size": list(self.input_size),
+            "memory_size": int(self.memory.shape[0]),
+            "aggregation": self.aggregation,
+            "blur_sigma": self.blur_sigma,
+            "score_topk": self.score_topk,
+            "projection_dim": self.projection_dim,
+        }
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Standardised (and projected) patch features, shape (B, D, h, w)."""
+        return self.transform(self.aggregate(images))
+
+    def aggregate(self, images: torch.Tensor) -> torch.Tensor:
+        """Raw locally averaged features of all stages at the finest stage's resolution."""
+        feats = self.extractor(images)
+        size = feats[0].shape[-2:]
+        k = self.aggregation
+        parts = []
+        for f in feats:
+            if k > 1:
+                f = F.avg_pool2d(f, k, stride=1, padding=k // 2, count_include_pad=False)
+            if f.shape[-2:] != size:
+                f = F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+            parts.append(f)
+        return torch.cat(parts, dim=1)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise (and project) raw features laid out as (B, D, h, w)."""
+        x = (x - self.feature_mean.view(1, -1, 1, 1)) / self.feature_scale.view(1, -1, 1, 1)
+        if self.projection is not None:
+            x = torch.einsum("bdhw,dp->bphw", x, self.projection)
+        return x
+
+    def set_memory(self, centres: torch.Tensor) -> None:
+        """Install fitted cluster centres (standardised feature space)."""
+        centres = centres.detach().to(torch.float32).contiguous()
+        self.memory = centres
+        self.memory_sq_norm = (centres * centres).sum(dim=1)
+
+    def set_feature_stats(
+        self, mean: torch.Tensor, scale: torch.Tensor, projection: torch.Tensor | None = None
+    ) -> None:
+        """Install standardisation statistics and, if configured, the PCA projection."""
+        self.feature_mean = mean.detach().to(torch.float32).clone()
+        self.feature_scale = scale.detach().to(torch.float32).clamp_min(1e-6).clone()
+        if self.projection_dim > 0:
+            if projection is None or tuple(projection.shape) != tuple(self.projection.shape):
+                raise ValueError(f"projection must have shape {tuple(self.projection.shape)}")
+            self.projection = projection.detach().to(torch.float32).contiguous()
+
+    def patch_scores(self, emb: torch.Tensor) -> torch.Tensor:
+        """Distance of every patch to its nearest centre, shape (B, 1, h, w).
+
+        Squared distances via one matmul (|x|^2 - 2 x.m + |m|^2): exportable and fast,
+        unlike cdist, and the memory never leaves the graph.
+        """
+        b, d, h, w = emb.shape
+        x = emb.permute(0, 2, 3, 1).reshape(-1, d)
+        d2 = (x * x).sum(dim=1, keepdim=True) - 2.0 * (x @ self.memory.t())
+        d2 = d2 + self.memory_sq_norm.unsqueeze(0)
+        nearest = d2.min(dim=1).values.clamp_min(0.0).sqrt()
+        return nearest.view(b, 1, h, w)
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        patch = self.patch_scores(self.embed(images))
+        flat = patch.flatten(1)
+        k = min(self.score_topk, flat.shape[1])
+        score = flat.topk(k, dim=1).values.mean(dim=1) if k > 1 else flat.amax(dim=1)
+        amap = F.interpolate(patch, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return InferenceBatch(pred_score=score, anomaly_map=self.blur(amap))

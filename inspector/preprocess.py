@@ -1,0 +1,114 @@
+"""Image -> model input, and model map -> image resolution, with numpy and OpenCV.
+
+Resizing happens on the integer image before the float conversion: it is the largest cost of
+preprocessing and INTER_AREA on uint8 is several times faster than on float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_MODES = ("stretch", "letterbox")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image becomes a model input.
+
+    Attributes:
+        input_size: model input (height, width).
+        resize_mode: ``stretch`` resizes to the input size ignoring aspect ratio (fixed-format
+            cameras); ``letterbox`` keeps the aspect ratio and pads with the border colour
+            (mixed image shapes, where stretching would distort defects and texture).
+        mean: per-channel normalisation mean (RGB, 0..1 scale).
+        std: per-channel normalisation std.
+    """
+
+    input_size: tuple[int, int] = (256, 256)
+    resize_mode: str = "stretch"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, not {self.resize_mode!r}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocessing:
+        return cls(
+            input_size=tuple(d["input_size"]),
+            resize_mode=d["resize_mode"],
+            mean=tuple(d["mean"]),
+            std=tuple(d["std"]),
+        )
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the image lies inside the model input, to map results back.
+
+    Attributes:
+        height: original image height.
+        width: original image width.
+        box: (x, y, w, h) of the image content inside the model input.
+    """
+
+    height: int
+    width: int
+    box: tuple[int, int, int, int]
+
+
+def _content_box(h: int, w: int, spec: Preprocessing) -> tuple[int, int, int, int]:
+    ih, iw = spec.input_size
+    if spec.resize_mode == "stretch":
+        return (0, 0, iw, ih)
+    scale = min(ih / h, iw / w)
+    ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
+    return ((iw - cw) // 2, (ih - ch) // 2, cw, ch)
+
+
+def prepare(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometry]:
+    """Resize and normalise one HxWx3 uint8/uint16 RGB image.
+
+    Returns:
+        The (3, H, W) float32 model input and the geometry to map the result back.
+    """
+    h, w = image.shape[:2]
+    x, y, cw, ch = _content_box(h, w, spec)
+    ih, iw = spec.input_size
+    interp = cv2.INTER_AREA if (cw < w or ch < h) else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (cw, ch), interpolation=interp)
+    if (cw, ch) != (iw, ih):
+        # Replicated borders look like the part's own surroundings; a constant colour would be
+        # a strong edge that the model must then learn to ignore.
+        resized = cv2.copyMakeBorder(resized, y, ih - ch - y, x, iw - cw - x, cv2.BORDER_REPLICATE)
+    scale = 1.0 / (65535.0 if resized.dtype == np.uint16 else 255.0)
+    mean = np.asarray(spec.mean, np.float32) / scale
+    inv_std = scale / np.asarray(spec.std, np.float32)
+    out = (resized.astype(np.float32) - mean) * inv_std
+    return np.ascontiguousarray(out.transpose(2, 0, 1)), Geometry(h, w, (x, y, cw, ch))
+
+
+def prepare_batch(
+    images: list[np.ndarray], spec: Preprocessing
+) -> tuple[np.ndarray, list[Geometry]]:
+    """Stack several images into one (B, 3, H, W) batch."""
+    inputs, geoms = zip(*(prepare(im, spec) for im in images), strict=True)
+    return np.stack(inputs), list(geoms)
+
+
+def map_to_image(anomaly_map: np.ndarray, geom: Geometry) -> np.ndarray:
+    """Crop a model-resolution (H, W) map to the image content and resize to the original."""
+    x, y, w, h = geom.box
+    crop = anomaly_map[y : y + h, x : x + w]
+    if crop.shape != (geom.height, geom.width):
+        crop = cv2.resize(crop, (geom.width, geom.height), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(crop, dtype=np.float32)

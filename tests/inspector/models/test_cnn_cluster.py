@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import torch
+
+from inspector.models import create_model
+
+
+def _fitted(projection_dim: int = 0) -> torch.nn.Module:
+    torch.manual_seed(0)
+    m = create_model("cnn-cluster", input_size=(64, 64), projection_dim=projection_dim).eval()
+    d = m.feature_dim
+    raw_dim = m.feature_mean.numel()
+    proj = torch.linalg.qr(torch.randn(raw_dim, d))[0] if projection_dim else None
+    m.set_feature_stats(torch.randn(raw_dim), torch.rand(raw_dim) + 0.5, proj)
+    m.set_memory(torch.randn(50, d))
+    return m
+
+
+def test_patch_scores_are_nearest_centre_distances() -> None:
+    m = _fitted()
+    emb = torch.randn(2, m.feature_dim, 8, 8)
+    got = m.patch_scores(emb)
+    flat = emb.permute(0, 2, 3, 1).reshape(-1, m.feature_dim)
+    want = torch.cdist(flat, m.memory).min(dim=1).values.view(2, 1, 8, 8)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_patch_in_memory_scores_zero() -> None:
+    m = _fitted()
+    emb = m.memory[:4].view(1, 4, 1, m.feature_dim).permute(0, 3, 1, 2)
+    assert float(m.patch_scores(emb).max()) < 1e-2
+
+
+def test_projection_is_applied() -> None:
+    m = _fitted(projection_dim=16)
+    assert m.feature_dim == 16 and m.memory.shape == (50, 16)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        raw = m.aggregate(x)
+        emb = m.embed(x)
+    std = (raw - m.feature_mean.view(1, -1, 1, 1)) / m.feature_scale.view(1, -1, 1, 1)
+    want = torch.einsum("bdhw,dp->bphw", std, m.projection)
+    torch.testing.assert_close(emb, want)
+
+
+def test_image_score_is_max_of_patch_scores() -> None:
+    m = _fitted()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        out = m(x)
+        patch = m.patch_scores(m.embed(x))
+    torch.testing.assert_close(out.pred_score, patch.flatten(1).amax(dim=1))
+    # Smoothing never raises the map above the highest patch score.
+    assert bool((out.anomaly_map.flatten(1).amax(1) <= out.pred_score + 1e-4).all())

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inspector.preprocess import Preprocessing, map_to_image, prepare, prepare_batch
+
+
+def test_stretch_output_and_normalisation() -> None:
+    spec = Preprocessing(input_size=(32, 48))
+    image = np.full((100, 60, 3), 255, np.uint8)
+    x, geom = prepare(image, spec)
+    assert x.shape == (3, 32, 48) and x.dtype == np.float32 and x.flags.c_contiguous
+    want = (1.0 - np.array(spec.mean)) / np.array(spec.std)
+    np.testing.assert_allclose(x[:, 0, 0], want, rtol=1e-5)
+    assert geom.box == (0, 0, 48, 32) and (geom.height, geom.width) == (100, 60)
+
+
+def test_sixteen_bit_matches_eight_bit() -> None:
+    rng = np.random.default_rng(0)
+    img8 = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    img16 = img8.astype(np.uint16) * 257  # exact 8 -> 16 bit scaling
+    spec = Preprocessing(input_size=(40, 40))
+    np.testing.assert_allclose(prepare(img8, spec)[0], prepare(img16, spec)[0], atol=1e-4)
+
+
+def test_letterbox_keeps_aspect_and_maps_back() -> None:
+    spec = Preprocessing(input_size=(64, 64), resize_mode="letterbox")
+    image = np.zeros((50, 100, 3), np.uint8)
+    x, geom = prepare(image, spec)
+    assert x.shape == (3, 64, 64)
+    assert geom.box == (0, 16, 64, 32)
+    model_map = np.zeros((64, 64), np.float32)
+    model_map[16:48, 32:] = 1.0  # right half of the content
+    full = map_to_image(model_map, geom)
+    assert full.shape == (50, 100)
+    assert full[:, 60:].min() > 0.99 and full[:, :40].max() < 0.01
+
+
+def test_batch_and_bad_mode() -> None:
+    spec = Preprocessing(input_size=(16, 16))
+    batch, geoms = prepare_batch([np.zeros((20, 30, 3), np.uint8)] * 3, spec)
+    assert batch.shape == (3, 3, 16, 16) and len(geoms) == 3
+    with pytest.raises(ValueError, match="resize_mode"):
+        Preprocessing(resize_mode="crop")
+
+
+def test_round_trip_dict() -> None:
+    spec = Preprocessing(input_size=(32, 64), resize_mode="letterbox")
+    assert Preprocessing.from_dict(spec.to_dict()) == spec

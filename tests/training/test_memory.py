@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import torch
+
+from training.memory import greedy_coreset_indices, kmeans_centres, nearest_centre
+
+
+def _covering_radius(x: torch.Tensor, centres: torch.Tensor) -> float:
+    return float(torch.cdist(x, centres).min(dim=1).values.max())
+
+
+def _clusters(n: int = 3000, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(20, 16, generator=g) * 10
+    labels = torch.randint(20, (n,), generator=g)
+    # One rare cluster of 5 points: a coreset must keep it, random sampling usually loses it.
+    x = centres[labels] + torch.randn(n, 16, generator=g)
+    rare = torch.randn(5, 16, generator=g) + 80
+    return torch.cat([x, rare])
+
+
+def test_coreset_covers_better_than_random() -> None:
+    x = _clusters()
+    idx = greedy_coreset_indices(x, 60, project_dim=0)
+    assert len(idx) == 60 and len(set(idx.tolist())) == 60
+    rand = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))[:60]
+    assert _covering_radius(x, x[idx]) < 0.6 * _covering_radius(x, x[rand])
+    assert int((idx >= len(x) - 5).sum()) >= 1  # the rare cluster is represented
+
+
+def test_chunked_coreset_with_projection_still_covers() -> None:
+    x = _clusters()
+    # Each chunk gets a share of the budget large enough to cover all 21 clusters.
+    idx = greedy_coreset_indices(x, 120, project_dim=8, chunk_size=1000)
+    full = greedy_coreset_indices(x, 120, project_dim=0)
+    assert len(idx) == 120
+    assert _covering_radius(x, x[idx]) < 2.0 * _covering_radius(x, x[full])
+
+
+def test_coreset_is_reproducible_and_reports_progress() -> None:
+    x = _clusters()
+    seen = []
+    a = greedy_coreset_indices(x, 40, seed=3, progress=lambda d, t: seen.append((d, t)))
+    b = greedy_coreset_indices(x, 40, seed=3)
+    assert torch.equal(a, b)
+    assert seen[-1] == (40, 40)
+
+
+def test_kmeans_reduces_inertia_below_its_start() -> None:
+    x = _clusters()
+    start = x[greedy_coreset_indices(x, 20, seed=0)]
+    centres = kmeans_centres(x, 20, iterations=10, seed=0)
+
+    def inertia(c: torch.Tensor) -> float:
+        return float(((x - c[nearest_centre(x, c)]) ** 2).sum())
+
+    assert centres.shape == (20, 16)
+    assert inertia(centres) < inertia(start)
+
+
+def test_nearest_centre_matches_cdist() -> None:
+    g = torch.Generator().manual_seed(0)
+    x, c = torch.randn(1000, 8, generator=g), torch.randn(30, 8, generator=g)
+    assert torch.equal(nearest_centre(x, c, chunk=128), torch.cdist(x, c).argmin(dim=1))

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.settings import TrainSettings
+
+
+def test_defaults_file_and_overrides(tmp_path) -> None:
+    toml = tmp_path / "s.toml"
+    toml.write_text('input_size = 320\nlayers = [1, 2]\nstrategy = "kmeans"\n')
+    s = TrainSettings.from_file(toml)
+    assert (s.input_size, s.layers, s.strategy) == (320, (1, 2), "kmeans")
+    s2 = s.override(input_size=None, seed=7)  # None means "not given on the command line"
+    assert s2.input_size == 320 and s2.seed == 7
+    js = tmp_path / "s.json"
+    js.write_text(json.dumps(s2.to_dict()))
+    assert TrainSettings.from_file(js) == s2
+
+
+def test_unknown_setting_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown training settings: colour"):
+        TrainSettings().override(colour="red")

@@ -1,0 +1,193 @@
+"""Training commands: ``inspector train``, ``inspector evaluate``, ``inspector demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from training.settings import TrainSettings
+
+SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    _add_train(sub)
+    _add_evaluate(sub)
+    d = sub.add_parser("demo", help="train on sample_images/, inspect its test images, report")
+    d.add_argument("--samples", type=Path, default=SAMPLE_IMAGES)
+    d.add_argument("--out", type=Path, default=Path("out/demo"))
+    d.set_defaults(func=run_demo)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="fit a model on good images and save a calibrated bundle",
+        description="DATA is a folder of good images (searched recursively) or an MVTec "
+        "category folder (its train/good is used).",
+    )
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
+    # Not `choices=list_models()`: that would import torch just to print --help.
+    p.add_argument("--model", help="model family (default cnn-cluster; see the README)")
+    p.add_argument("--config", type=Path, help="settings file (.toml or .json)")
+    p.add_argument("--val-dir", type=Path, help="good images for calibration (else a holdout)")
+    p.add_argument(
+        "--test",
+        type=Path,
+        help="labelled MVTec-layout category: evaluate after training and report "
+        "the F1-optimal threshold",
+    )
+    g = p.add_argument_group("model")
+    g.add_argument("--input-size", type=int)
+    g.add_argument("--resize-mode", choices=["stretch", "letterbox"])
+    g.add_argument("--backbone", help="timm model name")
+    g.add_argument("--layers", type=int, nargs="+", help="backbone stages, e.g. 2 3")
+    g.add_argument(
+        "--backbone-weights",
+        help="'embedded' (offline EfficientNet-Lite0), 'hub', or a weights file",
+    )
+    g.add_argument("--strategy", choices=["coreset", "kmeans"], help="how centres are chosen")
+    g.add_argument("--memory-fraction", type=float)
+    g.add_argument("--max-memory", type=int)
+    g = p.add_argument_group("calibration")
+    g.add_argument("--holdout", type=float, help="share of good images held out (default 0.2)")
+    g.add_argument(
+        "--target-frr",
+        dest="target_false_reject_rate",
+        type=float,
+        help="good parts allowed to fail (default 0.01)",
+    )
+    g.add_argument("--min-defect-area", dest="min_defect_area_px", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_train)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="image/pixel AUROC, AUPRO, F1 on an MVTec test set")
+    p.add_argument("dataset", type=Path, help="MVTec-layout category folder (test/, ground_truth/)")
+    p.add_argument("--model", required=True, type=Path, help="model bundle directory")
+    p.add_argument(
+        "--json",
+        type=Path,
+        help="write the full result here (default: evaluation.json beside the bundle)",
+    )
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run_evaluate)
+
+
+def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    base = TrainSettings.from_file(args.config) if args.config else TrainSettings()
+    names = (
+        "model",
+        "input_size",
+        "resize_mode",
+        "backbone",
+        "layers",
+        "backbone_weights",
+        "strategy",
+        "memory_fraction",
+        "max_memory",
+        "holdout",
+        "target_false_reject_rate",
+        "min_defect_area_px",
+        "seed",
+    )
+    return base.override(**{n: getattr(args, n) for n in names})
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    meta = train(
+        args.data,
+        args.out,
+        settings_from_args(args),
+        val_dir=args.val_dir,
+        show_progress=not args.quiet,
+    )
+    cal = meta.training["calibration"]
+    print(f"model {meta.model_id} ({meta.family}) saved to {args.out}")
+    print(
+        f"  fitted on {meta.training['fit_images']} good images in "
+        f"{meta.training['fit_seconds']:.1f} s; {meta.training['fit']}"
+    )
+    print(
+        f"  calibrated on {cal['calibration_images']} held-out good images: image threshold "
+        f"{cal['image_threshold']:.4g} for a {cal['target_false_reject_rate']:.1%} target "
+        f"false-reject rate ({cal['calibration_false_reject_rate']:.1%} on calibration "
+        f"images); pixel threshold {cal['pixel_threshold']:.4g}"
+    )
+    for msg in meta.training["skipped_files"]:
+        print(f"  skipped {msg}")
+    if args.test:
+        return _evaluate_and_print(args.out, args.test, args.out / "evaluation.json", "cpu")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    out = args.json or args.model / "evaluation.json"
+    return _evaluate_and_print(args.model, args.dataset, out, args.device)
+
+
+def _evaluate_and_print(bundle: Path, dataset: Path, out: Path, device: str) -> int:
+    from inspector.runtime import Inspector
+    from training.evaluate import evaluate, format_table, write_json
+
+    insp = Inspector.load(bundle, device=device)
+    result = evaluate(insp, dataset)
+    print(format_table(result))
+    if result.get("f1_optimal_threshold") is not None:
+        print(
+            f"F1-optimal threshold on these labelled images: "
+            f"{result['f1_optimal_threshold']:.4g} (F1 {result['f1_optimal']:.3f}); "
+            f"the bundle keeps its calibrated {result['threshold']:.4g}"
+        )
+    for err in result["errors"]:
+        print(f"  ERROR {err}")
+    write_json(result, out)
+    print(f"evaluation written to {out}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Train one model per sample product, inspect its test images, write the reports."""
+    from inspector.folder import inspect_files
+    from inspector.imageio import iter_image_files
+    from inspector.runtime import Inspector
+    from training.evaluate import evaluate, format_table
+    from training.train import train
+
+    products = sorted(p for p in args.samples.iterdir() if (p / "train" / "good").is_dir())
+    if not products:
+        raise FileNotFoundError(f"no MVTec-layout products in {args.samples}")
+    summary = {}
+    for product in products:
+        print(f"\n== {product.name}: training on {product / 'train' / 'good'}")
+        bundle = args.out / "models" / product.name
+        meta = train(product, bundle, TrainSettings())
+        cal = meta.training["calibration"]
+        print(
+            f"model {meta.model_id}: fitted in {meta.training['fit_seconds']:.1f} s, "
+            f"image threshold {cal['image_threshold']:.4g}"
+        )
+        insp = Inspector.load(bundle)
+        run = inspect_files(insp, iter_image_files([product / "test"]), args.out / product.name)
+        s = run.summary
+        print(
+            f"inspected {s['total']} test images: {s['pass']} PASS, {s['fail']} FAIL, "
+            f"{s['error']} ERROR -> {run.out_dir / 'report.html'}"
+        )
+        result = evaluate(insp, product)
+        print(format_table(result))
+        summary[product.name] = {
+            "model_id": meta.model_id,
+            **s,
+            "image_auroc": result["image_auroc"],
+            "pixel_auroc": result["pixel_auroc"],
+        }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nreports: {', '.join(str(args.out / p.name / 'report.html') for p in products)}")
+    return 0

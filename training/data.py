@@ -1,0 +1,95 @@
+"""Finding training and test images, and reading them for fitting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inspector.imageio import IMAGE_SUFFIXES, ImageLoadError, iter_image_files, read_image
+from inspector.preprocess import Preprocessing, prepare_batch
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """A test image with its defect type ('good' for defect-free) and optional mask path."""
+
+    path: Path
+    defect: str
+    mask: Path | None
+
+    @property
+    def is_anomalous(self) -> bool:
+        return self.defect != "good"
+
+
+def good_images(root: str | Path) -> list[Path]:
+    """Defect-free training images under ``root``.
+
+    ``root`` is either an MVTec-layout category (its ``train/good`` is used) or any folder of
+    good images, searched recursively.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"training data not found: {root}")
+    mvtec = root / "train" / "good"
+    files = iter_image_files([mvtec if mvtec.is_dir() else root])
+    files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise ValueError(f"no images found in {root}")
+    return files
+
+
+def mvtec_test_set(category: str | Path) -> list[LabelledImage]:
+    """Labelled test images of an MVTec-layout category (``test/<type>``, ``ground_truth``)."""
+    category = Path(category)
+    test = category / "test"
+    if not test.is_dir():
+        raise FileNotFoundError(f"{category}: no test/ folder (MVTec layout expected)")
+    items = []
+    for defect_dir in sorted(p for p in test.iterdir() if p.is_dir()):
+        defect = defect_dir.name
+        for img in iter_image_files([defect_dir]):
+            mask = category / "ground_truth" / defect / f"{img.stem}_mask.png"
+            items.append(LabelledImage(img, defect, mask if mask.is_file() else None))
+    if not items:
+        raise ValueError(f"{category}: test/ holds no images")
+    return items
+
+
+def split_holdout(
+    files: Sequence[Path], fraction: float, seed: int = 0, minimum: int = 1
+) -> tuple[list[Path], list[Path]]:
+    """Split good images into (fit, calibration) sets, reproducibly.
+
+    Calibration images never enter the model's memory, so their scores are honest estimates
+    of how unseen good parts will score.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("holdout fraction must be between 0 and 1")
+    n_hold = max(minimum, round(len(files) * fraction))
+    if len(files) - n_hold < 1:
+        raise ValueError(f"need at least {n_hold + 1} good images, have {len(files)}")
+    order = np.random.default_rng(seed).permutation(len(files))
+    hold = sorted(int(i) for i in order[:n_hold])
+    keep = sorted(int(i) for i in order[n_hold:])
+    return [files[i] for i in keep], [files[i] for i in hold]
+
+
+def iter_batches(
+    files: Sequence[Path], spec: Preprocessing, batch_size: int = 16, skipped: list | None = None
+) -> Iterator[np.ndarray]:
+    """Preprocessed (B, 3, H, W) batches; unreadable files are skipped and recorded."""
+    for start in range(0, len(files), batch_size):
+        arrays = []
+        for path in files[start : start + batch_size]:
+            try:
+                arrays.append(read_image(path))
+            except ImageLoadError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
+        if arrays:
+            yield prepare_batch(arrays, spec)[0]

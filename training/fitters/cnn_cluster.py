@@ -1,0 +1,97 @@
+"""Fitting the CNN-feature clustering model: collect patch features, choose centres."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from inspector.models.cnn_cluster import CnnClusterModel
+from training.memory import greedy_coreset_indices, kmeans_centres
+from training.settings import TrainSettings
+
+
+def _collect_patches(
+    model: CnnClusterModel,
+    batches: Iterable[np.ndarray],
+    n_images: int,
+    s: TrainSettings,
+    show: bool,
+) -> torch.Tensor:
+    """All (or, for big sets, a per-image random share of) patch features, shape (N, D).
+
+    Subsampling per image keeps memory bounded for thousands of images while every image
+    still contributes, so rare-but-normal appearances are not dropped wholesale.
+    """
+    gen = torch.Generator().manual_seed(s.seed)
+    h, w = (v // model.stride for v in model.input_size)
+    per_image = min(h * w, max(1, s.max_patches // max(1, n_images)))
+    parts = []
+    with (
+        torch.inference_mode(),
+        tqdm(total=n_images, desc="features", unit="img", disable=not show) as bar,
+    ):
+        for batch in batches:
+            emb = model.aggregate(torch.from_numpy(batch))
+            b, d = emb.shape[:2]
+            x = emb.permute(0, 2, 3, 1).reshape(b, -1, d)
+            if per_image < x.shape[1]:
+                pick = torch.stack(
+                    [torch.randperm(x.shape[1], generator=gen)[:per_image] for _ in range(b)]
+                )
+                x = torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, d))
+            parts.append(x.reshape(-1, d).clone())
+            bar.update(b)
+    return torch.cat(parts)
+
+
+def principal_axes(x: torch.Tensor, k: int, sample: int = 200_000) -> torch.Tensor:
+    """The top-``k`` principal axes (D, k) of already-centred features ``x``."""
+    if len(x) > sample:
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:sample]]
+    cov = (x.t() @ x) / max(1, len(x) - 1)
+    _, vecs = torch.linalg.eigh(cov.double())  # ascending eigenvalues
+    return vecs[:, -k:].flip(1).float().contiguous()
+
+
+def fit_cnn_cluster(
+    model: CnnClusterModel,
+    batches: Iterable[np.ndarray],
+    n_images: int,
+    s: TrainSettings,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Fill the model's feature statistics and memory of cluster centres."""
+    # Raw (unstandardised) features first: the model starts with mean 0 and scale 1.
+    raw = _collect_patches(model, batches, n_images, s, show_progress)
+    mean, scale = raw.mean(dim=0), raw.std(dim=0).clamp_min(1e-6)
+    feats = (raw - mean) / scale
+    del raw
+    projection = None
+    if model.projection_dim > 0:
+        projection = principal_axes(feats, model.projection_dim)
+        feats = feats @ projection
+    n_centres = int(min(s.max_memory, max(1, math.ceil(s.memory_fraction * len(feats)))))
+    with tqdm(total=n_centres, desc=s.strategy, unit="ctr", disable=not show_progress) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        if s.strategy == "coreset":
+            centres = feats[
+                greedy_coreset_indices(feats, n_centres, seed=s.seed, progress=progress)
+            ]
+        elif s.strategy == "kmeans":
+            bar.total = s.kmeans_iterations
+            centres = kmeans_centres(
+                feats, n_centres, iterations=s.kmeans_iterations, seed=s.seed, progress=progress
+            )
+        else:
+            raise ValueError(f"unknown memory strategy {s.strategy!r}")
+    model.set_feature_stats(mean, scale, projection)
+    model.set_memory(centres)
+    return {"patches": int(len(feats)), "centres": int(len(centres)), "strategy": s.strategy}

@@ -1,0 +1,84 @@
+"""Training settings: defaults in code, then a user file, then command-line overrides."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides what a training run produces.
+
+    Attributes:
+        model: model family (see ``inspector.models.list_models``).
+        input_size: square model input side in pixels.
+        resize_mode: ``stretch`` or ``letterbox`` (keep aspect ratio; for mixed image shapes).
+        backbone: timm model name.
+        layers: backbone feature stages used.
+        backbone_weights: ``embedded``, ``hub`` or a local weights file.
+        backbone_location: ``""`` (stage outputs) or ``"expansion"`` (wide in-block features).
+        projection_dim: PCA width of the patch features (0 = no projection).
+        aggregation: neighbourhood side for local feature averaging.
+        blur_sigma: anomaly-map smoothing in input pixels.
+        score_topk: image score = mean of the top-k patch scores.
+        strategy: ``coreset`` (greedy k-centre) or ``kmeans`` cluster centres.
+        memory_fraction: centres as a fraction of training patches.
+        max_memory: upper bound on centres (inference cost grows linearly with it).
+        max_patches: patch features kept for fitting (bounds memory on big sets).
+        kmeans_iterations: Lloyd iterations for the k-means strategy.
+        holdout: share of good images held out for threshold calibration.
+        target_false_reject_rate: good parts allowed to FAIL, sets the image threshold.
+        min_defect_area_px: smallest reported defect region (original-image pixels).
+        batch_size: images per forward pass while fitting.
+        seed: makes splits, sampling and centre choice reproducible.
+    """
+
+    model: str = "cnn-cluster"
+    input_size: int = 256
+    resize_mode: str = "stretch"
+    backbone: str = "efficientnet_lite0"
+    layers: tuple[int, ...] = (2, 3)
+    backbone_weights: str = "embedded"
+    backbone_location: str = ""
+    projection_dim: int = 0
+    aggregation: int = 3
+    blur_sigma: float = 4.0
+    score_topk: int = 1
+    strategy: str = "coreset"
+    memory_fraction: float = 0.1
+    max_memory: int = 10_000
+    max_patches: int = 400_000
+    kmeans_iterations: int = 10
+    holdout: float = 0.2
+    target_false_reject_rate: float = 0.01
+    min_defect_area_px: int = 25
+    batch_size: int = 16
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+    def override(self, **changes: Any) -> TrainSettings:
+        """A copy with the non-None ``changes`` applied (as given on a command line)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "layers" in changes:
+            changes["layers"] = tuple(int(v) for v in changes["layers"])
+        return replace(self, **changes)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainSettings:
+        """Defaults overridden by a ``.toml`` or ``.json`` settings file."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return cls().override(**data)
