@@ -1,0 +1,72 @@
+"""Runtime commands: ``inspector inspect``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# Exit status of ``inspect``: scripts on a line can branch on it.
+EXIT_ALL_PASS, EXIT_ANY_FAIL, EXIT_USAGE, EXIT_ANY_ERROR = 0, 1, 2, 3
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="inspect image files or folders with a model bundle",
+        description="Inspect images; writes results.csv, results.json and report.html. "
+        "Exit status: 0 all PASS, 1 some FAIL, 3 some ERROR (unreadable files).",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
+    p.add_argument("--model", required=True, type=Path, help="model bundle directory")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument(
+        "--save-maps",
+        action="store_true",
+        help="save each anomaly map as float32 .npy at the image's resolution",
+    )
+    p.add_argument("--threshold", type=float, help="image threshold for this run only")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-pixels", type=int, help="refuse images larger than this")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.set_defaults(func=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from inspector.folder import inspect_files
+    from inspector.imageio import iter_image_files
+    from inspector.runtime import Inspector
+
+    files = iter_image_files(args.paths)
+    if not files:
+        print("error: no image files found", file=sys.stderr)
+        return EXIT_USAGE
+    insp = Inspector.load(args.model, device=args.device)
+    if args.threshold is not None:
+        insp.set_thresholds(image=args.threshold)
+    if args.max_pixels:
+        insp.max_pixels = args.max_pixels
+    with tqdm(total=len(files), unit="img", desc="inspect") as bar:
+        run = inspect_files(
+            insp,
+            files,
+            args.out,
+            save_maps=args.save_maps,
+            batch_size=args.batch_size,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )
+    s = run.summary
+    print(
+        f"{s['total']} images: {s['pass']} PASS, {s['fail']} FAIL, {s['error']} ERROR "
+        f"(yield {s['yield_percent']:.1f} %) with model {insp.model_id}, "
+        f"threshold {insp.thresholds.image:.4g}"
+    )
+    for row in run.rows:
+        if row.error:
+            print(f"  ERROR {row.path}: {row.error}", file=sys.stderr)
+    print(f"report: {(run.out_dir / 'report.html').resolve()}")
+    if s["error"]:
+        return EXIT_ANY_ERROR
+    return EXIT_ANY_FAIL if s["fail"] else EXIT_ALL_PASS
