@@ -76,8 +76,10 @@ def test_thresholds_change_without_changing_the_model(bundle: Path) -> None:
         ),
         (
             lambda b: _edit_json(
-                b, lambda d: d["model"]["config"].update(memory_size=d["model"]["config"][
-                    "memory_size"] + 1)
+                b,
+                lambda d: d["model"]["config"].update(
+                    memory_size=d["model"]["config"]["memory_size"] + 1
+                ),
             ),
             "do not fit",
         ),

@@ -1,0 +1,139 @@
+"""Train on the sample images, inspect and evaluate through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspector.cli import main
+from inspector.commands import EXIT_ALL_PASS, EXIT_ANY_ERROR, EXIT_ANY_FAIL
+from inspector.runtime import Inspector
+from training.evaluate import evaluate
+
+# The sample defects are clearly visible; a working model separates them almost perfectly.
+MIN_IMAGE_AUROC = 0.95
+MIN_PIXEL_AUROC = 0.90
+
+
+def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Path, capsys):
+    out = tmp_path / "model"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(sample_product),
+                "--out",
+                str(out),
+                "--quiet",
+                "--max-memory",
+                "500",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "image threshold" in printed and "false-reject rate" in printed
+    meta = json.loads((out / "bundle.json").read_text())
+    assert meta["model"]["config"]["memory_size"] == 500
+    assert meta["training"]["calibration"]["calibration_false_reject_rate"] <= 0.01 + 1e-9
+    assert (out / "train_settings.json").is_file()
+
+
+def test_defects_are_found(trained_bundle: Path, sample_product: Path) -> None:
+    result = evaluate(Inspector.load(trained_bundle), sample_product)
+    assert result["image_auroc"] >= MIN_IMAGE_AUROC
+    assert result["pixel_auroc"] >= MIN_PIXEL_AUROC
+    assert result["false_reject_rate"] <= 0.2
+    assert set(result["per_defect"]) >= {"scratch", "stain"}
+
+
+def test_verdict_follows_threshold(trained_bundle: Path, sample_product: Path) -> None:
+    insp = Inspector.load(trained_bundle)
+    image = sorted((sample_product / "test" / "good").iterdir())[0]
+    r = insp.inspect(image)
+    insp.set_thresholds(image=r.score - 1e-3)
+    assert insp.inspect(image).verdict == "FAIL"
+    insp.set_thresholds(image=r.score + 1e-3)
+    again = insp.inspect(image)
+    assert again.verdict == "PASS" and again.score == pytest.approx(r.score)
+    assert again.normalized_score < 0.5
+
+
+def test_result_fields(trained_bundle: Path, sample_product: Path) -> None:
+    insp = Inspector.load(trained_bundle)
+    defect = sorted((sample_product / "test" / "stain").iterdir())[0]
+    r = insp.inspect(defect)
+    assert r.verdict == "FAIL" and r.normalized_score > 0.5
+    assert r.anomaly_map.dtype == np.float32 and r.anomaly_map.shape == (256, 256)
+    assert r.regions and r.regions[0].area_px >= insp.thresholds.min_defect_area_px
+    assert {"preprocess", "model", "postprocess", "total"} <= set(r.timings_ms)
+    batch = insp.inspect_batch([defect, defect])
+    assert batch[0].score == pytest.approx(r.score, rel=1e-5)
+
+
+def test_cli_inspect_with_bad_files(trained_bundle: Path, sample_product: Path, tmp_path):
+    bad = tmp_path / "incoming"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "notes.png").write_text("not an image")
+    good = sorted((sample_product / "test" / "good").iterdir())[:2]
+    stain = sorted((sample_product / "test" / "stain").iterdir())[:2]
+    out = tmp_path / "out"
+    code = main(
+        [
+            "inspect",
+            "--model",
+            str(trained_bundle),
+            "--out",
+            str(out),
+            "--save-maps",
+            str(bad),
+            *map(str, good + stain),
+        ]
+    )
+    assert code == EXIT_ANY_ERROR
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 6
+    by_name = {Path(r["path"]).name + Path(r["path"]).parent.name: r for r in rows}
+    assert by_name["empty.pngincoming"]["verdict"] == "ERROR"
+    assert "empty" in by_name["empty.pngincoming"]["error"]
+    assert "not an image" in by_name["notes.pngincoming"]["error"]
+    for r in rows:
+        assert Path(r["path"]).is_absolute()
+        if r["verdict"] != "ERROR":
+            amap = np.load(r["anomaly_map"])
+            assert amap.dtype == np.float32 and amap.shape == (256, 256)
+    assert [r["verdict"] for r in rows if "stain" in r["path"]] == ["FAIL", "FAIL"]
+    html = (out / "report.html").read_text()
+    assert "data:image/jpeg;base64" in html and "empty.png" in html
+    assert json.loads((out / "results.json").read_text())["summary"]["error"] == 2
+
+
+def test_cli_inspect_exit_codes(trained_bundle: Path, sample_product: Path, tmp_path):
+    good = sorted((sample_product / "test" / "good").iterdir())[:1]
+    stain = sorted((sample_product / "test" / "stain").iterdir())[:1]
+    args = ["inspect", "--model", str(trained_bundle), "--out", str(tmp_path / "o")]
+    assert main([*args, "--threshold", "1e9", *map(str, good)]) == EXIT_ALL_PASS
+    assert main([*args, *map(str, stain)]) == EXIT_ANY_FAIL
+
+
+def test_cli_bad_bundle_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    code = main(["inspect", "--model", str(tmp_path), "--out", str(tmp_path / "o"), str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "error:" in err and "Traceback" not in err
+
+
+def test_cli_evaluate_writes_json(trained_bundle: Path, sample_product: Path, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert (
+        main(["evaluate", "--model", str(trained_bundle), str(sample_product), "--json", str(out)])
+        == 0
+    )
+    assert "img AUROC" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["image_auroc"] >= MIN_IMAGE_AUROC and data["aupro"] > 0.5
