@@ -137,3 +137,16 @@ def test_cli_evaluate_writes_json(trained_bundle: Path, sample_product: Path, tm
     assert "img AUROC" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["image_auroc"] >= MIN_IMAGE_AUROC and data["aupro"] > 0.5
+
+
+def test_heatmap_peaks_where_the_defect_is(trained_bundle: Path, sample_product: Path) -> None:
+    from inspector.imageio import read_image
+
+    insp = Inspector.load(trained_bundle)
+    good = read_image(sorted((sample_product / "test" / "good").iterdir())[0])
+    for y, x in [(64, 64), (128, 180), (200, 100)]:
+        image = good.copy()
+        image[y - 4 : y + 4, x - 4 : x + 4] = 0  # a dark 8x8 pit
+        r = insp.inspect(image)
+        py, px = np.unravel_index(int(r.anomaly_map.argmax()), r.anomaly_map.shape)
+        assert abs(py - y) <= 5 and abs(px - x) <= 5, (y, x, py, px)

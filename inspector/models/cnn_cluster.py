@@ -31,6 +31,9 @@ class CnnClusterModel(AnomalyModel):
         blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
         score_topk: image score = mean of the ``score_topk`` highest map values at patch
             resolution (1 = maximum). A few pixels average out isolated noisy patches.
+        map_shift: (dy, dx) pixels by which the upsampled map is moved so that each patch's
+            score lands where its receptive field is centred (measured when fitting; the
+            backbone's strided convolutions put it several pixels up-left of the cell centre).
         projection_dim: if > 0, features are projected onto this many principal axes of the
             training patches (fitted PCA, one matmul): wide backbone features stay cheap to
             compare while keeping nearly all of their variance.
@@ -48,6 +51,7 @@ class CnnClusterModel(AnomalyModel):
         blur_sigma: float = 4.0,
         score_topk: int = 1,
         projection_dim: int = 0,
+        map_shift: tuple[int, int] | list[int] = (0, 0),
         load_weights: bool = True,
     ) -> None:
         super().__init__()
@@ -56,6 +60,7 @@ class CnnClusterModel(AnomalyModel):
         self.aggregation = int(aggregation)
         self.blur_sigma = float(blur_sigma)
         self.score_topk = int(score_topk)
+        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
         self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
         dim = sum(self.extractor.channels)
         self.stride = self.extractor.strides[0]
@@ -83,6 +88,7 @@ class CnnClusterModel(AnomalyModel):
             "blur_sigma": self.blur_sigma,
             "score_topk": self.score_topk,
             "projection_dim": self.projection_dim,
+            "map_shift": list(self.map_shift),
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -146,4 +152,38 @@ class CnnClusterModel(AnomalyModel):
         k = min(self.score_topk, flat.shape[1])
         score = flat.topk(k, dim=1).values.mean(dim=1) if k > 1 else flat.amax(dim=1)
         amap = F.interpolate(patch, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return InferenceBatch(pred_score=score, anomaly_map=self.blur(amap))
+        return InferenceBatch(
+            pred_score=score, anomaly_map=self.blur(shift_map(amap, *self.map_shift))
+        )
+
+
+def shift_map(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate (B, C, H, W) maps by whole pixels, repeating the edge (slice + pad: exports)."""
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[-2:]
+    # new[y, x] = old[y - dy, x - dx]: positive shifts move content down and right.
+    x = x[..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    pad = (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0))
+    return F.pad(x, pad, mode="replicate")
+
+
+def receptive_field_shift(model: CnnClusterModel, seed: int = 0) -> tuple[int, int]:
+    """Pixels (dy, dx) from where the map paints a patch to where its features look.
+
+    The centre of a patch's receptive field is the gradient-weighted centre of the input
+    pixels that feed its features, for a noise image at the model's input size.
+    """
+    h, w = model.input_size
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(1, 3, h, w, generator=g) * 0.5).requires_grad_(True)
+    with torch.enable_grad():
+        emb = model.aggregate(x)
+        i, j = emb.shape[-2] // 2, emb.shape[-1] // 2
+        (grad,) = torch.autograd.grad(emb[0, :, i, j].pow(2).sum(), x)
+    weight = grad.abs().sum(dim=(0, 1))
+    cy = float((weight.sum(1) * torch.arange(h)).sum() / weight.sum())
+    cx = float((weight.sum(0) * torch.arange(w)).sum() / weight.sum())
+    s = model.stride
+    painted_y, painted_x = s * i + (s - 1) / 2, s * j + (s - 1) / 2  # bilinear, align_corners=False
+    return round(cy - painted_y), round(cx - painted_x)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inspector.models.cnn_cluster import CnnClusterModel
+from inspector.models.cnn_cluster import CnnClusterModel, receptive_field_shift
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.settings import TrainSettings
 
@@ -93,5 +93,11 @@ def fit_cnn_cluster(
         else:
             raise ValueError(f"unknown memory strategy {s.strategy!r}")
     model.set_feature_stats(mean, scale, projection)
+    model.map_shift = receptive_field_shift(model)
     model.set_memory(centres)
-    return {"patches": int(len(feats)), "centres": int(len(centres)), "strategy": s.strategy}
+    return {
+        "patches": int(len(feats)),
+        "centres": int(len(centres)),
+        "strategy": s.strategy,
+        "map_shift": list(model.map_shift),
+    }

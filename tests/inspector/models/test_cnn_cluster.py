@@ -52,3 +52,22 @@ def test_image_score_is_max_of_patch_scores() -> None:
     torch.testing.assert_close(out.pred_score, patch.flatten(1).amax(dim=1))
     # Smoothing never raises the map above the highest patch score.
     assert bool((out.anomaly_map.flatten(1).amax(1) <= out.pred_score + 1e-4).all())
+
+
+def test_shift_map_moves_content() -> None:
+    from inspector.models.cnn_cluster import shift_map
+
+    x = torch.zeros(1, 1, 10, 10)
+    x[0, 0, 5, 5] = 1.0
+    moved = shift_map(x, -2, 3)
+    assert moved.shape == x.shape
+    assert moved[0, 0, 3, 8] == 1.0 and float(moved.sum()) == 1.0
+
+
+def test_receptive_field_shift_of_default_backbone() -> None:
+    from inspector.models.cnn_cluster import receptive_field_shift
+
+    m = create_model("cnn-cluster", input_size=(128, 128)).eval()
+    dy, dx = receptive_field_shift(m)
+    # Strided convolutions with symmetric padding look up-left of the painted cell centre.
+    assert -16 <= dy <= -4 and -16 <= dx <= -4
