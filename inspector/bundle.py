@@ -232,6 +232,14 @@ def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, Bundle
     return model.to(device).eval(), meta
 
 
+def update_evaluation(directory: str | Path, evaluation: dict[str, Any]) -> BundleMeta:
+    """Record an evaluation summary in the bundle (it does not change the model id)."""
+    directory = Path(directory)
+    meta = replace(read_meta(directory), evaluation=evaluation)
+    _write_json_atomic(directory / META_FILE, meta.to_json())
+    return meta
+
+
 def update_thresholds(directory: str | Path, **changes: Any) -> BundleMeta:
     """Change thresholds in place (e.g. an engineer moving the image threshold)."""
     directory = Path(directory)

@@ -42,6 +42,8 @@ def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Pa
     assert meta["model"]["config"]["memory_size"] == 500
     assert meta["training"]["calibration"]["calibration_false_reject_rate"] <= 0.01 + 1e-9
     assert (out / "train_settings.json").is_file()
+    assert "F1-optimal threshold" in printed
+    assert meta["evaluation"]["f1_optimal_threshold"] > 0  # recorded in the bundle
 
 
 def test_defects_are_found(trained_bundle: Path, sample_product: Path) -> None:

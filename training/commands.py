@@ -123,7 +123,9 @@ def run_train(args: argparse.Namespace) -> int:
     for msg in meta.training["skipped_files"]:
         print(f"  skipped {msg}")
     if args.test:
-        return _evaluate_and_print(args.out, args.test, args.out / "evaluation.json", "cpu")
+        return _evaluate_and_print(
+            args.out, args.test, args.out / "evaluation.json", "cpu", record=True
+        )
     return 0
 
 
@@ -132,7 +134,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return _evaluate_and_print(args.model, args.dataset, out, args.device)
 
 
-def _evaluate_and_print(bundle: Path, dataset: Path, out: Path, device: str) -> int:
+def _evaluate_and_print(
+    bundle: Path, dataset: Path, out: Path, device: str, record: bool = False
+) -> int:
+    """Evaluate, print the table, write the JSON; ``record`` also stores a summary in the
+    bundle so the station can show how the model did on labelled parts."""
+    from inspector.bundle import update_evaluation
     from inspector.runtime import Inspector
     from training.evaluate import evaluate, format_table, write_json
 
@@ -148,6 +155,20 @@ def _evaluate_and_print(bundle: Path, dataset: Path, out: Path, device: str) -> 
     for err in result["errors"]:
         print(f"  ERROR {err}")
     write_json(result, out)
+    if record:
+        keys = (
+            "image_auroc",
+            "pixel_auroc",
+            "aupro",
+            "f1",
+            "false_reject_rate",
+            "miss_rate",
+            "f1_optimal_threshold",
+            "f1_optimal",
+            "images",
+            "category",
+        )
+        update_evaluation(bundle, {k: result.get(k) for k in keys})
     print(f"evaluation written to {out}")
     return 0
 
