@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -147,7 +148,7 @@ class FeatureExtractor(nn.Module):
         self.spec = spec
         pretrained = load_weights and spec.weights == "hub"
         try:
-            extra = {"feature_location": spec.location} if spec.location else {}
+            extra: dict[str, Any] = {"feature_location": spec.location} if spec.location else {}
             net = timm.create_model(
                 spec.name,
                 pretrained=pretrained,
@@ -161,8 +162,9 @@ class FeatureExtractor(nn.Module):
             _load_weights(net, spec, strict=False)
         _drop_unused_blocks(net)
         self.net = net.eval().requires_grad_(False)
-        self.channels: list[int] = list(net.feature_info.channels())
-        self.strides: list[int] = list(net.feature_info.reduction())
+        info: Any = net.feature_info  # timm's FeatureInfo (typed loosely as a Module attr)
+        self.channels: list[int] = list(info.channels())
+        self.strides: list[int] = list(info.reduction())
 
     def train(self, mode: bool = True) -> FeatureExtractor:
         # Batch-norm statistics are ImageNet's and must never adapt to a batch of parts.
@@ -183,7 +185,8 @@ def _drop_unused_blocks(net: nn.Module) -> None:
     blocks = getattr(net, "blocks", None)
     if not isinstance(blocks, nn.Sequential):
         return
-    last = net.feature_info.module_name()[-1]  # e.g. "blocks.4" or "blocks.4.2.conv_pwl"
+    info: Any = net.feature_info
+    last = info.module_name()[-1]  # e.g. "blocks.4" or "blocks.4.2.conv_pwl"
     parts = last.split(".")
     if len(parts) >= 2 and parts[0] == "blocks" and parts[1].isdigit():
         net.blocks = blocks[: int(parts[1]) + 1]

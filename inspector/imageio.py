@@ -194,7 +194,7 @@ def _scan_folder(folder: Path, recursive: bool) -> list[Path]:
     def fail(exc: OSError) -> None:
         raise exc
 
-    files = []
+    files: list[Path] = []
     for root, dirs, names in os.walk(folder, onerror=fail):
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
         files.extend(

@@ -232,7 +232,7 @@ def overlay_thumbnail_jpeg(
     h, w = image_rgb_uint8.shape[:2]
     small = make_thumbnail(image_rgb_uint8, max_side)
     sh, sw = small.shape[:2]
-    amap = np.asarray(anomaly_map, dtype=np.float32)
+    amap: np.ndarray = np.asarray(anomaly_map, dtype=np.float32)
     if amap.shape[:2] != (h, w):
         raise ValueError(f"anomaly map shape {amap.shape[:2]} does not match image {(h, w)}")
     if (sh, sw) != (h, w):

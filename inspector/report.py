@@ -22,11 +22,23 @@ import numpy as np
 
 from inspector.result import InspectionResult, Verdict
 
-__all__ = ["CSV_COLUMNS", "ReportRow", "summarize", "write_html_report", "write_results_csv",
-           "write_results_json"]
+__all__ = [
+    "CSV_COLUMNS",
+    "ReportRow",
+    "summarize",
+    "write_html_report",
+    "write_results_csv",
+    "write_results_json",
+]
 
 CSV_COLUMNS = (
-    "path", "score", "normalized_score", "verdict", "error", "n_regions", "largest_area_px",
+    "path",
+    "score",
+    "normalized_score",
+    "verdict",
+    "error",
+    "n_regions",
+    "largest_area_px",
     "anomaly_map",
 )
 
@@ -58,8 +70,14 @@ class ReportRow:
     anomaly_map_path: str = ""
 
     @classmethod
-    def from_result(cls, path: str | os.PathLike[str], result: InspectionResult, *,
-                    thumbnail_jpeg: bytes | None = None, anomaly_map_path: str = "") -> ReportRow:
+    def from_result(
+        cls,
+        path: str | os.PathLike[str],
+        result: InspectionResult,
+        *,
+        thumbnail_jpeg: bytes | None = None,
+        anomaly_map_path: str = "",
+    ) -> ReportRow:
         """Builds a row from a successful inspection."""
         return cls(
             path=os.path.abspath(os.fspath(path)),
@@ -95,8 +113,13 @@ def summarize(rows: Sequence[ReportRow]) -> dict[str, Any]:
     n_pass = sum(1 for r in rows if r.verdict == Verdict.PASS)
     n_fail = sum(1 for r in rows if r.verdict == Verdict.FAIL)
     judged = n_pass + n_fail
-    return {"total": len(rows), "pass": n_pass, "fail": n_fail, "error": len(rows) - judged,
-            "yield_percent": round(100.0 * n_pass / judged, 2) if judged else None}
+    return {
+        "total": len(rows),
+        "pass": n_pass,
+        "fail": n_fail,
+        "error": len(rows) - judged,
+        "yield_percent": round(100.0 * n_pass / judged, 2) if judged else None,
+    }
 
 
 def _fmt(x: float | None, spec: str = ".6g") -> str:
@@ -105,11 +128,16 @@ def _fmt(x: float | None, spec: str = ".6g") -> str:
 
 
 def _record(row: ReportRow) -> dict[str, Any]:
-    return {"path": row.path, "score": _finite(row.score),
-            "normalized_score": _finite(row.normalized_score),
-            "verdict": str(Verdict(row.verdict)), "error": row.error,
-            "n_regions": int(row.n_regions), "largest_area_px": int(row.largest_area_px),
-            "anomaly_map": row.anomaly_map_path}
+    return {
+        "path": row.path,
+        "score": _finite(row.score),
+        "normalized_score": _finite(row.normalized_score),
+        "verdict": str(Verdict(row.verdict)),
+        "error": row.error,
+        "n_regions": int(row.n_regions),
+        "largest_area_px": int(row.largest_area_px),
+        "anomaly_map": row.anomaly_map_path,
+    }
 
 
 def write_results_csv(rows: Iterable[ReportRow], path: str | os.PathLike[str]) -> Path:
@@ -123,13 +151,18 @@ def write_results_csv(rows: Iterable[ReportRow], path: str | os.PathLike[str]) -
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow(_record(row) | {"score": _fmt(row.score),
-                                            "normalized_score": _fmt(row.normalized_score)})
+            writer.writerow(
+                _record(row)
+                | {"score": _fmt(row.score), "normalized_score": _fmt(row.normalized_score)}
+            )
     return out
 
 
-def write_results_json(rows: Sequence[ReportRow], path: str | os.PathLike[str],
-                       summary: Mapping[str, Any] | None = None) -> Path:
+def write_results_json(
+    rows: Sequence[ReportRow],
+    path: str | os.PathLike[str],
+    summary: Mapping[str, Any] | None = None,
+) -> Path:
     """Writes ``{"summary": ..., "results": [...]}`` (same keys as the CSV, no thumbnails).
 
     Args:
@@ -261,36 +294,48 @@ def _histogram_svg(rows: Sequence[ReportRow], threshold: float) -> str:
     def Y(c: float) -> float:
         return T + ph - c / ymax * ph
 
-    o = [f'<svg viewBox="0 0 {W} {H}" role="img" aria-label="Score histogram" font-size="11" '
-         'fill="#656d76">']
+    o = [
+        f'<svg viewBox="0 0 {W} {H}" role="img" aria-label="Score histogram" font-size="11" '
+        'fill="#656d76">'
+    ]
     for t in yt:
-        o.append(f'<line x1="{L}" x2="{W - R}" y1="{Y(t):.1f}" y2="{Y(t):.1f}" stroke="#eef1f4"/>'
-                 f'<text x="{L - 6}" y="{Y(t) + 4:.1f}" text-anchor="end">{int(t)}</text>')
+        o.append(
+            f'<line x1="{L}" x2="{W - R}" y1="{Y(t):.1f}" y2="{Y(t):.1f}" stroke="#eef1f4"/>'
+            f'<text x="{L - 6}" y="{Y(t) + 4:.1f}" text-anchor="end">{int(t)}</text>'
+        )
     for i in range(len(edges) - 1):
         x0, x1 = X(edges[i]) + 0.5, X(edges[i + 1]) - 0.5
         for base, cnt, lab in ((0, c_pass[i], "PASS"), (c_pass[i], c_fail[i], "FAIL")):
             if cnt:
-                o.append(f'<rect x="{x0:.1f}" y="{Y(base + cnt):.1f}" width="{x1 - x0:.1f}" '
-                         f'height="{Y(base) - Y(base + cnt):.1f}" class="f-{lab}" rx="1">'
-                         f'<title>{lab}: {cnt} in [{edges[i]:.4g}, {edges[i + 1]:.4g})</title>'
-                         '</rect>')
+                o.append(
+                    f'<rect x="{x0:.1f}" y="{Y(base + cnt):.1f}" width="{x1 - x0:.1f}" '
+                    f'height="{Y(base) - Y(base + cnt):.1f}" class="f-{lab}" rx="1">'
+                    f"<title>{lab}: {cnt} in [{edges[i]:.4g}, {edges[i + 1]:.4g})</title>"
+                    "</rect>"
+                )
     o.append(f'<line x1="{L}" x2="{W - R}" y1="{T + ph}" y2="{T + ph}" stroke="#8c959f"/>')
     for t in _nice_ticks(xmin, xmax, 7):
-        o.append(f'<line x1="{X(t):.1f}" x2="{X(t):.1f}" y1="{T + ph}" y2="{T + ph + 4}" '
-                 f'stroke="#8c959f"/><text x="{X(t):.1f}" y="{T + ph + 16}" '
-                 f'text-anchor="middle">{t:.4g}</text>')
+        o.append(
+            f'<line x1="{X(t):.1f}" x2="{X(t):.1f}" y1="{T + ph}" y2="{T + ph + 4}" '
+            f'stroke="#8c959f"/><text x="{X(t):.1f}" y="{T + ph + 16}" '
+            f'text-anchor="middle">{t:.4g}</text>'
+        )
     tx = X(threshold)
     anchor = "end" if tx > L + pw * 0.7 else "start"
     dx = -5 if anchor == "end" else 5
-    o.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{T - 8}" y2="{T + ph}" stroke="#1f2328" '
-             f'stroke-width="1.5" stroke-dasharray="5 3"/><text x="{tx + dx:.1f}" y="{T - 1}" '
-             f'text-anchor="{anchor}" fill="#1f2328" font-weight="600">'
-             f'threshold {threshold:.6g}</text>')
+    o.append(
+        f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{T - 8}" y2="{T + ph}" stroke="#1f2328" '
+        f'stroke-width="1.5" stroke-dasharray="5 3"/><text x="{tx + dx:.1f}" y="{T - 1}" '
+        f'text-anchor="{anchor}" fill="#1f2328" font-weight="600">'
+        f"threshold {threshold:.6g}</text>"
+    )
     o.append(f'<text x="{L + pw / 2}" y="{H - 4}" text-anchor="middle">image score</text>')
     lx = L + 6
     for lab in ("PASS", "FAIL"):
-        o.append(f'<rect x="{lx}" y="4" width="10" height="10" rx="2" class="f-{lab}"/>'
-                 f'<text x="{lx + 14}" y="13">{lab}</text>')
+        o.append(
+            f'<rect x="{lx}" y="4" width="10" height="10" rx="2" class="f-{lab}"/>'
+            f'<text x="{lx + 14}" y="13">{lab}</text>'
+        )
         lx += 56
     o.append("</svg>")
     return "".join(o)
@@ -320,8 +365,10 @@ def _row_html(i: int, r: ReportRow, decimals: int = 4) -> str:
     v = Verdict(r.verdict)
     if r.thumbnail_jpeg:
         b64 = base64.b64encode(r.thumbnail_jpeg).decode("ascii")
-        thumb = (f'<img class="thumb" src="data:image/jpeg;base64,{b64}" alt="{name}" '
-                 f'data-path="{p}" decoding="async">')
+        thumb = (
+            f'<img class="thumb" src="data:image/jpeg;base64,{b64}" alt="{name}" '
+            f'data-path="{p}" decoding="async">'
+        )
     else:
         thumb = '<div class="nothumb"></div>'
     s, ns, ok = _finite(r.score), _finite(r.normalized_score), v != Verdict.ERROR
@@ -338,9 +385,14 @@ def _row_html(i: int, r: ReportRow, decimals: int = 4) -> str:
     )
 
 
-def write_html_report(rows: Sequence[ReportRow], out_path: str | os.PathLike[str], *,
-                      threshold: float, title: str = "Inspection report",
-                      model_info: Mapping[str, str] | None = None) -> Path:
+def write_html_report(
+    rows: Sequence[ReportRow],
+    out_path: str | os.PathLike[str],
+    *,
+    threshold: float,
+    title: str = "Inspection report",
+    model_info: Mapping[str, str] | None = None,
+) -> Path:
     """Writes a single self-contained HTML report.
 
     Rows are listed by score, highest first (ERROR rows last); the table can be re-sorted
@@ -362,14 +414,23 @@ def write_html_report(rows: Sequence[ReportRow], out_path: str | os.PathLike[str
     info = {str(k): str(v) for k, v in (model_info or {}).items()}
     info.setdefault("threshold", f"{threshold:.6g}")
     summ = summarize(rows)
-    yld = "&ndash;" if summ["yield_percent"] is None else f'{summ["yield_percent"]:.1f}%'
-    ordered = sorted(enumerate(rows), key=lambda ir: (_finite(ir[1].score) is None,
-                                                     -(_finite(ir[1].score) or 0.0), ir[0]))
+    yld = "&ndash;" if summ["yield_percent"] is None else f"{summ['yield_percent']:.1f}%"
+    ordered = sorted(
+        enumerate(rows),
+        key=lambda ir: (_finite(ir[1].score) is None, -(_finite(ir[1].score) or 0.0), ir[0]),
+    )
     t = escape(title)
     kv = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in info.items())
-    counts = "".join(f'<div class="{c}"><span>{lab}</span>{val}</div>' for c, lab, val in (
-        ("", "Total", summ["total"]), ("c-pass", "Pass", summ["pass"]),
-        ("c-fail", "Fail", summ["fail"]), ("c-err", "Error", summ["error"]), ("", "Yield", yld)))
+    counts = "".join(
+        f'<div class="{c}"><span>{lab}</span>{val}</div>'
+        for c, lab, val in (
+            ("", "Total", summ["total"]),
+            ("c-pass", "Pass", summ["pass"]),
+            ("c-fail", "Fail", summ["fail"]),
+            ("c-err", "Error", summ["error"]),
+            ("", "Yield", yld),
+        )
+    )
     dec = _score_decimals(rows)
     body_rows = "\n".join(_row_html(n, r, dec) for n, (_, r) in enumerate(ordered))
     parts = [
@@ -377,7 +438,7 @@ def write_html_report(rows: Sequence[ReportRow], out_path: str | os.PathLike[str
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{t}</title><style>{_CSS}</style></head><body>",
         f'<header><h1>{t}</h1><div class="sub">Generated '
-        f'{escape(datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))}</div></header>',
+        f"{escape(datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'))}</div></header>",
         '<main><div class="top"><div class="side">',
         f'<div class="card"><h2>Model</h2><table class="kv">{kv}</table></div>',
         f'<div class="card"><h2>Summary</h2><div class="counts">{counts}</div></div></div>',

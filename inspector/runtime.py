@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Inspector:
     def model_id(self) -> str:
         return self.meta.model_id
 
-    def set_thresholds(self, save: bool = False, **changes: float) -> None:
+    def set_thresholds(self, save: bool = False, **changes: Any) -> None:
         """Change thresholds for this session; with ``save`` also in the bundle on disk."""
         if save:
             if self.bundle_dir is None:

@@ -38,6 +38,12 @@ def test_ruff_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_mypy_clean() -> None:
+    mypy = pytest.importorskip("mypy.api")
+    stdout, stderr, status = mypy.run(["--config-file", str(ROOT / "pyproject.toml")])
+    assert status == 0, stdout + stderr
+
+
 def test_inspector_never_imports_training() -> None:
     offenders = []
     for path in (ROOT / "inspector").rglob("*.py"):

@@ -60,9 +60,12 @@ def greedy_coreset_indices(
         # Share the budget in proportion to chunk size; the last chunk takes the remainder.
         quota = n_select - done if i == n_chunks - 1 else round(n_select * len(idx) / n)
         quota = max(1, min(quota, len(idx)))
-        local = _greedy(
-            feats[idx], quota, gen, lambda k, d=done: progress and progress(d + k, n_select)
-        )
+
+        def report(k: int, offset: int = done) -> None:
+            if progress is not None:
+                progress(offset + k, n_select)
+
+        local = _greedy(feats[idx], quota, gen, report)
         chosen.append(idx[local])
         done += quota
     return torch.cat(chosen)[:n_select]

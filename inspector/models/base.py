@@ -48,6 +48,9 @@ def gaussian_kernel1d(sigma: float) -> torch.Tensor:
 class GaussianBlur(nn.Module):
     """Separable Gaussian smoothing as two fixed convolutions (exports to any runtime)."""
 
+    kx: torch.Tensor
+    ky: torch.Tensor
+
     def __init__(self, sigma: float) -> None:
         super().__init__()
         kernel = gaussian_kernel1d(sigma) if sigma > 0 else torch.ones(1)

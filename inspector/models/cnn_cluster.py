@@ -41,6 +41,11 @@ class CnnClusterModel(AnomalyModel):
     """
 
     family = "cnn-cluster"
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+    projection: torch.Tensor | None
+    memory: torch.Tensor
+    memory_sq_norm: torch.Tensor
 
     def __init__(
         self,
@@ -128,9 +133,10 @@ class CnnClusterModel(AnomalyModel):
         """Install standardisation statistics and, if configured, the PCA projection."""
         self.feature_mean = mean.detach().to(torch.float32).clone()
         self.feature_scale = scale.detach().to(torch.float32).clamp_min(1e-6).clone()
-        if self.projection_dim > 0:
-            if projection is None or tuple(projection.shape) != tuple(self.projection.shape):
-                raise ValueError(f"projection must have shape {tuple(self.projection.shape)}")
+        if self.projection is not None:
+            want = tuple(self.projection.shape)
+            if projection is None or tuple(projection.shape) != want:
+                raise ValueError(f"projection must have shape {want}")
             self.projection = projection.detach().to(torch.float32).contiguous()
 
     def patch_scores(self, emb: torch.Tensor) -> torch.Tensor:
