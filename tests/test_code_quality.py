@@ -38,8 +38,9 @@ def test_ruff_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_mypy_clean() -> None:
+def test_mypy_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     mypy = pytest.importorskip("mypy.api")
+    monkeypatch.chdir(ROOT)  # the config lists package folders relative to the root
     stdout, stderr, status = mypy.run(["--config-file", str(ROOT / "pyproject.toml")])
     assert status == 0, stdout + stderr
 
