@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspector.preprocess import Preprocessing
+from training.data import good_images, iter_batches, mvtec_test_set, split_holdout
+
+
+def test_good_images_from_mvtec_category_or_plain_folder(sample_product: Path) -> None:
+    mvtec = good_images(sample_product)
+    assert mvtec and all(p.parent.name == "good" and "train" in p.parts for p in mvtec)
+    plain = good_images(sample_product / "train" / "good")
+    assert plain == mvtec
+
+
+def test_good_images_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nothing"):
+        good_images(tmp_path / "nothing")
+    (tmp_path / "readme.txt").write_text("no images here")
+    with pytest.raises(ValueError, match="no images found"):
+        good_images(tmp_path)
+
+
+def test_mvtec_test_set_labels_and_masks(sample_product: Path) -> None:
+    items = mvtec_test_set(sample_product)
+    good = [i for i in items if not i.is_anomalous]
+    bad = [i for i in items if i.is_anomalous]
+    assert good and bad
+    assert all(i.mask is None for i in good)
+    assert all(i.mask is not None and i.mask.is_file() for i in bad)
+
+
+def test_split_holdout_is_reproducible_and_disjoint() -> None:
+    files = [Path(f"{i:03d}.png") for i in range(50)]
+    fit, cal = split_holdout(files, 0.2, seed=1)
+    assert len(cal) == 10 and len(fit) == 40 and not set(fit) & set(cal)
+    assert split_holdout(files, 0.2, seed=1) == (fit, cal)
+    assert split_holdout(files, 0.2, seed=2) != (fit, cal)
+    with pytest.raises(ValueError, match="at least"):
+        split_holdout(files[:1], 0.2)
+
+
+def test_iter_batches_skips_and_records_unreadable(tmp_path: Path, sample_product: Path):
+    files = good_images(sample_product)[:3]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n")
+    skipped: list[str] = []
+    batches = list(iter_batches([*files, broken], Preprocessing((32, 32)), 2, skipped))
+    assert sum(len(b) for b in batches) == 3
+    assert batches[0].dtype == np.float32 and batches[0].shape[1:] == (3, 32, 32)
+    assert len(skipped) == 1 and "broken.png" in skipped[0]
