@@ -32,6 +32,8 @@ def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Pa
                 "--quiet",
                 "--max-memory",
                 "500",
+                "--test",
+                str(sample_product),
             ]
         )
         == 0
