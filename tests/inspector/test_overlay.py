@@ -106,13 +106,15 @@ def test_encode_jpeg_and_png_round_trip() -> None:
     img[:, :24] = (200, 30, 40)
     jpg = encode_jpeg(img, quality=90)
     assert jpg[:3] == b"\xff\xd8\xff"
-    dec = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR),
-                       cv2.COLOR_BGR2RGB)
+    dec = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
     assert np.abs(dec.astype(int) - img.astype(int)).mean() < 4  # RGB order kept
     png = encode_png(img)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    dec = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
-                       cv2.COLOR_BGR2RGB)
+    dec = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
     np.testing.assert_array_equal(dec, img)
 
 

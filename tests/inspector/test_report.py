@@ -83,24 +83,38 @@ def rows() -> list[ReportRow]:
     amap[20:30, 40:50] = 2.0
     thumb = overlay_thumbnail_jpeg(img, amap, 0.0, 2.0, max_side=32)
     result = InspectionResult(
-        score=1.5, normalized_score=0.9, verdict=Verdict.FAIL, threshold=THRESHOLD,
+        score=1.5,
+        normalized_score=0.9,
+        verdict=Verdict.FAIL,
+        threshold=THRESHOLD,
         anomaly_map=amap,
         regions=[DefectRegion(40, 20, 10, 10, 100, 2.0), DefectRegion(1, 1, 2, 2, 4, 1.0)],
     )
     return [
-        ReportRow(path="/data/good_1.png", verdict=Verdict.PASS, score=0.41234567,
-                  normalized_score=0.28, thumbnail_jpeg=thumb),
-        ReportRow.from_result("/data/bad_1.png", result, thumbnail_jpeg=thumb,
-                              anomaly_map_path="/out/bad_1.npy"),
-        ReportRow(path=NASTY, verdict=Verdict.PASS, score=0.5, normalized_score=0.34,
-                  thumbnail_jpeg=thumb),
+        ReportRow(
+            path="/data/good_1.png",
+            verdict=Verdict.PASS,
+            score=0.41234567,
+            normalized_score=0.28,
+            thumbnail_jpeg=thumb,
+        ),
+        ReportRow.from_result(
+            "/data/bad_1.png", result, thumbnail_jpeg=thumb, anomaly_map_path="/out/bad_1.npy"
+        ),
+        ReportRow(
+            path=NASTY, verdict=Verdict.PASS, score=0.5, normalized_score=0.34, thumbnail_jpeg=thumb
+        ),
         ReportRow.from_error("/data/broken.png", OSError("cannot identify image file")),
     ]
 
 
 def test_summarize_counts(rows: list[ReportRow]) -> None:
     assert summarize(rows) == {
-        "total": 4, "pass": 2, "fail": 1, "error": 1, "yield_percent": pytest.approx(66.67),
+        "total": 4,
+        "pass": 2,
+        "fail": 1,
+        "error": 1,
+        "yield_percent": pytest.approx(66.67),
     }
     assert summarize([])["yield_percent"] is None
 
@@ -114,7 +128,10 @@ def test_from_result_and_from_error(rows: list[ReportRow]) -> None:
 
 def test_html_report_is_self_contained_and_escaped(rows: list[ReportRow], tmp_path: Path) -> None:
     out = write_html_report(
-        rows, tmp_path / "sub" / "report.html", threshold=THRESHOLD, title="Batch <7> & co",
+        rows,
+        tmp_path / "sub" / "report.html",
+        threshold=THRESHOLD,
+        title="Batch <7> & co",
         model_info={"model id": "m-<1>", "family": "padim", "backbone": "resnet18"},
     )
     assert out.exists()
@@ -143,15 +160,17 @@ def test_html_report_is_self_contained_and_escaped(rows: list[ReportRow], tmp_pa
 def test_html_default_order_is_score_descending_errors_last(
     rows: list[ReportRow], tmp_path: Path
 ) -> None:
-    html = write_html_report(rows, tmp_path / "r.html", threshold=THRESHOLD,
-                             title="t", model_info={}).read_text(encoding="utf-8")
+    html = write_html_report(
+        rows, tmp_path / "r.html", threshold=THRESHOLD, title="t", model_info={}
+    ).read_text(encoding="utf-8")
     order = [html.index(n) for n in ("bad_1.png", "single", "good_1.png", "broken.png")]
     assert order == sorted(order)
 
 
 def test_html_report_with_zero_rows(tmp_path: Path) -> None:
-    out = write_html_report([], tmp_path / "empty.html", threshold=1.0, title="Empty",
-                            model_info={})
+    out = write_html_report(
+        [], tmp_path / "empty.html", threshold=1.0, title="Empty", model_info={}
+    )
     parsed = _parse(out)
     assert parsed.body_rows == 0
     html = out.read_text(encoding="utf-8")
@@ -160,8 +179,9 @@ def test_html_report_with_zero_rows(tmp_path: Path) -> None:
 
 def test_html_report_all_errors(tmp_path: Path) -> None:
     rows = [ReportRow.from_error(f"/x/{i}.png", "boom") for i in range(3)]
-    out = write_html_report(rows, tmp_path / "err.html", threshold=0.5, title="E",
-                            model_info={"family": "patchcore"})
+    out = write_html_report(
+        rows, tmp_path / "err.html", threshold=0.5, title="E", model_info={"family": "patchcore"}
+    )
     assert _parse(out).body_rows == 3
     assert "No scores to plot" in out.read_text(encoding="utf-8")
 
@@ -177,16 +197,24 @@ def test_html_histogram_with_identical_scores(tmp_path: Path) -> None:
 def test_csv_exact_header_and_round_trip(rows: list[ReportRow], tmp_path: Path) -> None:
     path = write_results_csv(rows, tmp_path / "results.csv")
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "path,score,normalized_score,verdict,error,n_regions,largest_area_px," \
-                       "anomaly_map"
+    assert (
+        lines[0] == "path,score,normalized_score,verdict,error,n_regions,largest_area_px,"
+        "anomaly_map"
+    )
     assert tuple(lines[0].split(",")) == CSV_COLUMNS
     with path.open(newline="", encoding="utf-8") as f:
         recs = list(csv.DictReader(f))
     assert len(recs) == len(rows)
     assert recs[0]["score"] == "0.412346"  # 6 significant digits
     assert recs[1] == {
-        "path": "/data/bad_1.png", "score": "1.5", "normalized_score": "0.9", "verdict": "FAIL",
-        "error": "", "n_regions": "2", "largest_area_px": "100", "anomaly_map": "/out/bad_1.npy",
+        "path": "/data/bad_1.png",
+        "score": "1.5",
+        "normalized_score": "0.9",
+        "verdict": "FAIL",
+        "error": "",
+        "n_regions": "2",
+        "largest_area_px": "100",
+        "anomaly_map": "/out/bad_1.npy",
     }
     assert recs[2]["path"] == NASTY
     assert recs[3]["score"] == "" and recs[3]["normalized_score"] == ""
