@@ -14,6 +14,8 @@ import numpy as np
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE_MODES = ("stretch", "letterbox")
+# Brightness and contrast (0..1 scale) every image is brought to with normalize_intensity.
+INTENSITY_MEAN, INTENSITY_STD = 0.5, 0.16
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,17 @@ class Preprocessing:
             (mixed image shapes, where stretching would distort defects and texture).
         mean: per-channel normalisation mean (RGB, 0..1 scale).
         std: per-channel normalisation std.
+        normalize_intensity: rescale each image's brightness and contrast (its own mean and
+            standard deviation over all pixels and channels) to fixed values before the
+            network sees it. Lighting drift and part-to-part reflectance then stop looking
+            like anomalies; local defects keep their contrast. Colour ratios are kept.
     """
 
     input_size: tuple[int, int] = (256, 256)
     resize_mode: str = "stretch"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    normalize_intensity: bool = False
 
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
@@ -48,6 +55,7 @@ class Preprocessing:
             resize_mode=d["resize_mode"],
             mean=tuple(d["mean"]),
             std=tuple(d["std"]),
+            normalize_intensity=bool(d.get("normalize_intensity", False)),
         )
 
 
@@ -93,7 +101,12 @@ def prepare(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometr
     scale = 1.0 / (65535.0 if resized.dtype == np.uint16 else 255.0)
     mean = np.asarray(spec.mean, np.float32) / scale
     inv_std = scale / np.asarray(spec.std, np.float32)
-    out = (resized.astype(np.float32) - mean) * inv_std
+    pixels = resized.astype(np.float32)
+    if spec.normalize_intensity:
+        content = pixels[y : y + ch, x : x + cw]
+        m, sd = float(content.mean()), float(content.std())
+        pixels = (pixels - m) * (INTENSITY_STD / (sd * scale + 1e-6)) + INTENSITY_MEAN / scale
+    out = (pixels - mean) * inv_std
     return np.ascontiguousarray(out.transpose(2, 0, 1)), Geometry(h, w, (x, y, cw, ch))
 
 

@@ -42,6 +42,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--input-size", type=int)
     g.add_argument("--resize-mode", choices=["stretch", "letterbox"])
+    g.add_argument(
+        "--normalize-intensity",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bring every image to the same brightness and contrast first",
+    )
     g.add_argument("--backbone", help="timm model name")
     g.add_argument("--layers", type=int, nargs="+", help="backbone stages, e.g. 2 3")
     g.add_argument(

@@ -17,6 +17,7 @@ class TrainSettings:
         model: model family (see ``inspector.models.list_models``).
         input_size: square model input side in pixels.
         resize_mode: ``stretch`` or ``letterbox`` (keep aspect ratio; for mixed image shapes).
+        normalize_intensity: bring every image to the same brightness and contrast first.
         backbone: timm model name.
         layers: backbone feature stages used.
         backbone_weights: ``embedded``, ``hub`` or a local weights file.
@@ -40,6 +41,7 @@ class TrainSettings:
     model: str = "cnn-cluster"
     input_size: int = 256
     resize_mode: str = "stretch"
+    normalize_intensity: bool = False
     backbone: str = "efficientnet_lite0"
     layers: tuple[int, ...] = (2, 3)
     backbone_weights: str = "embedded"

@@ -67,7 +67,11 @@ def train(
         fit_files, cal_files = files, good_images(val_dir)
     else:
         fit_files, cal_files = split_holdout(files, s.holdout, seed=s.seed)
-    pre = Preprocessing(input_size=(s.input_size, s.input_size), resize_mode=s.resize_mode)
+    pre = Preprocessing(
+        input_size=(s.input_size, s.input_size),
+        resize_mode=s.resize_mode,
+        normalize_intensity=s.normalize_intensity,
+    )
     model = build_model(s).eval()
     skipped: list[str] = []
     fit_summary = FITTERS[s.model](

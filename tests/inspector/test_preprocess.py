@@ -48,3 +48,15 @@ def test_batch_and_bad_mode() -> None:
 def test_round_trip_dict() -> None:
     spec = Preprocessing(input_size=(32, 64), resize_mode="letterbox")
     assert Preprocessing.from_dict(spec.to_dict()) == spec
+
+
+def test_normalize_intensity_removes_brightness_and_contrast() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.integers(60, 120, (32, 32, 3)).astype(np.float32)
+    dark = base.astype(np.uint8)
+    bright = np.clip((base - 90) * 2 + 170, 0, 255).astype(np.uint8)  # gain 2, offset +80
+    spec = Preprocessing(input_size=(32, 32), normalize_intensity=True)
+    a, b = prepare(dark, spec)[0], prepare(bright, spec)[0]
+    np.testing.assert_allclose(a, b, atol=0.05)
+    plain = Preprocessing(input_size=(32, 32))
+    assert np.abs(prepare(dark, plain)[0] - prepare(bright, plain)[0]).mean() > 1.0
