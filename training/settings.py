@@ -17,7 +17,9 @@ class TrainSettings:
         model: model family (see ``inspector.models.list_models``).
         input_size: square model input side in pixels.
         resize_mode: ``stretch`` or ``letterbox`` (keep aspect ratio; for mixed image shapes).
-        normalize_intensity: bring every image to the same brightness and contrast first.
+        normalize_intensity: bring every image to the same brightness and contrast first
+            (on by default: it lifted image AUROC from 0.72 to 0.89 on MVTec screw and from
+            0.86 to 0.94 on magnetic tile, see benchmarks/RESULTS.md).
         backbone: timm model name.
         layers: backbone feature stages used.
         backbone_weights: ``embedded``, ``hub`` or a local weights file.
@@ -41,7 +43,7 @@ class TrainSettings:
     model: str = "cnn-cluster"
     input_size: int = 256
     resize_mode: str = "stretch"
-    normalize_intensity: bool = False
+    normalize_intensity: bool = True
     backbone: str = "efficientnet_lite0"
     layers: tuple[int, ...] = (2, 3)
     backbone_weights: str = "embedded"
