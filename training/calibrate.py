@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -10,22 +11,27 @@ from inspector.bundle import ScoreStats, Thresholds
 
 
 def threshold_for_false_reject_rate(good_scores: np.ndarray, rate: float) -> float:
-    """Smallest threshold that rejects at most ``rate`` of these good scores.
+    """Threshold that should fail about ``rate`` of good parts like these.
 
-    With few calibration images the empirical quantile sits on one of the scores; taking the
-    midpoint to the next higher score (or the maximum plus a margin when ``rate`` admits no
-    reject at all) keeps every good score that should pass strictly below the threshold.
+    With enough calibration images the threshold lies between the empirical quantile's
+    neighbours. With too few to reject even one (fewer than 1 / rate), the highest score says
+    little about the tail, so the threshold is the larger of "just above the highest score"
+    and a Gaussian tail estimate (mean + z * std at 1 - rate), which is what keeps a model
+    calibrated on a handful of images from rejecting half the good parts.
     """
     s = np.sort(np.asarray(good_scores, np.float64))
     if s.size == 0:
         raise ValueError("no calibration scores")
-    if not 0.0 <= rate < 1.0:
-        raise ValueError("false-reject rate must be in [0, 1)")
+    if not 0.0 < rate < 1.0:
+        raise ValueError("false-reject rate must be in (0, 1)")
     allowed = int(np.floor(rate * s.size + 1e-9))  # good images we may reject
-    keep = s.size - allowed
     if allowed == 0:
-        spread = s[-1] - np.median(s)
-        return float(s[-1] + 0.05 * max(spread, 1e-6))
+        above_max = s[-1] + 0.05 * max(s[-1] - np.median(s), 1e-6)
+        if s.size < 2:
+            return float(above_max)
+        z = NormalDist().inv_cdf(1.0 - rate)
+        return float(max(above_max, s.mean() + z * s.std(ddof=1)))
+    keep = s.size - allowed
     return float((s[keep - 1] + s[keep]) / 2.0)
 
 

@@ -13,11 +13,13 @@ def test_threshold_rejects_at_most_the_target_share() -> None:
     assert np.mean(scores > t) == pytest.approx(0.05)
 
 
-def test_zero_allowed_rejects_puts_threshold_above_max() -> None:
+def test_few_images_use_the_gaussian_tail() -> None:
     scores = np.array([1.0, 2.0, 3.0, 4.0])
     t = threshold_for_false_reject_rate(scores, 0.01)  # 1 % of 4 images: reject none
-    assert t > 4.0
-    assert np.mean(scores > t) == 0.0
+    # mean 2.5 + 2.326 * sample std 1.291 = 5.503, above max + 5 % margin (4.075)
+    assert t == pytest.approx(2.5 + 2.3263 * 1.2910, abs=1e-3)
+    tight = np.array([10.0, 10.0, 10.0, 10.1])
+    assert threshold_for_false_reject_rate(tight, 0.01) > 10.1
 
 
 def test_errors() -> None:
@@ -25,6 +27,8 @@ def test_errors() -> None:
         threshold_for_false_reject_rate(np.array([]), 0.01)
     with pytest.raises(ValueError, match="false-reject rate"):
         threshold_for_false_reject_rate(np.array([1.0]), 1.5)
+    with pytest.raises(ValueError, match="false-reject rate"):
+        threshold_for_false_reject_rate(np.array([1.0]), 0.0)
 
 
 def test_calibrate_report() -> None:
