@@ -52,3 +52,15 @@ def test_iter_batches_skips_and_records_unreadable(tmp_path: Path, sample_produc
     assert sum(len(b) for b in batches) == 3
     assert batches[0].dtype == np.float32 and batches[0].shape[1:] == (3, 32, 32)
     assert len(skipped) == 1 and "broken.png" in skipped[0]
+
+
+def test_fit_memory_is_bounded_by_max_patches(sample_product: Path, tmp_path: Path) -> None:
+    # Thousands of images must not mean unbounded RAM: patches are subsampled per image.
+    from training.settings import TrainSettings
+    from training.train import train
+
+    s = TrainSettings(max_patches=4000, max_memory=300, input_size=128)
+    meta = train(sample_product, tmp_path / "m", s, show_progress=False)
+    fit = meta.training["fit"]
+    assert fit["patches"] <= 4000 and fit["centres"] == 300
+    assert meta.model_config["input_size"] == [128, 128]
