@@ -7,19 +7,24 @@ It changes module structure (not results), so it runs on a copy after the bundle
 from __future__ import annotations
 
 import copy
+from typing import TypeVar
 
 import torch
 from torch import nn
 
+M = TypeVar("M", bound=nn.Module)
+
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    mean, var = bn.running_mean, bn.running_var
+    assert mean is not None and var is not None  # checked by the caller
+    scale = bn.weight / torch.sqrt(var + bn.eps)
     conv.weight.data.mul_(scale.view(-1, 1, 1, 1))
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    conv.bias = nn.Parameter(bn.bias + (bias - bn.running_mean) * scale)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
+    conv.bias = nn.Parameter(bn.bias + (bias - mean) * scale)
 
 
-def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
+def fold_batchnorm(model: M) -> tuple[M, int]:
     """A copy of ``model`` with every Conv2d -> BatchNorm pair (in registration order) merged.
 
     timm's ``BatchNormAct2d`` (norm, then dropout, then activation) becomes its activation;
