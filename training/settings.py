@@ -25,7 +25,8 @@ class TrainSettings:
         backbone_weights: ``embedded``, ``hub`` or a local weights file.
         backbone_location: ``""`` (stage outputs) or ``"expansion"`` (wide in-block features).
         projection_dim: PCA width of the patch features (0 = no projection).
-        aggregation: neighbourhood side for local feature averaging.
+        aggregation: neighbourhood side for local feature averaging, per stage in ``layers``
+            (one value applies to all).
         blur_sigma: anomaly-map smoothing in input pixels.
         score_topk: image score = mean of the top-k patch scores.
         strategy: ``coreset`` (greedy k-centre) or ``kmeans`` cluster centres.
@@ -49,7 +50,7 @@ class TrainSettings:
     backbone_weights: str = "embedded"
     backbone_location: str = ""
     projection_dim: int = 0
-    aggregation: int = 3
+    aggregation: tuple[int, ...] = (1, 3)
     blur_sigma: float = 4.0
     score_topk: int = 1
     strategy: str = "coreset"
@@ -66,6 +67,7 @@ class TrainSettings:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["layers"] = list(self.layers)
+        d["aggregation"] = list(self.aggregation)
         return d
 
     def override(self, **changes: Any) -> TrainSettings:
@@ -75,8 +77,11 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         changes = {k: v for k, v in changes.items() if v is not None}
-        if "layers" in changes:
-            changes["layers"] = tuple(int(v) for v in changes["layers"])
+        for key in ("layers", "aggregation"):
+            if isinstance(changes.get(key), list | tuple):
+                changes[key] = tuple(int(v) for v in changes[key])
+        if isinstance(changes.get("aggregation"), int):
+            changes["aggregation"] = (changes["aggregation"],)
         return replace(self, **changes)
 
     @classmethod

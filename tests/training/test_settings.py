@@ -22,3 +22,10 @@ def test_defaults_file_and_overrides(tmp_path) -> None:
 def test_unknown_setting_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown training settings: colour"):
         TrainSettings().override(colour="red")
+
+
+def test_aggregation_accepts_one_side_or_one_per_stage() -> None:
+    assert TrainSettings().aggregation == (1, 3)
+    assert TrainSettings().override(aggregation=5).aggregation == (5,)
+    assert TrainSettings().override(aggregation=[3, 1]).aggregation == (3, 1)
+    assert TrainSettings().override(aggregation=[3, 1]).to_dict()["aggregation"] == [3, 1]

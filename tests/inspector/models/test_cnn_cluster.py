@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from inspector.models import create_model
+
+
+def _model(**kwargs) -> torch.nn.Module:
+    backbone = {"name": "efficientnet_lite0", "layers": [2, 3], "weights": "none"}
+    return create_model("cnn-cluster", backbone=backbone, input_size=(64, 64), **kwargs).eval()
 
 
 def _fitted(projection_dim: int = 0) -> torch.nn.Module:
@@ -71,3 +77,27 @@ def test_receptive_field_shift_of_default_backbone() -> None:
     dy, dx = receptive_field_shift(m)
     # Strided convolutions with symmetric padding look up-left of the painted cell centre.
     assert -16 <= dy <= -4 and -16 <= dx <= -4
+
+
+def test_aggregation_is_per_stage() -> None:
+    from inspector.models.cnn_cluster import per_stage
+
+    assert per_stage(3, 2) == (3, 3)
+    assert per_stage([1, 3], 2) == (1, 3)
+    assert per_stage((5,), 3) == (5, 5, 5)
+    with pytest.raises(ValueError, match="2 odd sides"):
+        per_stage([1, 2], 2)
+    with pytest.raises(ValueError, match="2 odd sides"):
+        per_stage([1, 3, 3], 2)
+
+
+def test_unaggregated_stage_keeps_single_patch_detail() -> None:
+    """With side 1 the finest stage is used as extracted; with 3 it is a 3x3 mean."""
+    model = _model(aggregation=[1, 1])
+    img = torch.randn(1, 3, 64, 64)
+    raw = model.extractor(img)[0]
+    assert torch.allclose(model.aggregate(img)[:, : raw.shape[1]], raw)
+    model3 = _model(aggregation=[3, 1])
+    model3.load_state_dict(model.state_dict())
+    mean3 = torch.nn.functional.avg_pool2d(raw, 3, 1, 1, count_include_pad=False)
+    assert torch.allclose(model3.aggregate(img)[:, : raw.shape[1]], mean3, atol=1e-6)
