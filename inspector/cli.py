@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-COMMAND_MODULES = ("inspector.commands", "training.commands")
+COMMAND_MODULES = ("inspector.commands", "training.commands", "gui.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,409 @@
+"""The station's main window: composes the widgets and wires them to the worker threads."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.frame_slot import LatestSlot
+from gui.settings import SAMPLE_PRODUCT, TRIGGER_MODES, StationSettings, Workspace
+from gui.view_item import ViewItem, rejudge, render, thumbnail
+from gui.widgets.counters import Counters
+from gui.widgets.folder_panel import FolderPanel
+from gui.widgets.history_strip import HistoryStrip
+from gui.widgets.image_view import ImageView
+from gui.widgets.log_panel import LogPanel
+from gui.widgets.model_panel import ModelPanel
+from gui.widgets.retrain_panel import RetrainPanel
+from gui.widgets.review_dialog import ReviewDialog
+from gui.widgets.threshold_panel import ThresholdPanel
+from gui.widgets.verdict_banner import VerdictBanner
+from gui.workers import CaptureWorker, InferenceWorker, save_frame
+from inspector.bundle import ScoreStats, Thresholds, update_thresholds
+from inspector.capture import Frame
+from inspector.model_store import ModelStore
+from inspector.recorder import SAVE_POLICIES
+from inspector.records import InspectionLog
+
+STATE_TEXT = {
+    "connecting": "connecting …",
+    "live": "live",
+    "retrying": "reconnecting",
+    "ended": "source ended",
+    "stopped": "stopped",
+}
+
+
+class MainWindow(QMainWindow):
+    """Live inspection, log, folder inspection, retraining and model versions in tabs."""
+
+    def __init__(self, workspace: Workspace, settings: StationSettings | None = None) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.settings = settings or workspace.load_settings()
+        self.log = InspectionLog(workspace.log_file)
+        self.store = ModelStore(workspace.models_dir)
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.capture: CaptureWorker | None = None
+        self.model_info: dict | None = None
+        self.thresholds: Thresholds | None = None
+        self.current: ViewItem | None = None
+        self.map_range = (0.0, 1.0)
+        self._last_result_time = 0.0
+        self.fps = 0.0
+        self._auto_promote = False
+        self.setWindowTitle("Visual Inspector station")
+        self._build()
+        self.inference = InferenceWorker(
+            self.slot,
+            workspace.log_file,
+            workspace.images_dir(self.settings),
+            self.settings.save_policy,
+            self.settings.trigger_mode,
+        )
+        self.inference.result_ready.connect(self.show_result)
+        self.inference.model_loaded.connect(self._model_loaded)
+        self.inference.model_failed.connect(self._model_failed)
+        self.inference.start()
+        self._open_initial_model()
+        self.connect_source(self.settings.source)
+
+    # --- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.settings
+        self.source_edit = QLineEdit(s.source)
+        self.source_edit.setToolTip("camera index, video file, rtsp/http URL, or image folder")
+        connect = QPushButton("Connect")
+        self.trigger_mode = QComboBox()
+        self.trigger_mode.addItems(TRIGGER_MODES)
+        self.trigger_mode.setCurrentText(s.trigger_mode)
+        self.trigger_button = QPushButton("Inspect now  [Space]")
+        self.save_policy = QComboBox()
+        self.save_policy.addItems(SAVE_POLICIES)
+        self.save_policy.setCurrentText(s.save_policy)
+        top = QHBoxLayout()
+        for w in (
+            QLabel("Source"),
+            self.source_edit,
+            connect,
+            QLabel("Mode"),
+            self.trigger_mode,
+            self.trigger_button,
+            QLabel("Save images"),
+            self.save_policy,
+        ):
+            top.addWidget(w)
+
+        self.view = ImageView("waiting for the first part …")
+        self.banner = VerdictBanner()
+        self.counters = Counters()
+        self.stats = QLabel("–")
+        self.stats.setWordWrap(True)
+        self.threshold = ThresholdPanel()
+        self.threshold.set_display(s.show_heatmap, s.opacity)
+        right = QVBoxLayout()
+        right.addWidget(self.banner)
+        right.addWidget(self.counters)
+        right.addWidget(self.stats)
+        right.addWidget(self.threshold)
+        right.addStretch(1)
+        side = QWidget()
+        side.setLayout(right)
+        side.setFixedWidth(420)
+        middle = QHBoxLayout()
+        middle.addWidget(self.view, 1)
+        middle.addWidget(side)
+        self.history = HistoryStrip()
+        live = QWidget()
+        live_lay = QVBoxLayout(live)
+        live_lay.addLayout(top)
+        live_lay.addLayout(middle, 1)
+        live_lay.addWidget(self.history)
+
+        self.log_panel = LogPanel(self.log)
+        self.folder_panel = FolderPanel(self.workspace.root)
+        self.retrain = RetrainPanel(self.workspace.training_dir, self.workspace.candidates_dir)
+        self.model_panel = ModelPanel(self.store)
+        self.tabs = QTabWidget()
+        for widget, name in (
+            (live, "Live"),
+            (self.log_panel, "Log"),
+            (self.folder_panel, "Folder"),
+            (self.retrain, "Retrain"),
+            (self.model_panel, "Model"),
+        ):
+            self.tabs.addTab(widget, name)
+        self.setCentralWidget(self.tabs)
+        self.source_state = QLabel("no source")
+        self.model_label = QLabel("no model")
+        self.statusBar().addWidget(self.source_state, 1)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        connect.clicked.connect(lambda: self.connect_source(self.source_edit.text()))
+        self.source_edit.returnPressed.connect(lambda: self.connect_source(self.source_edit.text()))
+        self.trigger_mode.currentTextChanged.connect(self._set_trigger_mode)
+        self.trigger_button.clicked.connect(self.trigger)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.trigger)
+        self.save_policy.currentTextChanged.connect(self._set_save_policy)
+        self.threshold.threshold_changed.connect(self.set_threshold)
+        self.threshold.save_requested.connect(self.save_threshold)
+        self.threshold.display_changed.connect(self._display_changed)
+        self.history.part_selected.connect(self.review)
+        self.log_panel.mark_good.connect(self.mark_record_good)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.retrain.capture_requested.connect(self.capture_good)
+        self.retrain.collect_changed.connect(self._collect_changed)
+        self.retrain.promote_requested.connect(self.model_panel.promote)
+        self.model_panel.open_requested.connect(self.load_model)
+        self.model_panel.version_activated.connect(self.load_model)
+        self._set_trigger_mode(s.trigger_mode)
+        self.resize(1500, 950)
+
+    # --- source --------------------------------------------------------------------------
+    def connect_source(self, spec: str) -> None:
+        spec = spec.strip()
+        if self.capture is not None:
+            self.capture.stop()
+            self.capture = None
+        self.slot.clear()
+        if not spec:
+            self.source_state.setText("no source")
+            return
+        self.settings = self.settings.override(source=spec)
+        self.capture = CaptureWorker(spec, self.settings.fps, self.slot)
+        self.capture.state_changed.connect(self._source_state)
+        self.capture.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.capture.preview.connect(self._preview)
+        self.capture.collected.connect(lambda _p: self.retrain.refresh_count())
+        self.capture.start()
+
+    def _source_state(self, state: str, detail: str) -> None:
+        text = f"source {self.settings.source}: {STATE_TEXT.get(state, state)}"
+        if detail and detail != self.settings.source:
+            text += f" ({detail})"
+        self.source_state.setText(text)
+        self.source_state.setStyleSheet(
+            "" if state in ("live", "connecting") else "color:#c62828; font-weight:bold;"
+        )
+
+    def _preview(self, image) -> None:  # noqa: ANN001 (numpy image)
+        # Between triggers the operator sees the camera; in continuous mode the judged
+        # result is shown instead, so the two never flicker against each other.
+        if (
+            self.inference.trigger_mode == "triggered"
+            and time.time() - self._last_result_time > 1.5
+        ):
+            self.view.set_image(image)
+
+    # --- model ---------------------------------------------------------------------------
+    def _open_initial_model(self) -> None:
+        """Configured model, else the current promoted version, else train the sample one."""
+        if self.settings.model and Path(self.settings.model).is_dir():
+            self.load_model(self.settings.model)
+            return
+        current = self.store.current()
+        if current is not None:
+            self.load_model(str(current.path))
+            return
+        sample_train = SAMPLE_PRODUCT / "train" / "good"
+        if sample_train.is_dir():
+            # First start: no configuration needed; fit the sample product (~15 s) and go.
+            self.banner.show_verdict("", "first start: training the sample model …")
+            self.retrain.data.setText(str(sample_train))
+            self._auto_promote = True
+            self.retrain.promote_button.setEnabled(False)
+            self.retrain.job_done_hook = self._first_model_trained
+            self.retrain.start_training()
+
+    def _first_model_trained(self) -> None:
+        if self._auto_promote and self.retrain.candidate is not None:
+            self._auto_promote = False
+            self.model_panel.promote(str(self.retrain.candidate), "sample model (first start)")
+
+    def load_model(self, path: str) -> None:
+        self.model_label.setText(f"loading {path} …")
+        self.inference.load_model(path)
+
+    def _model_loaded(self, info: dict) -> None:
+        self.model_info = info
+        self.thresholds = info["thresholds"]
+        self.map_range = info["map_range"]
+        self.settings = self.settings.override(model=info["path"])
+        override = self.settings.threshold_overrides.get(info["model_id"])
+        th = self.thresholds
+        assert th is not None
+        if override is not None:
+            self.thresholds = replace(th, image=override)
+            self.inference.set_image_threshold(override)
+        stats: ScoreStats = info["score_stats"]
+        self.threshold.configure(th.image, stats.good_median, self.thresholds.image)
+        self.model_label.setText(f"model {info['model_id']} ({info['family']})")
+        self.model_panel.show_model(info)
+        self.model_panel.refresh()
+        self.folder_panel.set_model(info["path"])
+        self.retrain.set_current_model(info["path"])
+        if self.current is None:
+            self.banner.show_verdict("", f"model {info['model_id']} ready")
+
+    def _model_failed(self, message: str) -> None:
+        self.model_label.setText("model failed to load")
+        self.statusBar().showMessage(message, 15000)
+        self.model_panel.message.setText(message)
+
+    # --- results -------------------------------------------------------------------------
+    def show_result(self, item: ViewItem) -> None:
+        now = time.time()
+        if self._last_result_time:
+            dt = max(now - self._last_result_time, 1e-6)
+            self.fps = 1.0 / dt if not self.fps else 0.8 * self.fps + 0.2 / dt
+        self._last_result_time = now
+        self.current = item
+        self.counters.add(item.verdict)
+        self.history.add_part(item, thumbnail(item, self.map_range))
+        self._paint()
+        t = item.timings_ms
+        self.stats.setText(
+            f"{self.fps:.1f} parts/s  ·  model {t.get('model', math.nan):.0f} ms  ·  "
+            f"inspect {t.get('total', math.nan):.0f} ms  ·  frame to verdict "
+            f"{item.latency_ms:.0f} ms  ·  dropped frames {self.slot.dropped}"
+        )
+
+    def _paint(self) -> None:
+        item, th = self.current, self.thresholds
+        if item is None or th is None or self.model_info is None:
+            return
+        stats: ScoreStats = self.model_info["score_stats"]
+        verdict, norm = rejudge(item, th, stats)
+        s = self.settings
+        self.view.set_image(render(item, th, self.map_range, s.show_heatmap, s.opacity))
+        self.banner.show_result(verdict, item.score, norm, th.image)
+
+    def set_threshold(self, value: float) -> None:
+        """Re-judge the shown part at once; later parts are judged by the worker."""
+        if self.thresholds is None or self.model_info is None:
+            return
+        self.thresholds = replace(self.thresholds, image=value)
+        overrides = dict(self.settings.threshold_overrides)
+        overrides[self.model_info["model_id"]] = value
+        self.settings = self.settings.override(threshold_overrides=overrides)
+        self.inference.set_image_threshold(value)
+        self._paint()
+
+    def save_threshold(self, value: float) -> None:
+        if self.model_info is None:
+            return
+        try:
+            update_thresholds(self.model_info["path"], image=value)
+        except Exception as exc:  # e.g. a read-only model folder
+            self.statusBar().showMessage(f"could not save the threshold: {exc}", 15000)
+            return
+        overrides = dict(self.settings.threshold_overrides)
+        overrides.pop(self.model_info["model_id"], None)
+        self.settings = self.settings.override(threshold_overrides=overrides)
+        self.model_info["thresholds"] = replace(self.model_info["thresholds"], image=value)
+        self.threshold.configure(value, self.model_info["score_stats"].good_median, value)
+        self.statusBar().showMessage(f"threshold {value:.4g} saved into the model", 8000)
+
+    def _display_changed(self, show: bool, opacity: float) -> None:
+        self.settings = self.settings.override(show_heatmap=show, opacity=opacity)
+        self._paint()
+
+    # --- trigger, saving, feedback -------------------------------------------------------
+    def trigger(self) -> None:
+        """Software trigger (button, Space, or a caller such as a PLC bridge)."""
+        self.inference.trigger()
+
+    def _set_trigger_mode(self, mode: str) -> None:
+        if hasattr(self, "inference"):
+            self.inference.trigger_mode = mode
+        self.settings = self.settings.override(trigger_mode=mode)
+        self.trigger_button.setEnabled(mode == "triggered")
+
+    def _set_save_policy(self, policy: str) -> None:
+        self.settings = self.settings.override(save_policy=policy)
+        self.inference.set_save_policy(policy)
+
+    def review(self, item: ViewItem) -> None:
+        th = self.thresholds or Thresholds(image=item.threshold, pixel=math.inf)
+        picture = render(item, th, self.map_range, True, self.settings.opacity)
+        dialog = ReviewDialog(item, picture, self)
+        dialog.mark_good.connect(self.mark_item_good)
+        dialog.show()
+        self._review = dialog  # keep a reference while it is open
+
+    def mark_item_good(self, item: ViewItem) -> None:
+        if item.record_id is not None:
+            self.log.set_label(item.record_id, "good")
+        folder = Path(self.retrain.data.text())
+        folder.mkdir(parents=True, exist_ok=True)
+        if item.image_path and Path(item.image_path).is_file():
+            shutil.copy2(item.image_path, folder / Path(item.image_path).name)
+        else:  # not saved under the current policy: keep what the station has
+            path = folder / f"marked_good_{int(item.timestamp * 1000)}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(item.image, cv2.COLOR_RGB2BGR))
+        item.label = "good"
+        self.retrain.refresh_count()
+        self.statusBar().showMessage("marked good; added to the next training set", 8000)
+
+    def mark_record_good(self, record_id: int) -> None:
+        rec = self.log.get(record_id)
+        if rec is None:
+            return
+        self.log.set_label(record_id, "good")
+        if rec.image_path and Path(rec.image_path).is_file():
+            folder = Path(self.retrain.data.text())
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(rec.image_path, folder / Path(rec.image_path).name)
+            self.retrain.refresh_count()
+
+    def capture_good(self, folder: str) -> None:
+        frame = self.capture.last_frame() if self.capture else None
+        if frame is None:
+            self.statusBar().showMessage("no frame to capture yet", 5000)
+            return
+        path = save_frame(frame, Path(folder))
+        self.retrain.refresh_count()
+        self.statusBar().showMessage(f"saved {path}", 5000)
+
+    def _collect_changed(self, every: int, folder: str) -> None:
+        if self.capture is not None:
+            self.capture.collect_every(every, Path(folder) if every else None)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.log_panel:
+            self.log_panel.refresh()
+
+    # --- shutdown ------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        self.workspace.save_settings(self.settings)
+        if self.capture is not None:
+            self.capture.stop()
+        self.inference.stop()
+        self.retrain.stop()
+        self.folder_panel.stop()
+        self.log.close()

@@ -1,0 +1,1 @@
+"""Small station widgets, one per file; the main window composes them."""

@@ -1,0 +1,258 @@
+"""Retraining at the station: collect good images, train in the background, compare with the
+current model on the same images, then promote (see the versions panel for rollback)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.jobs import Job
+from inspector.bundle import BundleError, read_meta
+from inspector.imageio import iter_image_files
+
+
+def _pct(x: object) -> str:
+    return "–" if not isinstance(x, int | float) else f"{100 * x:.1f} %"
+
+
+def _num(x: object) -> str:
+    return "–" if not isinstance(x, int | float) else f"{x:.3f}"
+
+
+class RetrainPanel(QWidget):
+    """Signals: capture_requested(folder), collect_changed(every_n, folder), promote(path)."""
+
+    capture_requested = Signal(str)
+    collect_changed = Signal(int, str)
+    promote_requested = Signal(str, str)  # candidate bundle, note
+
+    def __init__(self, training_dir: Path, candidates_dir: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.candidates_dir = candidates_dir
+        self.current_model = ""
+        self.candidate: Path | None = None
+        self.job: Job | None = None
+        self.compare_dir: Path | None = None
+        # Called when a training run (and its comparison) has finished successfully.
+        self.job_done_hook: Callable[[], None] | None = None
+        self.data = QLineEdit(str(training_dir))
+        self.count = QLabel()
+        browse = QPushButton("Folder…")
+        capture = QPushButton("Capture current frame as good")
+        self.collect = QCheckBox("Collect every")
+        self.every = QSpinBox()
+        self.every.setRange(1, 1000)
+        self.every.setValue(10)
+        self.test = QLineEdit()
+        self.test.setPlaceholderText("optional labelled test folder (MVTec layout) for evaluation")
+        test_browse = QPushButton("Test folder…")
+        self.train_button = QPushButton("Train new model")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.promote_button = QPushButton("Promote to production")
+        self.promote_button.setEnabled(False)
+        self.stage = QLabel("")
+        self.bar = QProgressBar()
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Good images"), 0, 0)
+        grid.addWidget(self.data, 0, 1)
+        grid.addWidget(browse, 0, 2)
+        grid.addWidget(self.count, 0, 3)
+        grid.addWidget(capture, 1, 1)
+        grid.addWidget(self.collect, 1, 2)
+        grid.addWidget(self.every, 1, 3)
+        grid.addWidget(QLabel("Test set"), 2, 0)
+        grid.addWidget(self.test, 2, 1)
+        grid.addWidget(test_browse, 2, 2)
+        grid.addWidget(self.train_button, 3, 1)
+        grid.addWidget(self.cancel_button, 3, 2)
+        grid.addWidget(self.promote_button, 3, 3)
+        lay = QVBoxLayout(self)
+        lay.addLayout(grid)
+        lay.addWidget(self.stage)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.result)
+        lay.addWidget(self.log, 1)
+        browse.clicked.connect(lambda: self._pick(self.data))
+        test_browse.clicked.connect(lambda: self._pick(self.test))
+        capture.clicked.connect(lambda: self.capture_requested.emit(self.data.text()))
+        self.collect.toggled.connect(self._collect)
+        self.every.valueChanged.connect(self._collect)
+        self.data.editingFinished.connect(self.refresh_count)
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.promote_button.clicked.connect(self._promote)
+        self.refresh_count()
+
+    def set_current_model(self, path: str) -> None:
+        self.current_model = path
+
+    def refresh_count(self) -> int:
+        folder = Path(self.data.text())
+        n = len(iter_image_files([folder])) if folder.is_dir() else 0
+        self.count.setText(f"{n} images")
+        return n
+
+    def _pick(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose folder", edit.text())
+        if folder:
+            edit.setText(folder)
+            self.refresh_count()
+
+    def _collect(self, *_args: object) -> None:
+        n = self.every.value() if self.collect.isChecked() else 0
+        self.collect_changed.emit(n, self.data.text())
+
+    # --- training ----------------------------------------------------------------------
+    def start_training(self) -> None:
+        if self.job is not None and self.job.running():
+            return
+        if self.refresh_count() < 2:
+            self.stage.setText("need at least 2 good images (capture some or pick a folder)")
+            return
+        self.candidate = self.candidates_dir / time.strftime("%Y%m%d_%H%M%S")
+        args = ["train", "--data", self.data.text(), "--out", str(self.candidate)]
+        if self.test.text().strip():
+            args += ["--test", self.test.text().strip()]
+        self.promote_button.setEnabled(False)
+        self.result.setText("")
+        self._run(args, self._trained)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.stage.setText("cancelled")
+
+    def _run(self, args: list[str], done) -> None:  # noqa: ANN001
+        self.job = Job(args, self)
+        self.job.output.connect(self.log.appendPlainText)
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(done)
+        self.train_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.job.start()
+
+    def _progress(self, stage: str, pct: int) -> None:
+        self.stage.setText(f"{stage} …")
+        self.bar.setRange(0, 100)
+        self.bar.setValue(pct)
+
+    def _idle(self) -> None:
+        self.train_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _trained(self, code: int) -> None:
+        if self.job is not None and self.job.cancelled:
+            self._idle()
+            return
+        try:
+            if code not in (0, 1) or self.candidate is None:
+                raise BundleError(f"training failed (exit code {code}); see the log below")
+            meta = read_meta(self.candidate)
+        except BundleError as exc:
+            self.stage.setText(str(exc))
+            self._idle()
+            return
+        cal = meta.training.get("calibration", {})
+        text = [
+            f"<b>New model {meta.model_id}</b>: {meta.training.get('fit_images')} good images, "
+            f"calibrated on {cal.get('calibration_images')} held-out good images: false-reject "
+            f"rate {_pct(cal.get('calibration_false_reject_rate'))} at threshold "
+            f"{cal.get('image_threshold', 0):.4g} "
+            f"(target {_pct(cal.get('target_false_reject_rate'))})."
+        ]
+        ev = meta.evaluation
+        if ev:
+            text.append(_evaluation_line("New model on the test set", ev))
+        self.result.setText("<br>".join(text))
+        self.stage.setText("trained; comparing with the current model …")
+        self.bar.setValue(100)
+        self._compare()
+
+    # --- comparison with the current model ----------------------------------------------
+    def _compare(self) -> None:
+        if not self.current_model or self.candidate is None:
+            self._compared(0)
+            return
+        self.compare_dir = self.candidate.with_name(self.candidate.name + "_current")
+        if self.test.text().strip():
+            args = [
+                "evaluate",
+                "--model",
+                self.current_model,
+                self.test.text().strip(),
+                "--json",
+                str(self.compare_dir / "evaluation.json"),
+            ]
+        else:
+            args = [
+                "inspect",
+                "--model",
+                self.current_model,
+                "--out",
+                str(self.compare_dir),
+                self.data.text(),
+            ]
+        self._run(args, self._compared)
+
+    def _compared(self, _code: int) -> None:
+        lines = [self.result.text()]
+        d = self.compare_dir
+        if d is not None and (d / "evaluation.json").is_file():
+            ev = json.loads((d / "evaluation.json").read_text())
+            lines.append(_evaluation_line("Current model on the same test set", ev))
+        elif d is not None and (d / "results.json").is_file():
+            summary = json.loads((d / "results.json").read_text()).get("summary", {})
+            judged = (summary.get("pass") or 0) + (summary.get("fail") or 0)
+            rate = (summary.get("fail") or 0) / judged if judged else None
+            lines.append(
+                f"Current model on the same good images: rejects {summary.get('fail')} of "
+                f"{judged} ({_pct(rate)}; these images are all good, so every reject is false)."
+            )
+        self.result.setText("<br>".join(x for x in lines if x))
+        self.stage.setText("ready to promote" if self.candidate else "")
+        self.promote_button.setEnabled(self.candidate is not None)
+        self._idle()
+        if self.job_done_hook is not None:
+            self.job_done_hook()
+
+    def _promote(self) -> None:
+        if self.candidate is not None:
+            note = f"retrained on {self.refresh_count()} images from {self.data.text()}"
+            self.promote_requested.emit(str(self.candidate), note)
+            self.promote_button.setEnabled(False)
+            self.stage.setText("promoted")
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+
+def _evaluation_line(title: str, ev: dict) -> str:
+    return (
+        f"{title}: image AUROC {_num(ev.get('image_auroc'))}, pixel AUROC "
+        f"{_num(ev.get('pixel_auroc'))}, F1 {_num(ev.get('f1'))}, false rejects "
+        f"{_pct(ev.get('false_reject_rate'))}, misses {_pct(ev.get('miss_rate'))}"
+    )

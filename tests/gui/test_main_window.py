@@ -1,0 +1,132 @@
+"""The real station window, offscreen, with an image folder as the camera."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from pathlib import Path
+
+from inspector.bundle import read_meta
+from inspector.records import InspectionLog
+
+
+def _wait_parts(qtbot, win, n: int, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: win.counters.total >= n, timeout=timeout)
+
+
+def test_live_parts_are_judged_counted_and_logged(qtbot, window) -> None:
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    _wait_parts(qtbot, win, 8)
+    c = win.counters.counts
+    assert c["PASS"] >= 1 and c["FAIL"] >= 1, c
+    assert win.view.has_image()
+    assert win.banner.verdict.text() in ("PASS", "FAIL")
+    assert "parts/s" in win.stats.text()
+    assert "live" in win.source_state.text()
+    assert win.history.count() >= 8
+    # Every part shown is a committed row; FAIL parts have their images saved.
+    win.shutdown()
+    with InspectionLog(win.workspace.log_file) as log:
+        counts = log.counts()
+        fails = log.query(verdict="FAIL")
+    assert sum(counts.values()) >= sum(c.values())
+    assert fails and all(
+        Path(r.image_path).is_file() and Path(r.overlay_path).is_file() for r in fails
+    )
+
+
+def test_threshold_slider_rejudges_the_shown_part_at_once(qtbot, window) -> None:
+    win = window
+    qtbot.waitUntil(
+        lambda: win.current is not None and win.current.verdict == "FAIL", timeout=60_000
+    )
+    item = win.current
+    win.set_threshold(item.score * 2)
+    assert win.banner.verdict.text() == "PASS"
+    win.set_threshold(item.score / 2)
+    assert win.banner.verdict.text() == "FAIL"
+    # The override is remembered per model, not written into the bundle...
+    assert win.settings.threshold_overrides[win.model_info["model_id"]] == item.score / 2
+    assert read_meta(win.model_info["path"]).thresholds.image != item.score / 2
+    # ...until an engineer saves it.
+    win.save_threshold(item.score * 3)
+    assert read_meta(win.model_info["path"]).thresholds.image == item.score * 3
+    assert win.model_info["model_id"] not in win.settings.threshold_overrides
+
+
+def test_trigger_mode_inspects_one_part_per_trigger(qtbot, window) -> None:
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    win.trigger_mode.setCurrentText("triggered")
+    time.sleep(0.3)  # let a part that was already in flight arrive
+    qtbot.wait(200)
+    before = win.counters.total
+    qtbot.wait(800)
+    assert win.counters.total == before  # no trigger, no inspection
+    win.trigger()
+    qtbot.waitUntil(lambda: win.counters.total == before + 1, timeout=30_000)
+    qtbot.wait(600)
+    assert win.counters.total == before + 1
+
+
+def test_review_and_mark_false_reject_good(qtbot, window) -> None:
+    win = window
+    qtbot.waitUntil(lambda: any(i.verdict == "FAIL" for i in win.history.parts), timeout=60_000)
+    item = next(i for i in win.history.parts if i.verdict == "FAIL")
+    win.review(item)
+    dialog = win._review
+    assert dialog.good_button.isEnabled()
+    dialog.good_button.click()
+    win.shutdown()
+    with InspectionLog(win.workspace.log_file) as log:
+        assert log.get(item.record_id).label == "good"
+    collected = list(Path(win.retrain.data.text()).glob("*.png"))
+    assert len(collected) == 1
+
+
+def test_log_tab_filters_and_exports_csv(qtbot, window, tmp_path) -> None:
+    win = window
+    _wait_parts(qtbot, win, 6)
+    win.tabs.setCurrentWidget(win.log_panel)
+    win.log_panel.verdict.setCurrentText("FAIL")
+    rows = win.log_panel.table.rowCount()
+    assert rows >= 1
+    verdict_col = 2
+    assert all(win.log_panel.table.item(r, verdict_col).text() == "FAIL" for r in range(rows))
+    out = tmp_path / "fails.csv"
+    n = win.log_panel.export_csv(str(out))
+    with out.open() as f:
+        exported = list(csv.DictReader(f))
+    assert n == len(exported) >= rows and {r["verdict"] for r in exported} == {"FAIL"}
+
+
+def test_bad_file_in_the_source_is_reported_and_the_line_goes_on(qtbot, window, parts) -> None:
+    win = window
+    (parts / "zz_broken.png").write_bytes(b"")
+    messages: list[str] = []
+    win.capture.frame_error.connect(messages.append)
+    qtbot.waitUntil(lambda: bool(messages), timeout=30_000)
+    assert "zz_broken.png" in messages[0]
+    n = win.counters.total
+    _wait_parts(qtbot, win, n + 3)
+
+
+def test_missing_source_retries_then_goes_live(qtbot, window, tmp_path, parts) -> None:
+    win = window
+    later = tmp_path / "camera_later"
+    win.connect_source(str(later))
+    qtbot.waitUntil(lambda: "reconnecting" in win.source_state.text(), timeout=10_000)
+    shutil.copytree(parts, later)
+    qtbot.waitUntil(lambda: "live" in win.source_state.text(), timeout=30_000)
+
+
+def test_settings_persist_across_restarts(qtbot, window) -> None:
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    win.save_policy.setCurrentText("all")
+    win.shutdown()
+    saved = win.workspace.load_settings()
+    assert saved.save_policy == "all" and saved.model == win.model_info["path"]
+    assert saved.source == win.settings.source

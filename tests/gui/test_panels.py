@@ -1,0 +1,77 @@
+"""Folder inspection, retraining in a background process, promotion and rollback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from inspector.bundle import read_meta
+
+
+def test_folder_tab_inspects_a_folder_and_writes_the_report(qtbot, window, parts) -> None:
+    panel = window.folder_panel
+    qtbot.waitUntil(lambda: bool(panel.bundle), timeout=30_000)
+    (parts / "not_an_image.png").write_text("hello")
+    panel.folder.setText(str(parts))
+    panel.run_folder()
+    qtbot.waitUntil(lambda: panel.last_run is not None, timeout=120_000)
+    run = panel.last_run
+    assert (run.out_dir / "report.html").is_file() and (run.out_dir / "results.csv").is_file()
+    assert panel.table.rowCount() == 7
+    scores = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    numeric = [float(s) for s in scores if s]
+    assert numeric == sorted(numeric, reverse=True)  # highest score first
+    failed = [
+        panel.table.item(r, 3).text()
+        for r in range(panel.table.rowCount())
+        if panel.table.item(r, 4).text()
+    ]
+    assert [Path(f).name for f in failed] == ["not_an_image.png"]
+    assert run.summary["error"] == 1
+
+
+def test_retrain_compare_promote_and_roll_back(qtbot, window, sample_product: Path) -> None:
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    first_id = win.model_info["model_id"]
+    # Promote the running model as version 1 so there is something to roll back to.
+    v1 = win.model_panel.promote(win.model_info["path"], "initial")
+    assert v1 is not None
+    data = win.workspace.training_dir
+    data.mkdir(parents=True)
+    for src in sorted((sample_product / "train" / "good").glob("*.png"))[:12]:
+        shutil.copy(src, data)
+    panel = win.retrain
+    panel.refresh_count()
+    stages: list[str] = []
+    panel.job_done_hook = lambda: stages.append("done")
+    panel.start_training()
+    assert panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: stages == ["done"], timeout=240_000)
+    candidate = panel.candidate
+    assert read_meta(candidate).training["fit_images"] >= 9
+    text = panel.result.text()
+    assert "held-out good images" in text and "Current model on the same good images" in text
+    compared = candidate.with_name(candidate.name + "_current") / "results.json"
+    assert json.loads(compared.read_text())["summary"]["total"] == 12
+    assert panel.promote_button.isEnabled()
+    panel.promote_button.click()
+    qtbot.waitUntil(lambda: win.model_info["model_id"] != first_id, timeout=30_000)
+    assert win.store.current().number == 2
+    win.model_panel.roll_back()
+    qtbot.waitUntil(lambda: win.model_info["model_id"] == first_id, timeout=30_000)
+    assert win.store.current().number == 1
+    assert win.model_panel.table.rowCount() == 2
+
+
+def test_training_can_be_cancelled(qtbot, window, sample_product: Path) -> None:
+    panel = window.retrain
+    panel.data.setText(str(sample_product / "train" / "good"))
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel.job is not None and panel.job.running(), timeout=10_000)
+    panel.cancel()
+    assert not panel.job.running()
+    assert panel.stage.text() == "cancelled"
+    qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=10_000)
+    assert not panel.promote_button.isEnabled()

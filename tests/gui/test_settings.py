@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from gui.settings import StationSettings, Workspace
+
+
+def test_settings_round_trip(tmp_path) -> None:
+    ws = Workspace(tmp_path)
+    s = StationSettings().override(source="0", fps=5.0, threshold_overrides={"abc": 1.5})
+    ws.save_settings(s)
+    assert ws.load_settings() == s
+
+
+def test_first_start_plays_the_sample_images(tmp_path) -> None:
+    s = Workspace(tmp_path).load_settings()
+    assert s.source.endswith("sample_images/metal_plate/test")
+    assert s.trigger_mode == "continuous" and s.save_policy == "fail"
+
+
+def test_damaged_settings_file_falls_back_to_defaults_and_is_kept(tmp_path) -> None:
+    ws = Workspace(tmp_path)
+    ws.settings_file.write_text("{not json")
+    assert ws.load_settings() == StationSettings()
+    assert (tmp_path / "settings.json.bad").read_text() == "{not json"
