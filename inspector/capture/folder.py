@@ -82,6 +82,10 @@ class FolderSource(CaptureSource):
         try:
             image = read_image(path, max_pixels=self.max_pixels)
         except ImageLoadError as exc:
+            if not self.folder.exists():
+                # The whole folder went away (unmounted share, renamed): that is a lost
+                # camera to reconnect to, not one bad picture.
+                raise SourceError(f"{self.label}: folder disappeared") from exc
             raise FrameError(path, exc.reason) from exc
         name = path.name if path == self.folder else path.relative_to(self.folder).as_posix()
         return self._frame(image, name)

@@ -122,6 +122,27 @@ def test_missing_source_retries_then_goes_live(qtbot, window, tmp_path, parts) -
     qtbot.waitUntil(lambda: "live" in win.source_state.text(), timeout=30_000)
 
 
+def test_source_that_disappears_mid_run_is_reported_and_recovered(qtbot, window, parts) -> None:
+    win = window
+    _wait_parts(qtbot, win, 2)
+    gone = parts.with_name("camera_unplugged")
+    parts.rename(gone)
+    qtbot.waitUntil(lambda: "reconnecting" in win.source_state.text(), timeout=10_000)
+    assert "disappeared" in win.source_state.text() or "not found" in win.source_state.text()
+    n = win.counters.total
+    gone.rename(parts)
+    qtbot.waitUntil(lambda: "live" in win.source_state.text(), timeout=30_000)
+    _wait_parts(qtbot, win, n + 2)
+
+
+def test_closing_stops_every_thread(qtbot, window) -> None:
+    win = window
+    _wait_parts(qtbot, win, 1)
+    capture, inference = win.capture, win.inference
+    win.close()
+    assert capture.isFinished() and inference.isFinished()
+
+
 def test_settings_persist_across_restarts(qtbot, window) -> None:
     win = window
     qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspector.recorder import PartContext, PartRecorder
+from inspector.records import InspectionLog
+from inspector.result import DefectRegion, InspectionResult, Verdict
+
+
+def _result(verdict: Verdict) -> InspectionResult:
+    amap = np.zeros((32, 48), np.float32)
+    amap[10:20, 10:20] = 3.0
+    regions = [DefectRegion(10, 10, 10, 10, 100, 3.0)] if verdict == Verdict.FAIL else []
+    return InspectionResult(2.0, 0.7, verdict, 1.0, amap, regions)
+
+
+@pytest.mark.parametrize(
+    ("policy", "saved"), [("fail", {"FAIL"}), ("all", {"FAIL", "PASS"}), ("none", set())]
+)
+def test_save_policy_decides_which_parts_keep_images(tmp_path: Path, policy, saved) -> None:
+    image = np.full((32, 48, 3), 100, np.uint8)
+    with InspectionLog(tmp_path / "log.sqlite") as log:
+        rec = PartRecorder(log, tmp_path / "img", policy, (0.0, 3.0))
+        for v in (Verdict.PASS, Verdict.FAIL):
+            r = rec.record(image, _result(v), PartContext("cam0", "m1", name="a/b c.png"))
+            assert r.id is not None
+            assert bool(r.image_path) == (v in saved)
+            if r.image_path:
+                assert Path(r.image_path).is_file() and Path(r.overlay_path).is_file()
+        rows = log.query(newest_first=False)
+    assert [r.verdict for r in rows] == ["PASS", "FAIL"]
+    assert rows[1].defect_count == 1 and rows[1].largest_defect_area == 100
+    assert rows[1].source == "cam0" and rows[1].model_id == "m1"
+
+
+def test_16_bit_images_are_saved_as_8_bit_evidence(tmp_path: Path) -> None:
+    image = np.full((32, 48, 3), 50000, np.uint16)
+    with InspectionLog(tmp_path / "log.sqlite") as log:
+        r = PartRecorder(log, tmp_path, "all").record(
+            image, _result(Verdict.FAIL), PartContext("s", "m")
+        )
+    import cv2
+
+    assert cv2.imread(r.image_path).max() == 50000 >> 8
+
+
+def test_errors_are_logged_with_their_reason(tmp_path: Path) -> None:
+    with InspectionLog(tmp_path / "log.sqlite") as log:
+        r = PartRecorder(log, tmp_path).record_error(PartContext("s", "m"), "x.png: truncated", 1.0)
+        (row,) = log.query()
+    assert row.id == r.id and row.verdict == "ERROR" and row.error == "x.png: truncated"
+    assert math.isnan(row.score)
+
+
+def test_unknown_policy_is_refused(tmp_path: Path) -> None:
+    with InspectionLog(tmp_path / "log.sqlite") as log, pytest.raises(ValueError, match="policy"):
+        PartRecorder(log, tmp_path, "sometimes")
