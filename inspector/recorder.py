@@ -115,6 +115,7 @@ class PartRecorder:
             largest_defect_area=max((r.area_px for r in result.regions), default=0),
             image_path=image_path,
             overlay_path=overlay_path,
+            part=ctx.name,
         )
         return replace(rec, id=self.log.add(rec))
 
@@ -131,5 +132,6 @@ class PartRecorder:
             normalized_score=float("nan"),
             verdict="ERROR",
             error=error,
+            part=ctx.name,
         )
         return replace(rec, id=self.log.add(rec))

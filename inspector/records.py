@@ -48,6 +48,7 @@ class InspectionRecord:
         overlay_path: where the heatmap overlay was saved, '' if it was not.
         error: error message of an ERROR row, '' otherwise.
         label: operator feedback, e.g. 'good' for a false reject; '' if none.
+        part: the part's own name where the source has one (file name, serial), '' if not.
         id: row id once stored, None before.
     """
 
@@ -64,6 +65,7 @@ class InspectionRecord:
     overlay_path: str = ""
     error: str = ""
     label: str = ""
+    part: str = ""
     id: int | None = None
 
 
@@ -106,7 +108,8 @@ _SCHEMA = (
         verdict TEXT NOT NULL CHECK (verdict IN ('PASS', 'FAIL', 'ERROR')),
         defect_count INTEGER NOT NULL DEFAULT 0, largest_defect_area INTEGER NOT NULL DEFAULT 0,
         image_path TEXT NOT NULL DEFAULT '', overlay_path TEXT NOT NULL DEFAULT '',
-        error TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT ''
+        error TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',
+        part TEXT NOT NULL DEFAULT ''
     )""",
     # (verdict, timestamp) also serves "recent FAILs" and the per-verdict counts.
     "CREATE INDEX inspections_timestamp ON inspections (timestamp)",

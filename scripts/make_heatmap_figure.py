@@ -32,8 +32,9 @@ def main() -> int:
         over = draw_regions(heatmap_overlay(image, r.anomaly_map, low, high), r.regions)
         label = f"{d.name}: {r.verdict} {r.normalized_score:.2f}"
         pair = np.concatenate([image, over], axis=0)
-        cv2.putText(pair, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            pair, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+        )
         tiles.append(np.pad(pair, ((0, 0), (0, 6), (0, 0)), constant_values=255))
     sheet = np.concatenate(tiles, axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ COLUMNS = (
     "defects",
     "largest px",
     "source",
+    "part",
     "model",
     "label",
     "image",
@@ -145,8 +146,10 @@ class LogPanel(QWidget):
 
 def _cells(r: InspectionRecord) -> list:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.timestamp))
-    score = r.score if r.score == r.score else None  # NaN for ERROR rows
-    norm = r.normalized_score if r.normalized_score == r.normalized_score else None
+    # Rounded for reading; NaN (ERROR rows) shows as an empty cell. Numbers stay numbers so
+    # the columns sort numerically.
+    score = round(r.score, 4) if r.score == r.score else None
+    norm = round(r.normalized_score, 3) if r.normalized_score == r.normalized_score else None
     return [
         r.id,
         when,
@@ -157,6 +160,7 @@ def _cells(r: InspectionRecord) -> list:
         r.defect_count,
         r.largest_defect_area,
         r.source,
+        r.part,
         r.model_id,
         r.label,
         r.image_path,

@@ -197,6 +197,7 @@ class RetrainPanel(QWidget):
             self._compared(0)
             return
         self.compare_dir = self.candidate.with_name(self.candidate.name + "_current")
+        self.compare_dir.mkdir(parents=True, exist_ok=True)
         if self.test.text().strip():
             args = [
                 "evaluate",

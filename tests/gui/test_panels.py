@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,21 @@ def test_training_can_be_cancelled(qtbot, window, sample_product: Path) -> None:
     assert panel.stage.text() == "cancelled"
     qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=10_000)
     assert not panel.promote_button.isEnabled()
+
+
+def test_retrain_with_a_labelled_test_set_compares_evaluations(
+    qtbot, window, sample_product: Path
+) -> None:
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    panel = win.retrain
+    panel.data.setText(str(sample_product / "train" / "good"))
+    panel.test.setText(str(sample_product))
+    done: list[bool] = []
+    panel.job_done_hook = lambda: done.append(True)
+    panel.start_training()
+    qtbot.waitUntil(lambda: bool(done), timeout=240_000)
+    text = panel.result.text()
+    assert re.search(r"New model on the test set: image AUROC [01]\.\d{3}", text), text
+    assert re.search(r"Current model on the same test set: image AUROC [01]\.\d{3}", text), text
+    assert read_meta(panel.candidate).evaluation["image_auroc"] > 0.9

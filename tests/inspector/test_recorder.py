@@ -34,7 +34,7 @@ def test_save_policy_decides_which_parts_keep_images(tmp_path: Path, policy, sav
         rows = log.query(newest_first=False)
     assert [r.verdict for r in rows] == ["PASS", "FAIL"]
     assert rows[1].defect_count == 1 and rows[1].largest_defect_area == 100
-    assert rows[1].source == "cam0" and rows[1].model_id == "m1"
+    assert rows[1].source == "cam0" and rows[1].model_id == "m1" and rows[1].part == "a/b c.png"
 
 
 def test_16_bit_images_are_saved_as_8_bit_evidence(tmp_path: Path) -> None:

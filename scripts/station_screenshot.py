@@ -1,0 +1,73 @@
+"""Screenshot of the running station for the README (offscreen; no display needed).
+
+Usage: python scripts/station_screenshot.py [--model BUNDLE] [--out docs/station.png]
+
+Trains the sample model if no bundle is given, plays the sample test images as a camera,
+waits until a dozen parts were inspected and a FAIL part is on screen, then saves the window
+(and the log tab beside it as ``<out>_log.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "station.png")
+    ap.add_argument("--parts", type=int, default=12)
+    args = ap.parse_args()
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.main_window import MainWindow
+    from gui.settings import StationSettings, Workspace
+
+    work = Path(tempfile.mkdtemp(prefix="station-shot-"))
+    model = args.model
+    if model is None:
+        from training.settings import TrainSettings
+        from training.train import train
+
+        model = work / "metal_plate_model"
+        train(ROOT / "sample_images" / "metal_plate", model, TrainSettings(), show_progress=False)
+    app = QApplication.instance() or QApplication([])
+    source = ROOT / "sample_images" / "metal_plate" / "test"
+    win = MainWindow(Workspace(work / "ws"), StationSettings(model=str(model), source=str(source)))
+    win.resize(1500, 950)
+    win.show()
+
+    def poll() -> None:
+        item = win.current
+        clear_fail = (
+            item is not None and item.verdict == "FAIL" and item.score > 1.2 * item.threshold
+        )
+        if win.counters.total >= args.parts and clear_fail:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            win.grab().save(str(args.out))
+            win.tabs.setCurrentWidget(win.log_panel)
+            app.processEvents()
+            win.grab().save(str(args.out.with_name(args.out.stem + "_log.png")))
+            print(f"saved {args.out}")
+            win.close()
+            app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(50)
+    app.exec()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
