@@ -60,6 +60,9 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=600, help="inspected parts to run for")
     ap.add_argument("--warmup", type=int, default=50, help="parts before measuring")
     ap.add_argument("--save-policy", default="fail", choices=["fail", "all", "none"])
+    ap.add_argument(
+        "--onnx", action="store_true", help="export the model to ONNX first (station runs ORT)"
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -72,6 +75,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="station-bench-"))
     model = args.model or sample_model(work)
+    if args.onnx:
+        from training.export import export_onnx
+
+        export_onnx(model)
     app = QApplication.instance() or QApplication([])
     ws = Workspace(work / "workspace")
     settings = StationSettings(
@@ -126,6 +133,7 @@ def main() -> int:
         "source": args.source,
         "camera_fps": args.fps,
         "save_policy": args.save_policy,
+        "backend": (win.model_info or {}).get("backend", "?"),
         "parts": shown,
         "wall_s": round(wall, 1),
         "parts_per_s": round((len(painted) - 1) / span, 2) if len(painted) > 1 else None,

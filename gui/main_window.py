@@ -255,7 +255,9 @@ class MainWindow(QMainWindow):
             self.inference.set_image_threshold(override)
         stats: ScoreStats = info["score_stats"]
         self.threshold.configure(th.image, stats.good_median, self.thresholds.image)
-        self.model_label.setText(f"model {info['model_id']} ({info['family']})")
+        self.model_label.setText(
+            f"model {info['model_id']} ({info['family']}, {info.get('backend', '?')})"
+        )
         self.model_panel.show_model(info)
         self.model_panel.refresh()
         self.folder_panel.set_model(info["path"])

@@ -192,6 +192,7 @@ class InferenceWorker(QThread):
         self.model_loaded.emit(
             {
                 "path": bundle,
+                "backend": insp.backend.name,
                 "model_id": meta.model_id,
                 "family": meta.family,
                 "created": meta.created,

@@ -6,6 +6,8 @@ Layout::
       bundle.json          schema version, model family and config, preprocessing,
                            thresholds, score statistics, training summary, model id
       weights.safetensors  every tensor of the model (backbone included), no pickles
+      model.onnx           (optional) the exported graph, its hash in bundle.json
+      engines/             (optional) TensorRT engines, one per GPU/TensorRT/precision key
 
 The model id is a content hash of the weights and the model config, so two bundles with the
 same id compute the same scores. Thresholds are metadata, outside the hash and outside the
@@ -77,6 +79,8 @@ class BundleMeta:
     weights_sha256: str = ""
     created: str = ""
     software: dict[str, str] = field(default_factory=dict)
+    # name -> {"file", "sha256", ...}: exported graphs (ONNX) and engines kept in the bundle.
+    exports: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,7 @@ class BundleMeta:
             "training": self.training,
             "evaluation": self.evaluation,
             "weights": {"file": WEIGHTS_FILE, "sha256": self.weights_sha256},
+            "exports": self.exports,
             "software": self.software,
         }
 
@@ -119,6 +124,7 @@ class BundleMeta:
                 weights_sha256=str(d["weights"]["sha256"]),
                 created=str(d.get("created", "")),
                 software=dict(d.get("software", {})),
+                exports=dict(d.get("exports", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: bundle.json is incomplete or malformed ({exc!r})") from exc
@@ -236,6 +242,18 @@ def update_evaluation(directory: str | Path, evaluation: dict[str, Any]) -> Bund
     """Record an evaluation summary in the bundle (it does not change the model id)."""
     directory = Path(directory)
     meta = replace(read_meta(directory), evaluation=evaluation)
+    _write_json_atomic(directory / META_FILE, meta.to_json())
+    return meta
+
+
+def update_exports(directory: str | Path, name: str, info: dict[str, Any] | None) -> BundleMeta:
+    """Record (or, with None, forget) an exported file such as ``onnx`` in ``bundle.json``."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    exports = {k: v for k, v in meta.exports.items() if k != name}
+    if info is not None:
+        exports[name] = info
+    meta = replace(meta, exports=exports)
     _write_json_atomic(directory / META_FILE, meta.to_json())
     return meta
 

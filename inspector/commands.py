@@ -31,6 +31,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.set_defaults(func=run_inspect)
 
+    b = sub.add_parser(
+        "benchmark",
+        help="latency (p50/p95/p99) and throughput per backend and batch size",
+        description="Host-to-host timing from decoded images to judged results, with the "
+        "stages shown separately; prints a table and optionally writes JSON.",
+    )
+    b.add_argument("--model", required=True, type=Path, help="model bundle directory")
+    b.add_argument(
+        "--backend",
+        default="all",
+        help="comma-separated: torch, onnxruntime, tensorrt, auto; 'all' = every one that "
+        "can run here",
+    )
+    b.add_argument("--batch", default="1,8", help="comma-separated batch sizes (e.g. 1,8,32)")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    b.add_argument("--images", type=Path, help="images to time with (default: training images)")
+    b.add_argument("--warmup", type=int, default=5)
+    b.add_argument("--iterations", type=int, default=30)
+    b.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    b.set_defaults(func=run_benchmark_command)
+
 
 def run_inspect(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -70,3 +92,39 @@ def run_inspect(args: argparse.Namespace) -> int:
     if s["error"]:
         return EXIT_ANY_ERROR
     return EXIT_ANY_FAIL if s["fail"] else EXIT_ALL_PASS
+
+
+def run_benchmark_command(args: argparse.Namespace) -> int:
+    import importlib.util
+    import json
+
+    from inspector.benchmark import environment, format_rows, run_benchmark
+    from inspector.bundle import read_meta
+
+    if args.backend == "all":
+        meta = read_meta(args.model)
+        backends = ["torch"]
+        if "onnx" in meta.exports and importlib.util.find_spec("onnxruntime"):
+            backends.append("onnxruntime")
+        if args.device.startswith("cuda") and importlib.util.find_spec("tensorrt"):
+            backends.append("tensorrt")
+    else:
+        backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    batches = [int(b) for b in args.batch.split(",")]
+    rows = run_benchmark(
+        args.model,
+        backends,
+        batches,
+        device=args.device,
+        precision=args.precision,
+        images=args.images,
+        warmup=args.warmup,
+        iterations=args.iterations,
+    )
+    env = environment()
+    print(f"{env['date']}, {env['machine']}, Python {env['python']}")
+    print(format_rows(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
+    return 0

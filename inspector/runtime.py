@@ -9,14 +9,15 @@ print(result.verdict, result.score, result.regions)
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inspector.backends import TorchBackend
-from inspector.bundle import BundleMeta, Thresholds, load_bundle, update_thresholds
+from inspector.backends import AUTO, Backend, open_backend
+from inspector.bundle import BundleMeta, Thresholds, read_meta, update_thresholds
 from inspector.imageio import DEFAULT_MAX_PIXELS, read_image
 from inspector.postprocess import find_regions, judge, normalized_score
 from inspector.preprocess import map_to_image, prepare_batch
@@ -28,17 +29,32 @@ ImageLike = str | Path | np.ndarray
 class Inspector:
     """A loaded model with its thresholds, ready to judge images."""
 
-    def __init__(self, backend: TorchBackend, meta: BundleMeta, bundle_dir: Path | None = None):
+    def __init__(self, backend: Backend, meta: BundleMeta, bundle_dir: Path | None = None):
         self.backend = backend
         self.meta = meta
         self.bundle_dir = bundle_dir
         self.max_pixels = DEFAULT_MAX_PIXELS
 
     @classmethod
-    def load(cls, bundle: str | Path, device: str = "cpu") -> Inspector:
-        """Load a bundle directory (raises ``BundleError`` with the reason if it is bad)."""
-        model, meta = load_bundle(bundle, device=device)
-        return cls(TorchBackend(model, device=device), meta, Path(bundle))
+    def load(
+        cls,
+        bundle: str | Path,
+        device: str = "cpu",
+        backend: str = AUTO,
+        precision: str = "fp32",
+    ) -> Inspector:
+        """Load a bundle directory (raises ``BundleError`` with the reason if it is bad).
+
+        Args:
+            bundle: the bundle directory.
+            device: ``cpu`` or ``cuda[:N]``.
+            backend: ``torch``, ``onnxruntime``, ``tensorrt`` or ``auto`` (TensorRT on a GPU
+                when installed, else ONNX Runtime when the bundle has an ONNX export, else
+                torch).
+            precision: ``fp32``, or ``fp16``/``int8`` where the backend supports it.
+        """
+        meta = read_meta(bundle)
+        return cls(open_backend(backend, bundle, meta, device, precision), meta, Path(bundle))
 
     @property
     def thresholds(self) -> Thresholds:
@@ -70,7 +86,7 @@ class Inspector:
         """Judge one image (path or RGB array)."""
         return self.inspect_batch([image])[0]
 
-    def inspect_batch(self, images: list[ImageLike]) -> list[InspectionResult]:
+    def inspect_batch(self, images: Sequence[ImageLike]) -> list[InspectionResult]:
         """Judge several images in one model call (higher throughput).
 
         Raises:
@@ -97,7 +113,7 @@ class Inspector:
         return results
 
     def score_maps(
-        self, images: list[ImageLike]
+        self, images: Sequence[ImageLike]
     ) -> tuple[list[float], list[np.ndarray], dict[str, float]]:
         """Raw image scores and anomaly maps at each image's resolution, without judging.
 

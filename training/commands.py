@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from training.settings import TrainSettings
@@ -14,6 +15,7 @@ SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_train(sub)
     _add_evaluate(sub)
+    _add_export(sub)
     d = sub.add_parser("demo", help="train on sample_images/, inspect its test images, report")
     d.add_argument("--samples", type=Path, default=SAMPLE_IMAGES)
     d.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -66,9 +68,66 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="good parts allowed to fail (default 0.01)",
     )
     g.add_argument("--min-defect-area", dest="min_defect_area_px", type=int)
+    p.add_argument(
+        "--export",
+        choices=["onnx", "none"],
+        default="onnx",
+        help="also export the graph into the bundle (default onnx: the fastest CPU runtime)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a bundle to ONNX, or build a TensorRT engine from its ONNX"
+    )
+    p.add_argument("--model", required=True, type=Path, help="model bundle directory")
+    p.add_argument("--format", choices=["onnx", "tensorrt"], default="onnx")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "int8"],
+        help="TensorRT engine precision (default: fp16 where the GPU has fast fp16)",
+    )
+    p.add_argument(
+        "--calibration-dir",
+        type=Path,
+        help="good images for INT8 calibration (default: the bundle's training images)",
+    )
+    p.add_argument("--max-batch", type=int, default=32, help="largest TensorRT batch")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from training.export import export_onnx
+
+    if args.format == "onnx":
+        info = export_onnx(args.model)
+        parity = info["parity"]["normalised_map_max_abs_diff"]
+        print(
+            f"{args.model / info['file']}: opset {info['opset']}, dynamic batch, "
+            f"{info['input']['shape'][2]}x{info['input']['shape'][3]} input; ONNX Runtime vs "
+            f"torch max normalised map difference {parity:.1e}"
+        )
+        return 0
+    from inspector.backends.tensorrt_engine import EngineOptions, build_for_bundle
+
+    if "onnx" not in _meta(args.model).exports:
+        export_onnx(args.model)
+    path, key = build_for_bundle(
+        args.model,
+        EngineOptions(precision=args.precision, max_batch=args.max_batch),
+        calibration_dir=args.calibration_dir,
+    )
+    print(f"TensorRT engine {path} (key {key})")
+    return 0
+
+
+def _meta(bundle: Path):  # noqa: ANN202
+    from inspector.bundle import read_meta
+
+    return read_meta(bundle)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -116,6 +175,16 @@ def run_train(args: argparse.Namespace) -> int:
     )
     cal = meta.training["calibration"]
     print(f"model {meta.model_id} ({meta.family}) saved to {args.out}")
+    if args.export == "onnx":
+        from inspector.bundle import BundleError
+        from training.export import export_onnx
+
+        try:
+            export_onnx(args.out)
+            print(f"  exported {args.out / 'model.onnx'} (checked against torch)")
+        except (BundleError, ImportError, RuntimeError) as exc:
+            # The trained bundle is complete without it; it runs on the torch backend.
+            print(f"  warning: ONNX export skipped: {exc}", file=sys.stderr)
     print(
         f"  fitted on {meta.training['fit_images']} good images in "
         f"{meta.training['fit_seconds']:.1f} s; {meta.training['fit']}"
@@ -181,10 +250,13 @@ def _evaluate_and_print(
 
 def run_demo(args: argparse.Namespace) -> int:
     """Train one model per sample product, inspect its test images, write the reports."""
+    import importlib.util
+
     from inspector.folder import inspect_files
     from inspector.imageio import iter_image_files
     from inspector.runtime import Inspector
     from training.evaluate import evaluate, format_table
+    from training.export import export_onnx
     from training.train import train
 
     products = sorted(p for p in args.samples.iterdir() if (p / "train" / "good").is_dir())
@@ -200,7 +272,10 @@ def run_demo(args: argparse.Namespace) -> int:
             f"model {meta.model_id}: fitted in {meta.training['fit_seconds']:.1f} s, "
             f"image threshold {cal['image_threshold']:.4g}"
         )
+        if importlib.util.find_spec("onnxruntime") is not None:
+            export_onnx(bundle)  # inspection then runs in ONNX Runtime, faster on a CPU
         insp = Inspector.load(bundle)
+        print(f"inspecting with the {insp.backend.name} backend")
         run = inspect_files(insp, iter_image_files([product / "test"]), args.out / product.name)
         s = run.summary
         print(

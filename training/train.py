@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.backbone import BackboneSpec
-from inspector.backends import TorchBackend
+from inspector.backends.torch_backend import TorchBackend
 from inspector.bundle import BundleMeta, ScoreStats, Thresholds, save_bundle
 from inspector.imageio import ImageLoadError
 from inspector.models import create_model

@@ -109,8 +109,16 @@ class CnnClusterModel(AnomalyModel):
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Standardised (and projected) patch features, shape (B, D, h, w)."""
-        return self.transform(self.aggregate(images))
+        """Standardised (and projected) patch features, shape (B, D, h, w), float32.
+
+        Under fp16 autocast only the backbone runs in half precision: squared distances of
+        standardised 150-dimensional features reach the thousands, and the search matrix
+        holds |m|^2 and padding values far beyond fp16's 65,504, so everything after the
+        backbone stays fp32.
+        """
+        feats = self.aggregate(images)
+        with torch.autocast(feats.device.type, enabled=False):
+            return self.transform(feats.float())
 
     def aggregate(self, images: torch.Tensor) -> torch.Tensor:
         """Raw locally averaged features of all stages at the finest stage's resolution."""
@@ -195,11 +203,21 @@ class CnnClusterModel(AnomalyModel):
         return best + (x * x).sum(dim=1)
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        patch = self.patch_scores(self.embed(images))
+        emb = self.embed(images)
+        with torch.autocast(emb.device.type, enabled=False):
+            # Exported graphs take the bundle's fixed input size: a constant here keeps every
+            # shape static but the batch, as TensorRT wants, instead of Shape/Gather chains.
+            h, w = images.shape[-2:]
+            size = self.input_size if _exporting() else (int(h), int(w))
+            return self._head(emb, size)
+
+    def _head(self, emb: torch.Tensor, size: tuple[int, int]) -> InferenceBatch:
+        """Nearest-centre search, image score and map (fp32 whatever the backbone ran in)."""
+        patch = self.patch_scores(emb)
         flat = patch.flatten(1)
         k = min(self.score_topk, flat.shape[1])
         score = flat.topk(k, dim=1).values.mean(dim=1) if k > 1 else flat.amax(dim=1)
-        amap = F.interpolate(patch, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        amap = F.interpolate(patch, size=size, mode="bilinear", align_corners=False)
         return InferenceBatch(
             pred_score=score, anomaly_map=self.blur(shift_map(amap, *self.map_shift))
         )

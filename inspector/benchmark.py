@@ -1,0 +1,116 @@
+"""``inspector benchmark``: latency and throughput of a bundle per backend and batch size.
+
+Host to host: from decoded images in memory to judged results (preprocessing, the model and
+postprocessing), as a station sees it; the stages are also reported separately. Each
+configuration gets a warm-up first (first calls allocate, compile kernels, fill caches).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector.backends import AUTO, choose_backend
+from inspector.bundle import read_meta
+from inspector.imageio import ImageLoadError, iter_image_files, read_image
+
+
+def benchmark_images(bundle: Path, images: Path | None, limit: int = 64) -> list[np.ndarray]:
+    """Images to time with: ``images``, else the bundle's training images if still there,
+    else mid-grey noise at the model's input size."""
+    folder = images
+    if folder is None:
+        data = read_meta(bundle).training.get("data")
+        folder = Path(data) if data and Path(data).exists() else None
+    out: list[np.ndarray] = []
+    if folder is not None:
+        for path in iter_image_files([folder])[:limit]:
+            try:
+                out.append(read_image(path))
+            except ImageLoadError:
+                continue
+    if not out:
+        h, w = read_meta(bundle).preprocessing.input_size
+        rng = np.random.default_rng(0)
+        out = [rng.integers(96, 160, (h, w, 3), dtype=np.uint8) for _ in range(16)]
+    return out
+
+
+def run_benchmark(
+    bundle: str | Path,
+    backends: list[str],
+    batches: list[int],
+    device: str = "cpu",
+    precision: str = "fp32",
+    images: Path | None = None,
+    warmup: int = 5,
+    iterations: int = 30,
+) -> list[dict[str, Any]]:
+    """Time every (backend, batch) pair; returns one row per pair."""
+    from inspector.runtime import Inspector
+
+    bundle = Path(bundle)
+    meta = read_meta(bundle)
+    pool = benchmark_images(bundle, images)
+    rows = []
+    for name in backends:
+        resolved = choose_backend(meta, device) if name == AUTO else name
+        with Inspector.load(bundle, device=device, backend=resolved, precision=precision) as insp:
+            for b in batches:
+                calls = [
+                    [pool[(i * b + j) % len(pool)] for j in range(b)] for i in range(iterations)
+                ]
+                for c in calls[:warmup]:
+                    insp.inspect_batch(c)
+                lat: list[float] = []
+                stages: dict[str, list[float]] = {"preprocess": [], "model": [], "postprocess": []}
+                for c in calls:
+                    t = time.perf_counter()
+                    res = insp.inspect_batch(c)
+                    lat.append((time.perf_counter() - t) * 1e3)
+                    for k in stages:
+                        stages[k].append(res[0].timings_ms.get(k, float("nan")) * b)
+                ms = np.array(lat)
+                rows.append(
+                    {
+                        "backend": insp.backend.name,
+                        "device": device,
+                        "precision": precision,
+                        "batch": b,
+                        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+                        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+                        "images_per_s": round(b * 1e3 / float(np.median(ms)), 1),
+                        **{f"{k}_ms_p50": round(float(np.median(v)), 2) for k, v in stages.items()},
+                    }
+                )
+    return rows
+
+
+def environment() -> dict[str, str]:
+    import os
+
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
+        "python": platform.python_version(),
+    }
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| backend | batch | p50 ms | p95 ms | p99 ms | images/s | "
+        "preprocess ms | model ms | postprocess ms |"
+    )
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(
+            f"| {r['backend']} ({r['device']}, {r['precision']}) | {r['batch']} | {r['p50_ms']} "
+            f"| {r['p95_ms']} | {r['p99_ms']} | {r['images_per_s']} | {r['preprocess_ms_p50']} "
+            f"| {r['model_ms_p50']} | {r['postprocess_ms_p50']} |"
+        )
+    return "\n".join(lines)
