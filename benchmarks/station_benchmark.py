@@ -94,9 +94,14 @@ def main() -> int:
     last_tick = [time.perf_counter()]
     original = win.show_result
 
+    late: list[tuple[int, float]] = []  # (parts so far, ms) of every tick over 50 ms late
+
     def tick() -> None:
         now = time.perf_counter()
-        gaps.append((now - last_tick[0]) * 1e3 - HEARTBEAT_MS)
+        gap = (now - last_tick[0]) * 1e3 - HEARTBEAT_MS
+        gaps.append(gap)
+        if gap > 50:
+            late.append((win.counters.total, round(gap, 1)))
         last_tick[0] = now
 
     def show_result(item) -> None:  # noqa: ANN001
@@ -142,6 +147,7 @@ def main() -> int:
         "ui_blocked_ms_max": round(float(g.max()), 1),
         "ui_blocked_ms_p99": round(float(np.percentile(g, 99)), 1),
         "ui_ticks_over_50ms": int((g > 50).sum()),
+        "ui_late_ticks_at_part": late,
         "dropped_frames": win.slot.dropped,
         "log_rows": rows,
         "rows_missing": max(0, shown - rows),

@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, help="frame rate for an image folder (default 2)")
     p.add_argument("--trigger", choices=["continuous", "triggered"], help="inspection mode")
     p.add_argument(
+        "--save-images", choices=["fail", "all", "none"], help="which part images to keep"
+    )
+    p.add_argument("--output-dir", type=Path, help="where part images are saved")
+    p.add_argument(
         "--workspace",
         type=Path,
         help="folder for settings, the inspection log, models and saved images "
@@ -42,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         source=args.source,
         fps=args.fps,
         trigger_mode=args.trigger,
+        save_policy=args.save_images,
+        output_dir=str(args.output_dir) if args.output_dir else None,
     )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(workspace, settings)
