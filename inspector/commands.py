@@ -28,7 +28,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, help="image threshold for this run only")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-pixels", type=int, help="refuse images larger than this")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    add_backend_arguments(p)
     p.set_defaults(func=run_inspect)
 
     b = sub.add_parser(
@@ -54,6 +55,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=run_benchmark_command)
 
 
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--precision``, shared by every command that runs a model."""
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnxruntime", "tensorrt"],
+        help="runtime (auto: TensorRT on a GPU when installed, else ONNX Runtime when the "
+        "bundle has an ONNX export, else torch)",
+    )
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "fp16", "int8"],
+        help="fp16/int8 on a GPU only (torch: fp16; TensorRT: fp16, int8)",
+    )
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -65,7 +83,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     if not files:
         print("error: no image files found", file=sys.stderr)
         return EXIT_USAGE
-    insp = Inspector.load(args.model, device=args.device)
+    insp = Inspector.load(
+        args.model, device=args.device, backend=args.backend, precision=args.precision
+    )
     if args.threshold is not None:
         insp.set_thresholds(image=args.threshold)
     if args.max_pixels:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from inspector.commands import add_backend_arguments
 from training.settings import TrainSettings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
@@ -140,6 +141,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="write the full result here (default: evaluation.json beside the bundle)",
     )
     p.add_argument("--device", default="cpu")
+    add_backend_arguments(p)
     p.set_defaults(func=run_evaluate)
 
 
@@ -206,11 +208,19 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     out = args.json or args.model / "evaluation.json"
-    return _evaluate_and_print(args.model, args.dataset, out, args.device)
+    return _evaluate_and_print(
+        args.model, args.dataset, out, args.device, backend=args.backend, precision=args.precision
+    )
 
 
 def _evaluate_and_print(
-    bundle: Path, dataset: Path, out: Path, device: str, record: bool = False
+    bundle: Path,
+    dataset: Path,
+    out: Path,
+    device: str,
+    record: bool = False,
+    backend: str = "auto",
+    precision: str = "fp32",
 ) -> int:
     """Evaluate, print the table, write the JSON; ``record`` also stores a summary in the
     bundle so the station can show how the model did on labelled parts."""
@@ -218,7 +228,7 @@ def _evaluate_and_print(
     from inspector.runtime import Inspector
     from training.evaluate import evaluate, format_table, write_json
 
-    insp = Inspector.load(bundle, device=device)
+    insp = Inspector.load(bundle, device=device, backend=backend, precision=precision)
     result = evaluate(insp, dataset)
     print(format_table(result))
     if result.get("f1_optimal_threshold") is not None:

@@ -38,3 +38,26 @@ def test_export_command_writes_the_onnx_into_the_bundle(
     assert main(["export", "--model", str(bundle), "--format", "onnx"]) == 0
     assert "max normalised map difference" in capsys.readouterr().out
     assert (bundle / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_inspect_runs_on_the_chosen_backend(
+    exported_bundle: Path, sample_product: Path, tmp_path: Path, backend: str
+) -> None:
+    out = tmp_path / backend
+    folder = str(sample_product / "test" / "hole")
+    code = main(
+        [
+            "inspect",
+            "--model",
+            str(exported_bundle),
+            "--out",
+            str(out),
+            "--backend",
+            backend,
+            folder,
+        ]
+    )
+    assert code == 1  # every hole is a FAIL
+    rows = json.loads((out / "results.json").read_text())["results"]
+    assert rows and all(r["verdict"] == "FAIL" for r in rows)
