@@ -198,6 +198,26 @@ def read_meta(directory: str | Path) -> BundleMeta:
     return BundleMeta.from_json(data, path)
 
 
+def verify_weights(directory: str | Path, named: str | Path | None = None) -> BundleMeta:
+    """Read the metadata and check the weights file against its recorded hash.
+
+    Errors name ``named`` (default: the bundle directory) so a copy can be reported under
+    the name the user knows.
+    """
+    directory = Path(directory)
+    named = named or directory
+    meta = read_meta(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise BundleError(f"{named}: {WEIGHTS_FILE} missing")
+    if file_sha256(weights) != meta.weights_sha256:
+        raise BundleError(
+            f"{named}: {WEIGHTS_FILE} does not match the hash in {META_FILE} "
+            "(file corrupt, truncated or replaced)"
+        )
+    return meta
+
+
 def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, BundleMeta]:
     """Rebuild the model of a bundle with its weights, checking integrity on the way.
 
@@ -211,15 +231,8 @@ def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, Bundle
     from inspector.models import model_class
 
     directory = Path(directory)
-    meta = read_meta(directory)
+    meta = verify_weights(directory)
     weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise BundleError(f"{directory}: {WEIGHTS_FILE} missing")
-    if file_sha256(weights) != meta.weights_sha256:
-        raise BundleError(
-            f"{weights}: content does not match the hash in {META_FILE} "
-            "(file corrupt, truncated or replaced)"
-        )
     try:
         cls = model_class(meta.family)
     except ValueError as exc:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inspector.bundle import WEIGHTS_FILE, BundleError, BundleMeta, file_sha256, read_meta
+from inspector.bundle import BundleError, BundleMeta, read_meta, verify_weights
 
 HISTORY_FILE = "history.json"
 VERSIONS_DIR = "versions"
@@ -283,16 +283,7 @@ class ModelStore:
 
 def _verify(directory: Path, named: Path) -> BundleMeta:
     """Validate a bundle's metadata and weights hash; errors name ``named``."""
-    meta = read_meta(directory)
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise BundleError(f"{named}: {WEIGHTS_FILE} missing")
-    if file_sha256(weights) != meta.weights_sha256:
-        raise BundleError(
-            f"{named}: {WEIGHTS_FILE} does not match the hash in its metadata "
-            "(file corrupt, truncated or replaced)"
-        )
-    return meta
+    return verify_weights(directory, named)
 
 
 def _safe_name(model_id: str) -> str:

@@ -45,16 +45,29 @@ def test_mypy_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     assert status == 0, stdout + stderr
 
 
-def test_inspector_never_imports_training() -> None:
-    offenders = []
-    for path in (ROOT / "inspector").rglob("*.py"):
+def imported_modules(package: str) -> list[tuple[Path, str]]:
+    """(file, module) for every import statement in a package, however deep or lazy."""
+    found = []
+    for path in (ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
+                found += [(path, a.name) for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "training"]
+                found.append((path, node.module))
+    return found
+
+
+def test_inspector_never_imports_training() -> None:
+    offenders = [
+        f"{p.name}: {m}" for p, m in imported_modules("inspector") if m.split(".")[0] == "training"
+    ]
+    assert not offenders
+
+
+def test_gui_never_imports_torch_or_training() -> None:
+    """The UI side never runs a model: model code stays in inspector's worker-side API."""
+    banned = {"torch", "timm", "training"}
+    offenders = [f"{p.name}: {m}" for p, m in imported_modules("gui") if m.split(".")[0] in banned]
     assert not offenders
 
 
