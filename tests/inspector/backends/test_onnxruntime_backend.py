@@ -15,6 +15,7 @@ import pytest
 from inspector.backends import choose_backend
 from inspector.bundle import BundleError, read_meta
 from inspector.imageio import iter_image_files
+from inspector.models import list_models
 from inspector.runtime import Inspector
 
 pytest.importorskip("onnxruntime")
@@ -34,13 +35,15 @@ def test_export_is_recorded_in_the_bundle(exported_bundle: Path) -> None:
     assert info["model_id"] == meta.model_id
 
 
+@pytest.mark.parametrize("family", list_models())
 def test_onnxruntime_matches_torch_on_the_sample_test_set(
-    exported_bundle: Path, sample_product: Path
+    family_bundles: dict[str, Path], sample_product: Path, family: str
 ) -> None:
+    bundle = family_bundles[family]
     files = iter_image_files([sample_product / "test"])
     with (
-        Inspector.load(exported_bundle, backend="torch") as ref,
-        Inspector.load(exported_bundle, backend="onnxruntime") as ort,
+        Inspector.load(bundle, backend="torch") as ref,
+        Inspector.load(bundle, backend="onnxruntime") as ort,
     ):
         assert ort.backend.name == "onnxruntime"
         meta = ref.meta
@@ -91,10 +94,11 @@ def test_bundle_without_export_names_the_command(trained_bundle: Path) -> None:
         Inspector.load(trained_bundle, backend="onnxruntime")
 
 
-def test_exported_graph_is_tensorrt_ready(exported_bundle: Path) -> None:
+@pytest.mark.parametrize("family", list_models())
+def test_exported_graph_is_tensorrt_ready(family_bundles: dict[str, Path], family: str) -> None:
     from training.tensorrt_ready import tensorrt_problems
 
-    assert tensorrt_problems(exported_bundle / "model.onnx") == []
+    assert tensorrt_problems(family_bundles[family] / "model.onnx") == []
 
 
 def test_readiness_check_catches_what_tensorrt_refuses(tmp_path: Path) -> None:
