@@ -50,31 +50,39 @@ def run_benchmark(
     warmup: int = 5,
     iterations: int = 30,
 ) -> list[dict[str, Any]]:
-    """Time every (backend, batch) pair; returns one row per pair."""
+    """Time every (backend, batch) pair; returns one row per pair.
+
+    Backends are timed call by call in turn (A, B, A, B, ...) rather than one after the
+    other, so a machine whose speed drifts during the run (a shared VM, a CPU heating up)
+    slows every backend alike and the comparison stays fair.
+    """
     from inspector.runtime import Inspector
 
     bundle = Path(bundle)
     meta = read_meta(bundle)
     pool = benchmark_images(bundle, images)
+    names = [choose_backend(meta, device) if n == AUTO else n for n in backends]
+    loaded = [Inspector.load(bundle, device=device, backend=n, precision=precision) for n in names]
     rows = []
-    for name in backends:
-        resolved = choose_backend(meta, device) if name == AUTO else name
-        with Inspector.load(bundle, device=device, backend=resolved, precision=precision) as insp:
-            for b in batches:
-                calls = [
-                    [pool[(i * b + j) % len(pool)] for j in range(b)] for i in range(iterations)
-                ]
+    try:
+        for b in batches:
+            calls = [[pool[(i * b + j) % len(pool)] for j in range(b)] for i in range(iterations)]
+            lat: list[list[float]] = [[] for _ in loaded]
+            stages: list[dict[str, list[float]]] = [
+                {"preprocess": [], "model": [], "postprocess": []} for _ in loaded
+            ]
+            for insp in loaded:
                 for c in calls[:warmup]:
                     insp.inspect_batch(c)
-                lat: list[float] = []
-                stages: dict[str, list[float]] = {"preprocess": [], "model": [], "postprocess": []}
-                for c in calls:
+            for c in calls:
+                for k, insp in enumerate(loaded):
                     t = time.perf_counter()
                     res = insp.inspect_batch(c)
-                    lat.append((time.perf_counter() - t) * 1e3)
-                    for k in stages:
-                        stages[k].append(res[0].timings_ms.get(k, float("nan")) * b)
-                ms = np.array(lat)
+                    lat[k].append((time.perf_counter() - t) * 1e3)
+                    for stage, values in stages[k].items():
+                        values.append(res[0].timings_ms.get(stage, float("nan")) * b)
+            for k, insp in enumerate(loaded):
+                ms = np.array(lat[k])
                 rows.append(
                     {
                         "backend": insp.backend.name,
@@ -85,9 +93,15 @@ def run_benchmark(
                         "p95_ms": round(float(np.percentile(ms, 95)), 2),
                         "p99_ms": round(float(np.percentile(ms, 99)), 2),
                         "images_per_s": round(b * 1e3 / float(np.median(ms)), 1),
-                        **{f"{k}_ms_p50": round(float(np.median(v)), 2) for k, v in stages.items()},
+                        **{
+                            f"{stage}_ms_p50": round(float(np.median(v)), 2)
+                            for stage, v in stages[k].items()
+                        },
                     }
                 )
+    finally:
+        for insp in loaded:
+            insp.close()
     return rows
 
 
