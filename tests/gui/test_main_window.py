@@ -151,3 +151,34 @@ def test_settings_persist_across_restarts(qtbot, window) -> None:
     saved = win.workspace.load_settings()
     assert saved.save_policy == "all" and saved.model == win.model_info["path"]
     assert saved.source == win.settings.source
+
+
+def test_video_file_and_16_bit_grayscale_sources(qtbot, window, parts, tmp_path) -> None:
+    """A video file plays as a camera; 16-bit grayscale frames are inspected as they are."""
+    import cv2
+    import numpy as np
+
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    frames = [cv2.imread(str(p)) for p in sorted(parts.glob("*.png"))]
+    video = tmp_path / "line.avi"
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    win.connect_source(str(video))
+    n = win.counters.total
+    _wait_parts(qtbot, win, n + 4)
+    assert "live" in win.source_state.text()
+
+    mono16 = tmp_path / "mono16"
+    mono16.mkdir()
+    for i, f in enumerate(frames):
+        gray = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+        cv2.imwrite(str(mono16 / f"{i:02d}.png"), gray)
+    win.connect_source(str(mono16))
+    n = win.counters.total
+    _wait_parts(qtbot, win, n + 4)
+    assert win.counters.counts["ERROR"] == 0
+    assert win.current is not None and win.current.image.dtype == np.uint8
