@@ -31,7 +31,10 @@ class TrainSettings:
         score_topk: image score = mean of the top-k patch scores.
         strategy: ``coreset`` (greedy k-centre) or ``kmeans`` cluster centres.
         memory_fraction: centres as a fraction of training patches.
-        max_memory: upper bound on centres (inference cost grows linearly with it).
+        max_memory: upper bound on centres.
+        coarse_memory: centres in the coarse cover of the two-level search (0 = exact search
+            of the whole memory, whose cost grows linearly with ``max_memory``).
+        refine_patches: patches per image searched against the whole memory.
         max_patches: patch features kept for fitting (bounds memory on big sets).
         kmeans_iterations: Lloyd iterations for the k-means strategy.
         holdout: share of good images held out for threshold calibration.
@@ -55,7 +58,9 @@ class TrainSettings:
     score_topk: int = 1
     strategy: str = "coreset"
     memory_fraction: float = 0.1
-    max_memory: int = 10_000
+    max_memory: int = 16_000
+    coarse_memory: int = 2048
+    refine_patches: int = 128
     max_patches: int = 400_000
     kmeans_iterations: int = 10
     holdout: float = 0.2

@@ -35,6 +35,8 @@ def build_model(s: TrainSettings):
         blur_sigma=s.blur_sigma,
         score_topk=s.score_topk,
         projection_dim=s.projection_dim,
+        coarse_size=s.coarse_memory,
+        refine_k=s.refine_patches,
     )
 
 

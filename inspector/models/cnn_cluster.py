@@ -44,6 +44,14 @@ class CnnClusterModel(AnomalyModel):
         projection_dim: if > 0, features are projected onto this many principal axes of the
             training patches (fitted PCA, one matmul): wide backbone features stay cheap to
             compare while keeping nearly all of their variance.
+        coarse_size: if > 0, a two-level search: every patch is first measured against the
+            first ``coarse_size`` centres (a coarse cover of the memory, multiple of
+            SEARCH_BLOCK), its distance to the full memory estimated by a straight line
+            fitted on good patches (``coarse_fit``), and only the ``refine_k`` most distant
+            patches of each image are searched against the whole memory. The image score
+            (their maximum) is exact; a memory several times larger then costs less than an
+            exact search of a small one (see benchmarks/RESULTS.md).
+        refine_k: patches per image searched exactly in the two-level search.
         load_weights: load pretrained backbone weights (False when a bundle supplies them).
     """
 
@@ -54,6 +62,7 @@ class CnnClusterModel(AnomalyModel):
     memory: torch.Tensor
     memory_sq_norm: torch.Tensor
     search: torch.Tensor
+    coarse_fit: torch.Tensor
 
     def __init__(
         self,
@@ -65,6 +74,8 @@ class CnnClusterModel(AnomalyModel):
         score_topk: int = 1,
         projection_dim: int = 0,
         map_shift: tuple[int, int] | list[int] = (0, 0),
+        coarse_size: int = 0,
+        refine_k: int = 0,
         load_weights: bool = True,
     ) -> None:
         super().__init__()
@@ -90,6 +101,11 @@ class CnnClusterModel(AnomalyModel):
         self.feature_dim = dim
         self.register_buffer("memory", torch.zeros(int(memory_size), dim))
         self.register_buffer("memory_sq_norm", torch.zeros(int(memory_size)))
+        if coarse_size % SEARCH_BLOCK:
+            raise ValueError(f"coarse_size must be a multiple of {SEARCH_BLOCK}")
+        self.coarse_size, self.refine_k = int(coarse_size), int(refine_k)
+        # (slope, intercept): full-memory distance estimated from the coarse distance.
+        self.register_buffer("coarse_fit", torch.tensor([1.0, 0.0]))
         # Derived from the memory, rebuilt on every load: [-2 M^T; |m|^2] in column blocks,
         # shape (K, D + 1, SEARCH_BLOCK).
         self.register_buffer("search", self._search_matrix(), persistent=False)
@@ -106,6 +122,8 @@ class CnnClusterModel(AnomalyModel):
             "score_topk": self.score_topk,
             "projection_dim": self.projection_dim,
             "map_shift": list(self.map_shift),
+            "coarse_size": self.coarse_size,
+            "refine_k": self.refine_k,
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -186,20 +204,37 @@ class CnnClusterModel(AnomalyModel):
         """
         b, d, h, w = emb.shape
         x = emb.permute(0, 2, 3, 1).reshape(-1, d)
+        n_blocks = self.search.shape[0]
+        coarse_blocks = self.coarse_size // SEARCH_BLOCK
+        two_level = 0 < coarse_blocks < n_blocks and self.refine_k > 0
+        dist = self._nearest(x, self.search[:coarse_blocks] if two_level else self.search)
+        if not two_level:
+            return dist.view(b, 1, h, w)
+        coarse = dist.view(b, h * w)
+        k = min(self.refine_k, h * w)
+        top = coarse.topk(k, dim=1).indices  # the patches that can decide the verdict
+        picked = torch.gather(x.view(b, h * w, d), 1, top.unsqueeze(-1).expand(-1, -1, d))
+        exact = self._nearest(picked.reshape(-1, d), self.search).view(b, k)
+        estimate = coarse * self.coarse_fit[0] + self.coarse_fit[1]
+        return estimate.scatter(1, top, exact).view(b, 1, h, w)
+
+    def _nearest(self, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
+        """Distance from each row of ``x`` (N, D) to its nearest centre in ``blocks``."""
         if x.shape[0] > SEARCH_ROWS and not _exporting():
             # Big batches: same arithmetic in row chunks, for the same memory reason.
-            d2 = torch.cat([self._nearest_sq(part) for part in x.split(SEARCH_ROWS)])
+            d2 = torch.cat([self._nearest_sq(part, blocks) for part in x.split(SEARCH_ROWS)])
         else:
-            d2 = self._nearest_sq(x)
-        return d2.clamp_min(0.0).sqrt().view(b, 1, h, w)
+            d2 = self._nearest_sq(x, blocks)
+        return d2.clamp_min(0.0).sqrt()
 
-    def _nearest_sq(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _nearest_sq(x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         """Squared distance from each row of ``x`` (N, D) to its nearest centre."""
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         x1 = torch.cat([x, ones], dim=1)
-        best = (x1 @ self.search[0]).amin(dim=1)  # |m|^2 - 2 x.m, nearest in this block
-        for k in range(1, self.search.shape[0]):
-            best = torch.minimum(best, (x1 @ self.search[k]).amin(dim=1))
+        best = (x1 @ blocks[0]).amin(dim=1)  # |m|^2 - 2 x.m, nearest in this block
+        for k in range(1, blocks.shape[0]):
+            best = torch.minimum(best, (x1 @ blocks[k]).amin(dim=1))
         return best + (x * x).sum(dim=1)
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:

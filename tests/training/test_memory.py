@@ -62,3 +62,21 @@ def test_nearest_centre_matches_cdist() -> None:
     g = torch.Generator().manual_seed(0)
     x, c = torch.randn(1000, 8, generator=g), torch.randn(30, 8, generator=g)
     assert torch.equal(nearest_centre(x, c, chunk=128), torch.cdist(x, c).argmin(dim=1))
+
+
+def test_coarse_first_puts_a_cover_of_the_memory_in_front() -> None:
+    import torch
+
+    from training.fitters.cnn_cluster import coarse_first
+
+    torch.manual_seed(0)
+    centres = torch.randn(500, 8)
+    ordered = coarse_first(centres, 50, seed=0)
+    # Same centres, reordered.
+    assert torch.equal(ordered.sort(0).values, centres.sort(0).values)
+
+    # The first 50 cover the set much better than 50 taken at random.
+    def radius(subset: torch.Tensor) -> float:
+        return float(torch.cdist(centres, subset).amin(1).max())
+
+    assert radius(ordered[:50]) < 0.9 * radius(centres[torch.randperm(500)[:50]])

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inspector.models.cnn_cluster import CnnClusterModel, receptive_field_shift
+from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel, receptive_field_shift
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.settings import TrainSettings
 
@@ -94,10 +94,47 @@ def fit_cnn_cluster(
             raise ValueError(f"unknown memory strategy {s.strategy!r}")
     model.set_feature_stats(mean, scale, projection)
     model.map_shift = receptive_field_shift(model)
-    model.set_memory(centres)
-    return {
+    summary: dict[str, Any] = {
         "patches": int(len(feats)),
         "centres": int(len(centres)),
         "strategy": s.strategy,
         "map_shift": list(model.map_shift),
     }
+    if 0 < model.coarse_size < len(centres):
+        centres = coarse_first(centres, model.coarse_size, s.seed)
+        model.set_memory(centres)
+        summary["coarse_fit"] = fit_coarse_estimate(model, feats, s.seed)
+    else:
+        model.set_memory(centres)
+    return summary
+
+
+def coarse_first(centres: torch.Tensor, n_coarse: int, seed: int) -> torch.Tensor:
+    """The centres reordered so the first ``n_coarse`` are a greedy k-centre cover of all."""
+    first = greedy_coreset_indices(
+        centres, n_coarse, project_dim=0, chunk_size=len(centres) + 1, seed=seed
+    )
+    rest = torch.ones(len(centres), dtype=torch.bool)
+    rest[first] = False
+    return torch.cat([centres[first], centres[rest]])
+
+
+def fit_coarse_estimate(
+    model: CnnClusterModel, feats: torch.Tensor, seed: int, sample: int = 20_000
+) -> list[float]:
+    """Fit full-memory distance ~ a * coarse distance + b on training patches.
+
+    Most training patches are not centres themselves, so their distances look like a good
+    part's; the line turns the cheap coarse distance into an estimate on the same scale as
+    the exact distances of the refined patches, so the map stays consistent.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x = feats[torch.randperm(len(feats), generator=gen)[:sample]]
+    blocks = model.coarse_size // SEARCH_BLOCK
+    with torch.inference_mode():
+        coarse = model._nearest(x, model.search[:blocks])
+        exact = model._nearest(x, model.search)
+    a = torch.stack([coarse, torch.ones_like(coarse)], dim=1).double()
+    slope, intercept = torch.linalg.lstsq(a, exact.double().unsqueeze(1)).solution.flatten()
+    model.coarse_fit = torch.tensor([float(slope), float(intercept)])
+    return [round(float(slope), 6), round(float(intercept), 6)]

@@ -101,3 +101,44 @@ def test_unaggregated_stage_keeps_single_patch_detail() -> None:
     model3.load_state_dict(model.state_dict())
     mean3 = torch.nn.functional.avg_pool2d(raw, 3, 1, 1, count_include_pad=False)
     assert torch.allclose(model3.aggregate(img)[:, : raw.shape[1]], mean3, atol=1e-6)
+
+
+def _two_level(refine_k: int = 8) -> torch.nn.Module:
+    torch.manual_seed(0)
+    m = _model(coarse_size=1024, refine_k=refine_k)
+    d = m.feature_dim
+    m.set_feature_stats(torch.zeros(d), torch.ones(d))
+    m.set_memory(torch.randn(3000, d))
+    m.coarse_fit = torch.tensor([0.9, 0.1])
+    return m
+
+
+def test_two_level_search_is_exact_where_it_decides_the_verdict() -> None:
+    m = _two_level(refine_k=8)
+    emb = torch.randn(2, m.feature_dim, 4, 4) * 1.5
+    got = m.patch_scores(emb).flatten(1)
+    x = emb.permute(0, 2, 3, 1).reshape(-1, m.feature_dim)
+    exact = torch.cdist(x, m.memory).amin(1).view(2, -1)
+    coarse = torch.cdist(x, m.memory[:1024]).amin(1).view(2, -1)
+    for b in range(2):
+        top = coarse[b].topk(8).indices
+        rest = torch.ones(16, dtype=torch.bool)
+        rest[top] = False
+        assert torch.allclose(got[b, top], exact[b, top], atol=1e-3)
+        assert torch.allclose(got[b, rest], 0.9 * coarse[b, rest] + 0.1, atol=1e-3)
+    # The image score is the exact maximum whenever the worst patch is among the refined.
+    assert torch.allclose(got.amax(1), exact.amax(1), atol=1e-3)
+
+
+def test_small_memories_fall_back_to_the_exact_search() -> None:
+    m = _model(coarse_size=1024, refine_k=8)
+    d = m.feature_dim
+    m.set_feature_stats(torch.zeros(d), torch.ones(d))
+    m.set_memory(torch.randn(900, d))  # fits in the coarse cover: nothing to refine
+    emb = torch.randn(1, d, 4, 4)
+    x = emb.permute(0, 2, 3, 1).reshape(-1, d)
+    assert torch.allclose(
+        m.patch_scores(emb).flatten(), torch.cdist(x, m.memory).amin(1), atol=1e-3
+    )
+    with pytest.raises(ValueError, match="multiple of 1024"):
+        _model(coarse_size=1000)
