@@ -113,6 +113,7 @@ def main() -> int:
         if n % 250 == 0:
             rss.append((n, rss_mb()))
         if n >= args.frames:
+            heartbeat.stop()  # what follows is shutdown, not the running station
             app.quit()
 
     win.inference.result_ready.disconnect(original)
