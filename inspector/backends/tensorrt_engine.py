@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +298,7 @@ def get_or_build(
     engine, precision = build_engine(
         trt,
         onnx_file,
-        EngineOptions(precision, options.min_batch, options.opt_batch, options.max_batch),
+        replace(options, precision=precision),
         capability,
         timing_cache=folder / TIMING_CACHE,
         calibrator=calibrator,

@@ -185,6 +185,7 @@ class Builder:
             "all_layers": [lay.name for lay in network.layers],
             "timing_cache_in": len(config.timing_cache.data) if config.timing_cache else None,
             "calibration_batches": calibrated,
+            "workspace": config.pool.get(MemoryPoolType.WORKSPACE),
         }
         Builder.builds.append(record)
         return json.dumps(record).encode()

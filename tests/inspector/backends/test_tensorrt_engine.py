@@ -87,6 +87,14 @@ def test_fp16_build_keeps_everything_after_the_backbone_in_fp32(bundle: Path) ->
     assert any("MatMul" in n for n in head)  # the distance search stays fp32
 
 
+def test_every_engine_option_reaches_the_builder(bundle: Path) -> None:
+    opts = te.EngineOptions(opt_batch=4, max_batch=16, workspace_gb=0.5)
+    te.get_or_build(trt, bundle, opts, "GPU A", (8, 0))
+    (build,) = trt.Builder.builds
+    assert build["workspace"] == 2**29
+    assert build["profile"]["images"] == [[1, 3, 256, 256], [4, 3, 256, 256], [16, 3, 256, 256]]
+
+
 def test_fp32_build_sets_no_reduced_precision(bundle: Path) -> None:
     trt.Builder.fast_fp16 = False
     cached = te.get_or_build(trt, bundle, te.EngineOptions(), "GPU A", (6, 1))
