@@ -354,15 +354,14 @@ class MainWindow(QMainWindow):
     def mark_item_good(self, item: ViewItem) -> None:
         if item.record_id is not None:
             self.log.set_label(item.record_id, "good")
-        folder = Path(self.retrain.data.text())
-        folder.mkdir(parents=True, exist_ok=True)
-        if item.image_path and Path(item.image_path).is_file():
-            shutil.copy2(item.image_path, folder / Path(item.image_path).name)
-        else:  # not saved under the current policy: keep what the station has
+        if not self._add_to_training_set(item.image_path):
+            # Not saved under the current save policy: keep what the station has.
+            folder = Path(self.retrain.data.text())
+            folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"marked_good_{int(item.timestamp * 1000)}.png"
             cv2.imwrite(str(path), cv2.cvtColor(item.image, cv2.COLOR_RGB2BGR))
+            self.retrain.refresh_count()
         item.label = "good"
-        self.retrain.refresh_count()
         self.statusBar().showMessage("marked good; added to the next training set", 8000)
 
     def mark_record_good(self, record_id: int) -> None:
@@ -370,11 +369,17 @@ class MainWindow(QMainWindow):
         if rec is None:
             return
         self.log.set_label(record_id, "good")
-        if rec.image_path and Path(rec.image_path).is_file():
-            folder = Path(self.retrain.data.text())
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(rec.image_path, folder / Path(rec.image_path).name)
-            self.retrain.refresh_count()
+        self._add_to_training_set(rec.image_path)
+
+    def _add_to_training_set(self, image_path: str) -> bool:
+        """Copy a saved part image into the next training set; False if there is none."""
+        if not image_path or not Path(image_path).is_file():
+            return False
+        folder = Path(self.retrain.data.text())
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(image_path, folder / Path(image_path).name)
+        self.retrain.refresh_count()
+        return True
 
     def capture_good(self, folder: str) -> None:
         frame = self.capture.last_frame() if self.capture else None

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from inspector.bundle import ScoreStats, Thresholds
+from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay, make_thumbnail
 from inspector.postprocess import find_regions, normalized_score
 from inspector.result import DefectRegion
@@ -63,8 +64,7 @@ def to_display(
     image: np.ndarray, anomaly_map: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Image (uint8 RGB) and map shrunk so the longer side is at most ``DISPLAY_SIDE``."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+    image = to_uint8(image)
     h, w = image.shape[:2]
     scale = min(1.0, DISPLAY_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -79,10 +79,17 @@ def to_display(
 
 def rejudge(item: ViewItem, thresholds: Thresholds, stats: ScoreStats) -> tuple[str, float]:
     """Verdict and normalised score of ``item`` under new thresholds (no model involved)."""
-    if item.verdict == "ERROR":
-        return "ERROR", float("nan")
-    verdict = "FAIL" if item.score > thresholds.image else "PASS"
+    verdict = judged(item, thresholds)
+    if verdict == "ERROR":
+        return verdict, float("nan")
     return verdict, normalized_score(item.score, thresholds, stats)
+
+
+def judged(item: ViewItem, thresholds: Thresholds) -> str:
+    """PASS, FAIL (or ERROR) of ``item`` against ``thresholds``."""
+    if item.verdict == "ERROR":
+        return "ERROR"
+    return "FAIL" if item.score > thresholds.image else "PASS"
 
 
 def display_regions(item: ViewItem, thresholds: Thresholds) -> list[DefectRegion]:
@@ -103,8 +110,7 @@ def render(
     if show_heatmap and item.verdict != "ERROR":
         out = heatmap_overlay(out, item.anomaly_map, map_range[0], map_range[1], opacity)
     regions = display_regions(item, thresholds) if item.verdict != "ERROR" else []
-    verdict, _ = rejudge(item, thresholds, ScoreStats(0.0, 0.0, 0))
-    if regions and verdict == "FAIL":
+    if regions and judged(item, thresholds) == "FAIL":
         out = draw_regions(out, regions, color=(255, 40, 40))
     return out
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +252,3 @@ class InferenceWorker(QThread):
             record_id=rec.id,
             image_path=rec.image_path,
         )
-
-
-def with_label(item: ViewItem, label: str) -> ViewItem:
-    return replace(item, label=label)

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from inspector.backends import AUTO, choose_backend
-from inspector.bundle import read_meta
+from inspector.bundle import BundleMeta, read_meta
 from inspector.imageio import ImageLoadError, iter_image_files, read_image
 
 
-def benchmark_images(bundle: Path, images: Path | None, limit: int = 64) -> list[np.ndarray]:
+def benchmark_images(meta: BundleMeta, images: Path | None, limit: int = 64) -> list[np.ndarray]:
     """Images to time with: ``images``, else the bundle's training images if still there,
     else mid-grey noise at the model's input size."""
     folder = images
     if folder is None:
-        data = read_meta(bundle).training.get("data")
+        data = meta.training.get("data")
         folder = Path(data) if data and Path(data).exists() else None
     out: list[np.ndarray] = []
     if folder is not None:
@@ -34,7 +34,7 @@ def benchmark_images(bundle: Path, images: Path | None, limit: int = 64) -> list
             except ImageLoadError:
                 continue
     if not out:
-        h, w = read_meta(bundle).preprocessing.input_size
+        h, w = meta.preprocessing.input_size
         rng = np.random.default_rng(0)
         out = [rng.integers(96, 160, (h, w, 3), dtype=np.uint8) for _ in range(16)]
     return out
@@ -60,7 +60,7 @@ def run_benchmark(
 
     bundle = Path(bundle)
     meta = read_meta(bundle)
-    pool = benchmark_images(bundle, images)
+    pool = benchmark_images(meta, images)
     names = [choose_backend(meta, device) if n == AUTO else n for n in backends]
     loaded = [Inspector.load(bundle, device=device, backend=n, precision=precision) for n in names]
     rows = []

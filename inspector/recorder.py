@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay
 from inspector.records import InspectionLog, InspectionRecord
 from inspector.result import InspectionResult
@@ -30,12 +31,6 @@ class PartContext:
     model_id: str
     name: str = ""
     timestamp: float = 0.0
-
-
-def _as_uint8(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
-    return image
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -95,7 +90,7 @@ class PartRecorder:
         image_path = overlay_path = ""
         if self._should_save(verdict):
             img_p, ovl_p = self._paths(ctx, when)
-            rgb = _as_uint8(image)
+            rgb = to_uint8(image)
             _write_png(img_p, rgb)
             low, high = self.map_range
             overlay = draw_regions(
