@@ -89,6 +89,15 @@ def prepare(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometr
     Returns:
         The (3, H, W) float32 model input and the geometry to map the result back.
     """
+    resized, geom = fit_to_input(image, spec)
+    return normalise_input(resized, geom, spec), geom
+
+
+def fit_to_input(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometry]:
+    """The image resized (and letterboxed) to the model input, still in its integer dtype.
+
+    Training augments at this stage, between the resize and the float conversion.
+    """
     h, w = image.shape[:2]
     x, y, cw, ch = _content_box(h, w, spec)
     ih, iw = spec.input_size
@@ -98,6 +107,12 @@ def prepare(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometr
         # Replicated borders look like the part's own surroundings; a constant colour would be
         # a strong edge that the model must then learn to ignore.
         resized = cv2.copyMakeBorder(resized, y, ih - ch - y, x, iw - cw - x, cv2.BORDER_REPLICATE)
+    return resized, Geometry(h, w, (x, y, cw, ch))
+
+
+def normalise_input(resized: np.ndarray, geom: Geometry, spec: Preprocessing) -> np.ndarray:
+    """(3, H, W) float32 network input from an input-sized integer image."""
+    x, y, cw, ch = geom.box
     scale = 1.0 / (65535.0 if resized.dtype == np.uint16 else 255.0)
     mean = np.asarray(spec.mean, np.float32) / scale
     inv_std = scale / np.asarray(spec.std, np.float32)
@@ -107,7 +122,7 @@ def prepare(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Geometr
         m, sd = float(content.mean()), float(content.std())
         pixels = (pixels - m) * (INTENSITY_STD / (sd * scale + 1e-6)) + INTENSITY_MEAN / scale
     out = (pixels - mean) * inv_std
-    return np.ascontiguousarray(out.transpose(2, 0, 1)), Geometry(h, w, (x, y, cw, ch))
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def prepare_batch(

@@ -23,8 +23,12 @@ N_TRAIN_GOOD = 40
 N_TEST_GOOD = 10
 N_PER_DEFECT = 6
 # Huffman-only beats LZ77 on sensor-noisy photos: smaller, ~40x faster. Masks keep default.
-PHOTO_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_PNG_STRATEGY,
-             cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+PHOTO_PNG = [
+    cv2.IMWRITE_PNG_COMPRESSION,
+    9,
+    cv2.IMWRITE_PNG_STRATEGY,
+    cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+]
 MASK_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 9]
 # A change smaller than this (0-255 scale) is invisible under the sensor noise.
 MASK_THRESHOLD = 4.0
@@ -35,8 +39,13 @@ Y, X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
 Image = np.ndarray  # float64 HxWx3, BGR, 0..255
 
 
-def smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sx: float,
-                 sy: float | None = None, density: float = 1.0) -> np.ndarray:
+def smooth_noise(
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    sx: float,
+    sy: float | None = None,
+    density: float = 1.0,
+) -> np.ndarray:
     """Unit-variance Gaussian noise blurred by (sx, sy) px; ``density`` < 1 makes it sparse.
 
     Wide blurs run on a coarse grid and are upsampled: ~10x faster, looks the same.
@@ -59,8 +68,9 @@ def rotated(cx: float, cy: float, angle: float) -> tuple[np.ndarray, np.ndarray]
     return c * (X - cx) + s * (Y - cy), -s * (X - cx) + c * (Y - cy)
 
 
-def blob(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float,
-         rough: float = 0.25) -> np.ndarray:
+def blob(
+    rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float, rough: float = 0.25
+) -> np.ndarray:
     """Soft irregular blob alpha in [0, 1]: an ellipse with a noisy outline."""
     u, v = rotated(cx, cy, rng.uniform(0, math.pi))
     d = np.sqrt((u / rx) ** 2 + (v / ry) ** 2)
@@ -68,8 +78,14 @@ def blob(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float,
     return np.clip((1.0 - d + wobble) / 0.3, 0.0, 1.0)
 
 
-def wander(rng: np.random.Generator, start: np.ndarray, angle: float, length: float,
-           step: float, jitter: float) -> np.ndarray:
+def wander(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    angle: float,
+    length: float,
+    step: float,
+    jitter: float,
+) -> np.ndarray:
     """Random-walk polyline: ``jitter`` (rad per step) sets how jagged it is."""
     pts = [np.asarray(start, dtype=np.float64)]
     for _ in range(max(2, int(length / step))):
@@ -81,8 +97,9 @@ def wander(rng: np.random.Generator, start: np.ndarray, angle: float, length: fl
 def stroke(pts: np.ndarray, thickness: int = 1) -> np.ndarray:
     """Anti-aliased polyline coverage in [0, 1]; 4 fractional bits keep sub-pixel paths."""
     canvas = np.zeros((SIZE, SIZE), np.uint8)
-    cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, 255, thickness,
-                  cv2.LINE_AA, shift=4)
+    cv2.polylines(
+        canvas, [np.round(pts * 16).astype(np.int32)], False, 255, thickness, cv2.LINE_AA, shift=4
+    )
     return canvas / 255.0
 
 
@@ -98,8 +115,9 @@ def diff_mask(good: Image, bad: Image) -> np.ndarray:
 def metal_plate(rng: np.random.Generator) -> Image:
     """Brushed steel filling the frame, shifted/rotated a little per image."""
     big = 400  # rendered larger so the rotated crop never shows a border
-    lum = (6.0 * smooth_noise(rng, (big, big), 45.0, 0.7)
-           + 3.5 * smooth_noise(rng, (big, big), 12.0, 0.9))
+    lum = 6.0 * smooth_noise(rng, (big, big), 45.0, 0.7) + 3.5 * smooth_noise(
+        rng, (big, big), 12.0, 0.9
+    )
     # A few deeper brush marks run almost the full width.
     lum += 2.0 * smooth_noise(rng, (big, big), 70.0, 0.6, density=0.03)
     m = cv2.getRotationMatrix2D((big / 2, big / 2), rng.uniform(-3.0, 3.0), 1.0)
@@ -155,7 +173,7 @@ def metal_hole(img: Image, rng: np.random.Generator) -> Image:
     inside = np.clip(0.5 - d, 0.0, 1.0)
     facing = ((X - cx) * LIGHT[0] + (Y - cy) * LIGHT[1]) / (np.hypot(X - cx, Y - cy) + 1e-6)
     wall = 30.0 + 25.0 * np.clip(-facing, 0.0, 1.0)  # the wall opposite the light is lit
-    burr = np.exp(-((d - 1.0) / 0.9) ** 2) * 30.0 * facing
+    burr = np.exp(-(((d - 1.0) / 0.9) ** 2)) * 30.0 * facing
     out = img * (1 - inside[..., None]) + (wall * inside)[..., None] * np.array([1.02, 1.0, 0.96])
     return out + (burr * (1 - inside))[..., None]
 
@@ -191,10 +209,15 @@ class Part:
 def part_scene(rng: np.random.Generator) -> Part:
     """Sample a good flange with a few px / degrees of pose jitter."""
     prof = np.convolve(rng.standard_normal(420), np.exp(-0.125 * np.arange(-6, 7) ** 2), "same")
-    return Part(cx=128 + rng.uniform(-4, 4), cy=128 + rng.uniform(-4, 4),
-                angle=math.radians(rng.uniform(-4, 4)), gain=rng.uniform(0.92, 1.06),
-                light=math.atan2(LIGHT[1], LIGHT[0]) + math.radians(rng.uniform(-12, 12)),
-                rings=prof / prof.std(), mottle=smooth_noise(rng, (SIZE, SIZE), 30.0))
+    return Part(
+        cx=128 + rng.uniform(-4, 4),
+        cy=128 + rng.uniform(-4, 4),
+        angle=math.radians(rng.uniform(-4, 4)),
+        gain=rng.uniform(0.92, 1.06),
+        light=math.atan2(LIGHT[1], LIGHT[0]) + math.radians(rng.uniform(-12, 12)),
+        rings=prof / prof.std(),
+        mottle=smooth_noise(rng, (SIZE, SIZE), 30.0),
+    )
 
 
 def part_sdf(p: Part) -> np.ndarray:
@@ -223,7 +246,7 @@ def render_part(p: Part) -> Image:
     # Turned surfaces show a bow-tie highlight across the light direction.
     metal = 150.0 + 30.0 * np.cos(phi - p.light - math.pi / 2) ** 4 + 2.5 * p.mottle
     metal += 3.0 * np.interp(r * 2.0, np.arange(p.rings.size), p.rings)
-    step = np.exp(-((r - R_HUB) / 1.1) ** 2)  # raised hub edge faces outward
+    step = np.exp(-(((r - R_HUB) / 1.1) ** 2))  # raised hub edge faces outward
     metal += 8.0 * (r < R_HUB) - 28.0 * step * ((X - p.cx) * lx + (Y - p.cy) * ly) / (r + 1e-6)
     gy, gx = np.gradient(sdf)
     band = np.clip(1.0 + sdf / CHAMFER, 0.0, 1.0) * (sdf < 0.5)
@@ -293,8 +316,9 @@ def part_contamination(p: Part, rng: np.random.Generator) -> Image:
         alpha, colour = 0.75 * blob(rng, x, y, rx, rx * rng.uniform(0.5, 1)), [0.3, 0.33, 0.38]
     elif kind == 1:
         # Textile fibres are long and loopy; cracks are short and jagged.
-        pts = wander(rng, np.array([x, y]), rng.uniform(0, 2 * math.pi), rng.uniform(40, 70),
-                     1.5, 0.18)
+        pts = wander(
+            rng, np.array([x, y]), rng.uniform(0, 2 * math.pi), rng.uniform(40, 70), 1.5, 0.18
+        )
         colour = [[0.55, 0.3, 0.25], [0.2, 0.2, 0.6]][int(rng.integers(2))]  # blue/red
         alpha = 0.9 * stroke(pts)
     else:
@@ -318,12 +342,23 @@ class Product:
 
 
 PRODUCTS = [
-    Product("metal_plate", metal_plate, lambda img: img,
-            {"scratch": metal_scratch, "dent": metal_dent, "hole": metal_hole,
-             "stain": metal_stain}),
-    Product("moulded_part", part_scene, render_part,
-            {"missing_hole": part_missing_hole, "chip": part_chip, "crack": part_crack,
-             "contamination": part_contamination}),
+    Product(
+        "metal_plate",
+        metal_plate,
+        lambda img: img,
+        {"scratch": metal_scratch, "dent": metal_dent, "hole": metal_hole, "stain": metal_stain},
+    ),
+    Product(
+        "moulded_part",
+        part_scene,
+        render_part,
+        {
+            "missing_hole": part_missing_hole,
+            "chip": part_chip,
+            "crack": part_crack,
+            "contamination": part_contamination,
+        },
+    ),
 ]
 
 
@@ -390,8 +425,12 @@ def generate(out: Path) -> None:
 def main() -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                    help="dataset root (default: the folder this script is in)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="dataset root (default: the folder this script is in)",
+    )
     generate(ap.parse_args().out)
 
 

@@ -60,6 +60,38 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--strategy", choices=["coreset", "kmeans"], help="how centres are chosen")
     g.add_argument("--memory-fraction", type=float)
     g.add_argument("--max-memory", type=int)
+    g.add_argument("--latent-dim", type=int, help="autoencoder bottleneck width")
+    g = p.add_argument_group(
+        "training loop (autoencoder and GAN families)",
+        "Checkpoints and TensorBoard logs go to BUNDLE.training/ beside the bundle "
+        "(tensorboard --logdir BUNDLE.training/tensorboard). Ctrl-C stops cleanly after the "
+        "current batch; --resume continues from the last finished epoch.",
+    )
+    g.add_argument("--epochs", type=int, help="most passes over the training images")
+    g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate")
+    g.add_argument("--patience", type=int, help="early-stopping epochs (0 = never stop early)")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument(
+        "--augment",
+        nargs="+",
+        choices=["hflip", "vflip", "rot90", "rotate", "shift"],
+        help="geometric augmentations the product allows (photometric jitter is always on)",
+    )
+    g.add_argument("--device", help="auto (CUDA when present), cpu or cuda[:N]")
+    g.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision on CUDA (default on)",
+    )
+    g.add_argument("--workdir", type=Path, help="checkpoints and logs (default BUNDLE.training)")
+    g.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    g.add_argument(
+        "--tensorboard",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write TensorBoard logs (default on)",
+    )
     g = p.add_argument_group("calibration")
     g.add_argument("--holdout", type=float, help="share of good images held out (default 0.2)")
     g.add_argument(
@@ -146,9 +178,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
-    base = TrainSettings.from_file(args.config) if args.config else TrainSettings()
+    if args.config:
+        base = TrainSettings.from_file(args.config, model=args.model)
+    else:
+        base = TrainSettings.for_family(args.model or TrainSettings.model)
     names = (
-        "model",
         "input_size",
         "resize_mode",
         "backbone",
@@ -161,20 +195,37 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         "target_false_reject_rate",
         "min_defect_area_px",
         "seed",
+        "normalize_intensity",
+        "latent_dim",
+        "epochs",
+        "learning_rate",
+        "patience",
+        "batch_size",
+        "augment",
+        "device",
+        "amp",
+        "tensorboard",
     )
     return base.override(**{n: getattr(args, n) for n in names})
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from training.loop import TrainingCancelled
     from training.train import train
 
-    meta = train(
-        args.data,
-        args.out,
-        settings_from_args(args),
-        val_dir=args.val_dir,
-        show_progress=not args.quiet,
-    )
+    try:
+        meta = train(
+            args.data,
+            args.out,
+            settings_from_args(args),
+            val_dir=args.val_dir,
+            show_progress=not args.quiet,
+            workdir=args.workdir,
+            resume=args.resume,
+        )
+    except TrainingCancelled as exc:
+        print(f"inspector train: {exc}", file=sys.stderr)
+        return 130  # the shell's code for "stopped by Ctrl-C"
     cal = meta.training["calibration"]
     print(f"model {meta.model_id} ({meta.family}) saved to {args.out}")
     if args.export == "onnx":

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from inspector.imageio import IMAGE_SUFFIXES, ImageLoadError, iter_image_files, read_image
-from inspector.preprocess import Preprocessing, prepare_batch
+from inspector.preprocess import (
+    Geometry,
+    Preprocessing,
+    fit_to_input,
+    normalise_input,
+    prepare_batch,
+)
 
 
 @dataclass(frozen=True)
@@ -93,3 +99,54 @@ def iter_batches(
                 skipped.append(str(exc))
         if arrays:
             yield prepare_batch(arrays, spec)[0]
+
+
+class InputImages:
+    """Training images held in memory at the model's input size, still integer.
+
+    Trained families pass over the same images for many epochs: reading and resizing them
+    once keeps an epoch's cost in the network, and augmentation works on the resized image
+    (cheaper than on the camera-sized original, same effect on what the model sees).
+    """
+
+    def __init__(self, images: list[np.ndarray], geoms: list[Geometry], spec: Preprocessing):
+        self.images, self.geoms, self.spec = images, geoms, spec
+
+    @classmethod
+    def load(
+        cls, files: Sequence[Path], spec: Preprocessing, skipped: list | None = None
+    ) -> InputImages:
+        """Read and resize ``files``; unreadable ones are skipped and recorded."""
+        images, geoms = [], []
+        for path in files:
+            try:
+                image, geom = fit_to_input(read_image(path), spec)
+            except ImageLoadError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
+                continue
+            images.append(image)
+            geoms.append(geom)
+        return cls(images, geoms, spec)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def raw(self, idx: Sequence[int] | np.ndarray) -> list[np.ndarray]:
+        return [self.images[i] for i in idx]
+
+    def normalise(
+        self, images: Sequence[np.ndarray], idx: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
+        """(B, 3, H, W) float32 network input from (possibly augmented) images ``idx``."""
+        return np.stack(
+            [
+                normalise_input(im, self.geoms[i], self.spec)
+                for im, i in zip(images, idx, strict=True)
+            ]
+        )
+
+    def batch(self, idx: Sequence[int]) -> np.ndarray:
+        """Network input of images ``idx`` as they are (validation, statistics)."""
+        return self.normalise(self.raw(idx), idx)

@@ -40,8 +40,26 @@ class TrainSettings:
         holdout: share of good images held out for threshold calibration.
         target_false_reject_rate: good parts allowed to FAIL, sets the image threshold.
         min_defect_area_px: smallest reported defect region (original-image pixels).
-        batch_size: images per forward pass while fitting.
-        seed: makes splits, sampling and centre choice reproducible.
+        batch_size: images per forward pass while fitting (per optimiser step when training).
+        seed: makes splits, sampling, centre choice, weight init and augmentation reproducible.
+
+    Trained families (autoencoders, GANs) also use:
+        epochs: most passes over the training images.
+        learning_rate: AdamW step size.
+        patience: stop after this many epochs without a better validation loss (0 = never).
+        augment: geometric augmentations the product allows, any of ``hflip``, ``vflip``,
+            ``rot90``, ``rotate`` (+-15 degrees) and ``shift`` (+-4 %). Photometric jitter is
+            always on; geometry only when the user says the part may look like that.
+        device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda[:N]``.
+        amp: mixed precision on CUDA (ignored on the CPU).
+        tensorboard: write loss curves, reconstructions and maps for TensorBoard.
+        cached_views: augmented views per image whose frozen-backbone features are computed
+            once and reused every epoch (feature autoencoder; view 0 is unaugmented).
+        hidden: feature autoencoder widths between the features and the bottleneck.
+        latent_dim: autoencoder bottleneck width.
+        kernel_size: feature autoencoder convolution size.
+        base_channels: pixel autoencoder width of its first stage (doubles per stage).
+        depth: pixel autoencoder down-sampling stages.
     """
 
     model: str = "cnn-cluster"
@@ -68,11 +86,31 @@ class TrainSettings:
     min_defect_area_px: int = 25
     batch_size: int = 16
     seed: int = 0
+    epochs: int = 40
+    learning_rate: float = 1e-3
+    patience: int = 8
+    augment: tuple[str, ...] = ()
+    device: str = "auto"
+    amp: bool = True
+    tensorboard: bool = True
+    cached_views: int = 4
+    hidden: tuple[int, ...] = (128,)
+    latent_dim: int = 48
+    kernel_size: int = 1
+    base_channels: int = 32
+    depth: int = 4
+
+    @classmethod
+    def for_family(cls, model: str, **changes: Any) -> TrainSettings:
+        """Defaults tuned for family ``model``, then ``changes`` (None values ignored)."""
+        return cls(model=model).override(**FAMILY_DEFAULTS.get(model, {})).override(**changes)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["layers"] = list(self.layers)
         d["aggregation"] = list(self.aggregation)
+        d["hidden"] = list(self.hidden)
+        d["augment"] = list(self.augment)
         return d
 
     def override(self, **changes: Any) -> TrainSettings:
@@ -82,17 +120,34 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         changes = {k: v for k, v in changes.items() if v is not None}
-        for key in ("layers", "aggregation"):
+        for key in ("layers", "aggregation", "hidden"):
             if isinstance(changes.get(key), list | tuple):
                 changes[key] = tuple(int(v) for v in changes[key])
+        if isinstance(changes.get("augment"), list | tuple):
+            changes["augment"] = tuple(str(v) for v in changes["augment"])
         if isinstance(changes.get("aggregation"), int):
             changes["aggregation"] = (changes["aggregation"],)
         return replace(self, **changes)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> TrainSettings:
-        """Defaults overridden by a ``.toml`` or ``.json`` settings file."""
+    def from_file(cls, path: str | Path, model: str | None = None) -> TrainSettings:
+        """Family defaults overridden by a ``.toml`` or ``.json`` settings file.
+
+        ``model`` (a command line's ``--model``) wins over the file's own ``model``, and its
+        family's defaults are the base the file's values apply to.
+        """
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        return cls().override(**data)
+        family = model or data.pop("model", cls.model)
+        data.pop("model", None)
+        return cls.for_family(family, **data)
+
+
+# Where a family's best settings differ from the shared defaults (measured in
+# benchmarks/RESULTS.md). Applied before a settings file and command-line options.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn-cluster": {},
+    "feature-ae": {},
+    "cae": {"epochs": 60, "latent_dim": 64, "blur_sigma": 4.0, "batch_size": 8},
+}

@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from inspector.backbone import BackboneSpec
 from inspector.backends.torch_backend import TorchBackend
 from inspector.bundle import BundleMeta, ScoreStats, Thresholds, save_bundle
 from inspector.imageio import ImageLoadError
-from inspector.models import create_model
+from inspector.models import AnomalyModel
 from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from training.calibrate import calibrate
-from training.data import good_images, iter_batches, split_holdout
-from training.fitters import FITTERS
+from training.data import good_images, split_holdout
+from training.fitters import FAMILIES, Family, FitContext
+from training.loop import seed_everything
 from training.settings import TrainSettings
 
 
-def build_model(s: TrainSettings):
+def build_model(s: TrainSettings) -> AnomalyModel:
     """An unfitted model of the family and settings ``s`` names."""
-    backbone = BackboneSpec(
-        name=s.backbone, layers=s.layers, weights=s.backbone_weights, location=s.backbone_location
-    )
-    return create_model(
-        s.model,
-        backbone=backbone.to_dict(),
-        input_size=(s.input_size, s.input_size),
-        aggregation=s.aggregation,
-        blur_sigma=s.blur_sigma,
-        score_topk=s.score_topk,
-        projection_dim=s.projection_dim,
-        coarse_size=s.coarse_memory,
-        refine_k=s.refine_patches,
-    )
+    return family_of(s).build(s)
+
+
+def family_of(s: TrainSettings) -> Family:
+    try:
+        return FAMILIES[s.model]
+    except KeyError:
+        raise ValueError(f"no training for model {s.model!r}; have {sorted(FAMILIES)}") from None
+
+
+def default_workdir(out: str | Path) -> Path:
+    """Checkpoints and TensorBoard logs live beside the bundle, not in it: a bundle is what
+    ships to a station, and optimiser state has no business there."""
+    out = Path(out)
+    return out.parent / f"{out.name}.training"
 
 
 def train(
@@ -46,6 +48,9 @@ def train(
     settings: TrainSettings | None = None,
     val_dir: str | Path | None = None,
     show_progress: bool = True,
+    workdir: str | Path | None = None,
+    resume: bool = False,
+    cancel: threading.Event | None = None,
 ) -> BundleMeta:
     """Fit a model on the good images in ``data``, calibrate it and save a bundle at ``out``.
 
@@ -56,13 +61,16 @@ def train(
         val_dir: good images for calibration; if None, ``settings.holdout`` of ``data`` is
             held out instead.
         show_progress: draw progress bars on stderr.
+        workdir: checkpoints and TensorBoard logs of trained families (default: beside
+            ``out``, see ``default_workdir``).
+        resume: continue a trained family from its last checkpoint in ``workdir``.
+        cancel: set from another thread to stop a trained family cleanly.
 
     Returns:
         The saved bundle's metadata (thresholds, model id, training summary).
     """
     s = settings or TrainSettings()
-    if s.model not in FITTERS:
-        raise ValueError(f"no fit function for model {s.model!r}; have {sorted(FITTERS)}")
+    family = family_of(s)
     t0 = time.perf_counter()
     files = good_images(data)
     if val_dir is not None:
@@ -74,15 +82,20 @@ def train(
         resize_mode=s.resize_mode,
         normalize_intensity=s.normalize_intensity,
     )
-    model = build_model(s).eval()
-    skipped: list[str] = []
-    fit_summary = FITTERS[s.model](
-        model,
-        iter_batches(fit_files, pre, s.batch_size, skipped),
-        len(fit_files),
-        s,
+    seed_everything(s.seed)  # weight init of trained families
+    model = family.build(s).eval()
+    ctx = FitContext(
+        settings=s,
+        preprocessing=pre,
+        fit_files=fit_files,
+        val_files=cal_files,
+        workdir=Path(workdir) if workdir else default_workdir(out),
+        resume=resume,
         show_progress=show_progress,
+        cancel=cancel,
     )
+    skipped = ctx.skipped
+    fit_summary = family.fit(model, ctx)
     fit_seconds = time.perf_counter() - t0
 
     # Score the held-out good images exactly as inspection will, then set thresholds.
@@ -118,7 +131,7 @@ def train(
         "fit_images": len(fit_files),
         "calibration_images": len(scores),
         "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
-        "skipped_files": skipped,
+        "skipped_files": sorted(set(skipped)),
         "fit_seconds": round(fit_seconds, 2),
         "total_seconds": round(time.perf_counter() - t0, 2),
         "settings": s.to_dict(),

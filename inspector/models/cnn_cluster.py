@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from inspector.backbone import BackboneSpec, FeatureExtractor
 from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.features import aggregate_stages, per_stage
+from inspector.models.head import exporting, output_size, patch_head
 from inspector.models.registry import register_model
 
 SEARCH_BLOCK = 1024  # centres per GEMM in the nearest-centre search
@@ -141,16 +142,7 @@ class CnnClusterModel(AnomalyModel):
 
     def aggregate(self, images: torch.Tensor) -> torch.Tensor:
         """Raw locally averaged features of all stages at the finest stage's resolution."""
-        feats = self.extractor(images)
-        size = feats[0].shape[-2:]
-        parts = []
-        for f, k in zip(feats, self.aggregation, strict=True):
-            if k > 1:
-                f = F.avg_pool2d(f, k, stride=1, padding=k // 2, count_include_pad=False)
-            if f.shape[-2:] != size:
-                f = F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-            parts.append(f)
-        return torch.cat(parts, dim=1)
+        return aggregate_stages(self.extractor(images), self.aggregation)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """Standardise (and project) raw features laid out as (B, D, h, w)."""
@@ -221,7 +213,7 @@ class CnnClusterModel(AnomalyModel):
 
     def _nearest(self, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         """Distance from each row of ``x`` (N, D) to its nearest centre in ``blocks``."""
-        if x.shape[0] > SEARCH_ROWS and not _exporting():
+        if x.shape[0] > SEARCH_ROWS and not exporting():
             # Big batches: same arithmetic in row chunks, for the same memory reason.
             d2 = torch.cat([self._nearest_sq(part, blocks) for part in x.split(SEARCH_ROWS)])
         else:
@@ -241,65 +233,7 @@ class CnnClusterModel(AnomalyModel):
     def forward(self, images: torch.Tensor) -> InferenceBatch:
         emb = self.embed(images)
         with torch.autocast(emb.device.type, enabled=False):
-            # Exported graphs take the bundle's fixed input size: a constant here keeps every
-            # shape static but the batch, as TensorRT wants, instead of Shape/Gather chains.
-            h, w = images.shape[-2:]
-            size = self.input_size if _exporting() else (int(h), int(w))
-            return self._head(emb, size)
-
-    def _head(self, emb: torch.Tensor, size: tuple[int, int]) -> InferenceBatch:
-        """Nearest-centre search, image score and map (fp32 whatever the backbone ran in)."""
-        patch = self.patch_scores(emb)
-        flat = patch.flatten(1)
-        k = min(self.score_topk, flat.shape[1])
-        score = flat.topk(k, dim=1).values.mean(dim=1) if k > 1 else flat.amax(dim=1)
-        amap = F.interpolate(patch, size=size, mode="bilinear", align_corners=False)
-        return InferenceBatch(
-            pred_score=score, anomaly_map=self.blur(shift_map(amap, *self.map_shift))
-        )
-
-
-def per_stage(value: int | tuple[int, ...] | list[int], stages: int) -> tuple[int, ...]:
-    """One neighbourhood side per feature stage; a single value applies to every stage."""
-    sides = (value,) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(sides) == 1:
-        sides = sides * stages
-    if len(sides) != stages or any(k < 1 or k % 2 == 0 for k in sides):
-        raise ValueError(f"aggregation needs {stages} odd sides >= 1, got {value!r}")
-    return sides
-
-
-def _exporting() -> bool:
-    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
-
-
-def shift_map(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Translate (B, C, H, W) maps by whole pixels, repeating the edge (slice + pad: exports)."""
-    if dy == 0 and dx == 0:
-        return x
-    h, w = x.shape[-2:]
-    # new[y, x] = old[y - dy, x - dx]: positive shifts move content down and right.
-    x = x[..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
-    pad = (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0))
-    return F.pad(x, pad, mode="replicate")
-
-
-def receptive_field_shift(model: CnnClusterModel, seed: int = 0) -> tuple[int, int]:
-    """Pixels (dy, dx) from where the map paints a patch to where its features look.
-
-    The centre of a patch's receptive field is the gradient-weighted centre of the input
-    pixels that feed its features, for a noise image at the model's input size.
-    """
-    h, w = model.input_size
-    g = torch.Generator().manual_seed(seed)
-    x = (torch.randn(1, 3, h, w, generator=g) * 0.5).requires_grad_(True)
-    with torch.enable_grad():
-        emb = model.aggregate(x)
-        i, j = emb.shape[-2] // 2, emb.shape[-1] // 2
-        (grad,) = torch.autograd.grad(emb[0, :, i, j].pow(2).sum(), x)
-    weight = grad.abs().sum(dim=(0, 1))
-    cy = float((weight.sum(1) * torch.arange(h)).sum() / weight.sum())
-    cx = float((weight.sum(0) * torch.arange(w)).sum() / weight.sum())
-    s = model.stride
-    painted_y, painted_x = s * i + (s - 1) / 2, s * j + (s - 1) / 2  # bilinear, align_corners=False
-    return round(cy - painted_y), round(cx - painted_x)
+            # Nearest-centre search, image score and map: fp32 whatever the backbone ran in.
+            patch = self.patch_scores(emb)
+            size = output_size(images, self.input_size)
+            return patch_head(patch, size, self.score_topk, self.map_shift, self.blur)

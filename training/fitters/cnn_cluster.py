@@ -10,9 +10,32 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel, receptive_field_shift
+from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel
+from inspector.models.features import receptive_field_shift
+from training.data import iter_batches
+from training.fitters.context import FitContext, backbone_config
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.settings import TrainSettings
+
+
+def build_cnn_cluster(s: TrainSettings) -> CnnClusterModel:
+    return CnnClusterModel(
+        backbone=backbone_config(s),
+        input_size=(s.input_size, s.input_size),
+        aggregation=s.aggregation,
+        blur_sigma=s.blur_sigma,
+        score_topk=s.score_topk,
+        projection_dim=s.projection_dim,
+        coarse_size=s.coarse_memory,
+        refine_k=s.refine_patches,
+    )
+
+
+def fit_cnn_cluster_context(model: CnnClusterModel, ctx: FitContext) -> dict[str, Any]:
+    """``fit_cnn_cluster`` streaming the training images (no copy of them in memory)."""
+    s = ctx.settings
+    batches = iter_batches(ctx.fit_files, ctx.preprocessing, s.batch_size, ctx.skipped)
+    return fit_cnn_cluster(model, batches, len(ctx.fit_files), s, ctx.show_progress)
 
 
 def _collect_patches(

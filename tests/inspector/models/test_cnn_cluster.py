@@ -61,7 +61,7 @@ def test_image_score_is_max_of_patch_scores() -> None:
 
 
 def test_shift_map_moves_content() -> None:
-    from inspector.models.cnn_cluster import shift_map
+    from inspector.models.head import shift_map
 
     x = torch.zeros(1, 1, 10, 10)
     x[0, 0, 5, 5] = 1.0
@@ -71,7 +71,7 @@ def test_shift_map_moves_content() -> None:
 
 
 def test_receptive_field_shift_of_default_backbone() -> None:
-    from inspector.models.cnn_cluster import receptive_field_shift
+    from inspector.models.features import receptive_field_shift
 
     m = create_model("cnn-cluster", input_size=(128, 128)).eval()
     dy, dx = receptive_field_shift(m)

@@ -1,0 +1,162 @@
+"""Feature autoencoder (DFR-style): reconstruct pretrained multi-scale features of good parts.
+
+A frozen pretrained backbone describes every patch by its multi-scale features; a small
+autoencoder squeezes them through a narrow bottleneck and rebuilds them. Trained on good
+parts only, it learns to rebuild what normal patches look like and nothing else, so the
+per-position reconstruction error is the anomaly map. Unlike the pixel autoencoder it never
+has to draw texture, only describe it, which is why it is the family's strong member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from inspector.backbone import BackboneSpec, FeatureExtractor
+from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.features import aggregate_stages, per_stage
+from inspector.models.head import output_size, patch_head
+from inspector.models.registry import register_model
+
+
+def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class FeatureAutoencoder(nn.Module):
+    """Convolutional autoencoder over a feature map: channels narrow to ``latent`` and back.
+
+    Args:
+        channels: feature channels in and out.
+        hidden: widths of the layers between the features and the bottleneck.
+        latent: bottleneck width; small enough that anomalous features cannot pass through.
+        kernel: convolution size; 1 rebuilds each position from itself, 3 also from its
+            neighbours (context helps tell a displaced normal pattern from a defect).
+    """
+
+    def __init__(self, channels: int, hidden: tuple[int, ...], latent: int, kernel: int) -> None:
+        super().__init__()
+        widths = [channels, *hidden]
+        enc: list[nn.Module] = [
+            conv_block(a, b, kernel) for a, b in zip(widths, widths[1:], strict=False)
+        ]
+        enc.append(nn.Conv2d(widths[-1], latent, kernel, padding=kernel // 2))
+        back = [latent, *reversed(hidden)]
+        dec: list[nn.Module] = [
+            conv_block(a, b, kernel) for a, b in zip(back, back[1:], strict=False)
+        ]
+        dec.append(nn.Conv2d(back[-1], channels, kernel, padding=kernel // 2))
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+@register_model
+class FeatureAEModel(AnomalyModel):
+    """Per-position feature reconstruction error of a frozen pretrained backbone.
+
+    Args:
+        backbone: backbone spec as a dict (see ``BackboneSpec``).
+        input_size: model input (height, width) in pixels.
+        aggregation: neighbourhood side averaged per stage (as in the cnn-cluster model).
+        hidden: autoencoder widths between features and bottleneck.
+        latent_dim: bottleneck width.
+        kernel_size: autoencoder convolution size (1 or 3).
+        blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
+        score_topk: image score = mean of the top-k values of the patch-resolution map.
+        map_shift: (dy, dx) receptive-field correction of the map (measured when fitting).
+        load_weights: load pretrained backbone weights (False when a bundle supplies them).
+    """
+
+    family = "feature-ae"
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+
+    def __init__(
+        self,
+        backbone: dict | None = None,
+        input_size: tuple[int, int] | list[int] = (256, 256),
+        aggregation: int | tuple[int, ...] | list[int] = (1, 3),
+        hidden: tuple[int, ...] | list[int] = (128,),
+        latent_dim: int = 48,
+        kernel_size: int = 1,
+        blur_sigma: float = 4.0,
+        score_topk: int = 1,
+        map_shift: tuple[int, int] | list[int] = (0, 0),
+        load_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
+        self.aggregation = per_stage(aggregation, len(self.extractor.channels))
+        self.stride = self.extractor.strides[0]
+        dim = sum(self.extractor.channels)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
+        self.blur_sigma, self.score_topk = float(blur_sigma), int(score_topk)
+        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
+        # Standardised features put every channel on the same footing in the loss; the
+        # statistics come from the training patches.
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_scale", torch.ones(dim))
+        self.autoencoder = FeatureAutoencoder(dim, self.hidden, self.latent_dim, self.kernel_size)
+        self.blur = GaussianBlur(self.blur_sigma)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone_spec.to_dict(),
+            "input_size": list(self.input_size),
+            "aggregation": list(self.aggregation),
+            "hidden": list(self.hidden),
+            "latent_dim": self.latent_dim,
+            "kernel_size": self.kernel_size,
+            "blur_sigma": self.blur_sigma,
+            "score_topk": self.score_topk,
+            "map_shift": list(self.map_shift),
+        }
+
+    def train(self, mode: bool = True) -> FeatureAEModel:
+        # Only the autoencoder learns; the backbone's ImageNet statistics stay fixed.
+        super().train(mode)
+        self.extractor.train(False)
+        return self
+
+    def aggregate(self, images: torch.Tensor) -> torch.Tensor:
+        """Unstandardised aggregated features (B, D, h, w) (fitting computes their stats)."""
+        return aggregate_stages(self.extractor(images), self.aggregation)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Standardised features, the autoencoder's input and target, fp32."""
+        return self.standardise(self.aggregate(images))
+
+    def standardise(self, feats: torch.Tensor) -> torch.Tensor:
+        """Raw aggregated features to the standardised space, in fp32."""
+        with torch.autocast(feats.device.type, enabled=False):
+            mean = self.feature_mean.view(1, -1, 1, 1)
+            return (feats.float() - mean) / self.feature_scale.view(1, -1, 1, 1)
+
+    def set_feature_stats(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        self.feature_mean = mean.detach().to(torch.float32).clone()
+        self.feature_scale = scale.detach().to(torch.float32).clamp_min(1e-6).clone()
+
+    @staticmethod
+    def residual(emb: torch.Tensor, rebuilt: torch.Tensor) -> torch.Tensor:
+        """Mean squared reconstruction error per position, (B, 1, h, w): loss and map alike."""
+        return (emb - rebuilt.float()).pow(2).mean(dim=1, keepdim=True)
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        emb = self.embed(images)
+        rebuilt = self.autoencoder(emb)
+        with torch.autocast(emb.device.type, enabled=False):
+            patch = self.residual(emb, rebuilt)
+            size = output_size(images, self.input_size)
+            return patch_head(patch, size, self.score_topk, self.map_shift, self.blur)

@@ -1,0 +1,56 @@
+"""Training the pixel autoencoder through the shared training loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from inspector.models.cae import ConvAEModel
+from training.fitters.context import FitContext, map_picture, run_task
+from training.settings import TrainSettings
+
+
+def build_cae(s: TrainSettings) -> ConvAEModel:
+    return ConvAEModel(
+        input_size=(s.input_size, s.input_size),
+        base_channels=s.base_channels,
+        depth=s.depth,
+        latent_dim=s.latent_dim,
+        blur_sigma=s.blur_sigma,
+    )
+
+
+class CAETask:
+    """Redraw (augmented) good images; the loss is the anomaly map's own measure."""
+
+    def __init__(self, model: ConvAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
+        self.model, self.preview = model, preview
+        params = model.autoencoder.parameters()
+        self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
+
+    def _loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.residual(batch, self.model.autoencoder(batch)).mean()
+
+    def training_step(
+        self, batch: torch.Tensor
+    ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
+        yield "loss", self._loss(batch), self.optimizers[0]
+
+    def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._loss(batch)
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        m = self.model
+        batch = self.preview.to(next(m.parameters()).device)
+        return {
+            "images": m.to_unit(batch).clamp(0, 1),
+            "reconstructions": m.to_unit(m.autoencoder(batch).float()).clamp(0, 1),
+            "anomaly_map": map_picture(m(batch).anomaly_map),
+        }
+
+
+def fit_cae(model: ConvAEModel, ctx: FitContext) -> dict[str, Any]:
+    train, val = ctx.image_sources()
+    return run_task(CAETask(model, ctx.settings, ctx.preview()), ctx, train, val).summary()

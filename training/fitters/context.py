@@ -1,0 +1,102 @@
+"""What every fit function gets: the data, the settings and the run's options."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from inspector.backbone import BackboneSpec
+from inspector.preprocess import Preprocessing
+from training.batches import AugmentedImages, BatchSource
+from training.data import InputImages
+from training.loop import LoopResult, Task, TrainingLoop
+from training.settings import TrainSettings
+
+
+@dataclass
+class FitContext:
+    """One training run's inputs.
+
+    Attributes:
+        settings: the resolved training settings.
+        preprocessing: how images become model inputs.
+        fit_files: good images the model learns from.
+        val_files: held-out good images (validation loss and calibration, never test images).
+        skipped: unreadable files are appended here with their reason.
+        workdir: checkpoints and TensorBoard logs of trained families.
+        resume: continue a trained family from ``workdir``'s checkpoint.
+        show_progress: draw progress bars.
+        cancel: set to stop a trained family after its current batch.
+    """
+
+    settings: TrainSettings
+    preprocessing: Preprocessing
+    fit_files: list[Path]
+    val_files: list[Path]
+    workdir: Path
+    skipped: list[str] = field(default_factory=list)
+    resume: bool = False
+    show_progress: bool = True
+    cancel: threading.Event | None = None
+
+    @cached_property
+    def train_images(self) -> InputImages:
+        return InputImages.load(self.fit_files, self.preprocessing, self.skipped)
+
+    @cached_property
+    def val_images(self) -> InputImages:
+        return InputImages.load(self.val_files, self.preprocessing, self.skipped)
+
+    def image_sources(self) -> tuple[AugmentedImages, AugmentedImages]:
+        """(training, validation) batches of the run's images, training ones augmented."""
+        s = self.settings
+        return (
+            AugmentedImages(self.train_images, s.augment, s.seed),
+            AugmentedImages(self.val_images, (), s.seed),
+        )
+
+    def preview(self, n: int = 4) -> torch.Tensor:
+        """The first ``n`` validation images as a network batch (TensorBoard pictures)."""
+        return torch.from_numpy(self.val_images.batch(range(min(n, len(self.val_images)))))
+
+
+def denormalise(batch: torch.Tensor, spec: Preprocessing | None = None) -> torch.Tensor:
+    """Network inputs back to 0..1 RGB pictures (for TensorBoard)."""
+    spec = spec or Preprocessing()
+    mean = torch.tensor(spec.mean, device=batch.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=batch.device).view(1, 3, 1, 1)
+    return (batch.float() * std + mean).clamp(0, 1)
+
+
+def map_picture(maps: torch.Tensor) -> torch.Tensor:
+    """Anomaly maps scaled by the batch's largest value into 0..1 (one channel)."""
+    maps = maps.float()
+    return maps / maps.amax().clamp_min(1e-12)
+
+
+def backbone_config(s: TrainSettings) -> dict:
+    """The backbone spec the settings name, as a model config dict."""
+    return BackboneSpec(
+        name=s.backbone, layers=s.layers, weights=s.backbone_weights, location=s.backbone_location
+    ).to_dict()
+
+
+def run_task(task: Task, ctx: FitContext, train: BatchSource, val: BatchSource) -> LoopResult:
+    """Train ``task`` through the shared loop with the run's options; the model ends on CPU."""
+    loop = TrainingLoop(
+        task,
+        train,
+        val,
+        ctx.settings,
+        ctx.workdir,
+        resume=ctx.resume,
+        show_progress=ctx.show_progress,
+        cancel=ctx.cancel,
+    )
+    result = loop.run()
+    task.model.cpu()
+    return result
