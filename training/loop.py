@@ -14,6 +14,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import logging
 import math
 import os
 import random
@@ -37,6 +38,8 @@ CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "visual-inspector-checkpoint/1"
 # Settings that do not change what a run computes; a resumed run may change them.
 RUN_ONLY_SETTINGS = ("epochs", "patience", "device", "tensorboard")
+
+log = logging.getLogger(__name__)
 
 
 class TrainingCancelled(RuntimeError):
@@ -343,7 +346,12 @@ class TrainingLoop:
     def _writer(self, purge_step: int) -> Any:
         if not self.s.tensorboard:
             return None
-        from torch.utils.tensorboard import SummaryWriter
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            # A missing logger must never cost a training run; say so and carry on.
+            log.warning("TensorBoard is not installed; training without its logs")
+            return None
 
         return SummaryWriter(str(self.workdir / "tensorboard"), purge_step=purge_step + 1)
 
