@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from inspector.commands import add_backend_arguments
+from inspector.families import FAMILIES
 from training.settings import TrainSettings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
@@ -32,8 +33,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
-    # Not `choices=list_models()`: that would import torch just to print --help.
-    p.add_argument("--model", help="model family (default cnn-cluster; see the README)")
+    # From the torch-free family list: --help must not import torch.
+    p.add_argument(
+        "--model",
+        choices=sorted(FAMILIES),
+        help="model family: " + "; ".join(f"{name}: {what}" for name, what in FAMILIES.items()),
+    )
     p.add_argument("--config", type=Path, help="settings file (.toml or .json)")
     p.add_argument("--val-dir", type=Path, help="good images for calibration (else a holdout)")
     p.add_argument(
@@ -240,7 +245,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"  warning: ONNX export skipped: {exc}", file=sys.stderr)
     print(
         f"  fitted on {meta.training['fit_images']} good images in "
-        f"{meta.training['fit_seconds']:.1f} s; {meta.training['fit']}"
+        f"{meta.training['fit_seconds']:.1f} s: {describe_fit(meta.training['fit'])}"
     )
     print(
         f"  calibrated on {cal['calibration_images']} held-out good images: image threshold "
@@ -255,6 +260,18 @@ def run_train(args: argparse.Namespace) -> int:
             args.out, args.test, args.out / "evaluation.json", "cpu", record=True
         )
     return 0
+
+
+def describe_fit(fit: dict) -> str:
+    """One line of what fitting did, for either kind of family."""
+    if "epochs_run" in fit:  # trained through the shared loop
+        why = {"early": "validation loss stopped improving", "epochs": "epoch limit"}
+        return (
+            f"{fit['epochs_run']} epochs on {fit['device']} ({why.get(fit['stopped'], '')}), "
+            f"weights of epoch {fit['best_epoch']} kept (validation loss "
+            f"{fit['best_val_loss']:.4g})"
+        )
+    return f"{fit.get('centres')} {fit.get('strategy')} centres from {fit.get('patches')} patches"
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QLabel,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from gui.jobs import Job
 from inspector.bundle import BundleError, read_meta
+from inspector.families import DEFAULT_FAMILY, FAMILIES
 from inspector.imageio import iter_image_files
 
 
@@ -63,6 +65,10 @@ class RetrainPanel(QWidget):
         self.test = QLineEdit()
         self.test.setPlaceholderText("optional labelled test folder (MVTec layout) for evaluation")
         test_browse = QPushButton("Test folder…")
+        self.family = QComboBox()
+        for name, what in FAMILIES.items():
+            self.family.addItem(name, name)
+            self.family.setItemData(self.family.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
         self.train_button = QPushButton("Train new model")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -86,9 +92,11 @@ class RetrainPanel(QWidget):
         grid.addWidget(QLabel("Test set"), 2, 0)
         grid.addWidget(self.test, 2, 1)
         grid.addWidget(test_browse, 2, 2)
-        grid.addWidget(self.train_button, 3, 1)
-        grid.addWidget(self.cancel_button, 3, 2)
-        grid.addWidget(self.promote_button, 3, 3)
+        grid.addWidget(QLabel("Model"), 3, 0)
+        grid.addWidget(self.family, 3, 1)
+        grid.addWidget(self.train_button, 4, 1)
+        grid.addWidget(self.cancel_button, 4, 2)
+        grid.addWidget(self.promote_button, 4, 3)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
         lay.addWidget(self.stage)
@@ -107,7 +115,14 @@ class RetrainPanel(QWidget):
         self.refresh_count()
 
     def set_current_model(self, path: str) -> None:
+        """The production model; a new one is trained with its family unless changed."""
         self.current_model = path
+        try:
+            family = read_meta(path).family if path else DEFAULT_FAMILY
+        except BundleError:
+            family = DEFAULT_FAMILY
+        index = self.family.findData(family)
+        self.family.setCurrentIndex(max(index, 0))
 
     def refresh_count(self) -> int:
         folder = Path(self.data.text())
@@ -134,6 +149,7 @@ class RetrainPanel(QWidget):
             return
         self.candidate = self.candidates_dir / time.strftime("%Y%m%d_%H%M%S")
         args = ["train", "--data", self.data.text(), "--out", str(self.candidate)]
+        args += ["--model", self.family.currentData()]
         if self.test.text().strip():
             args += ["--test", self.test.text().strip()]
         self.promote_button.setEnabled(False)

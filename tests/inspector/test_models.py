@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from inspector.families import DEFAULT_FAMILY, FAMILIES
 from inspector.models import InferenceBatch, create_model, list_models
 
 SMALL = {"input_size": (64, 96)}
@@ -13,6 +14,11 @@ SMALL = {"input_size": (64, 96)}
 def _model(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
     return create_model(name, **SMALL).eval()
+
+
+def test_torch_free_family_list_matches_the_registry() -> None:
+    assert sorted(FAMILIES) == sorted(list_models())
+    assert DEFAULT_FAMILY in FAMILIES
 
 
 def test_registry_lists_default_family() -> None:

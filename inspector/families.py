@@ -1,0 +1,15 @@
+"""The model families by name, with what each is for (no torch: the GUI and --help use it).
+
+``inspector.models`` registers the implementations; a test keeps the two lists equal.
+"""
+
+from __future__ import annotations
+
+DEFAULT_FAMILY = "cnn-cluster"
+
+FAMILIES: dict[str, str] = {
+    "cnn-cluster": "pretrained CNN features, memory of normal patches (default; most accurate, "
+    "fits in seconds)",
+    "feature-ae": "pretrained CNN features rebuilt through an autoencoder (trains in minutes)",
+    "cae": "pixel autoencoder, no pretrained network (textbook baseline; colour and texture)",
+}
