@@ -1,7 +1,8 @@
 """Train and evaluate a model on every category of an MVTec-layout root; time it.
 
 Usage:
-    python benchmarks/mvtec_benchmark.py ../shared/datasets [--config settings.toml] \
+    python benchmarks/mvtec_benchmark.py ../shared/datasets [--model feature-ae] \
+        [--config settings.toml] \
         [--set input_size=320 ...] [--only screw] [--out benchmarks/results/NAME.json]
 
 Per category, one process trains and evaluates (so max RSS is that category's) and a fresh
@@ -48,7 +49,7 @@ def run_category(category: str, bundle: str, settings_dict: dict, queue: mp.Queu
     from training.settings import TrainSettings
     from training.train import train
 
-    settings = TrainSettings().override(**settings_dict)
+    settings = TrainSettings().override(**settings_dict)  # already resolved for its family
     t0 = time.perf_counter()
     meta = train(category, bundle, settings, show_progress=False)
     fit_s = time.perf_counter() - t0
@@ -68,6 +69,8 @@ def run_category(category: str, bundle: str, settings_dict: dict, queue: mp.Queu
             "fit_seconds": round(fit_s, 1),
             "fit_images": meta.training["fit_images"],
             "memory_centres": meta.training["fit"].get("centres"),
+            "epochs_run": meta.training["fit"].get("epochs_run"),
+            "best_epoch": meta.training["fit"].get("best_epoch"),
             "bundle_mb": round(sum(f.stat().st_size for f in Path(bundle).iterdir()) / 1e6, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
         }
@@ -127,6 +130,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("root", type=Path)
+    ap.add_argument("--model", help="model family (default cnn-cluster)")
     ap.add_argument("--config", type=Path, help="training settings file (.toml/.json)")
     ap.add_argument(
         "--set",
@@ -140,7 +144,10 @@ def main() -> int:
     args = ap.parse_args()
     from training.settings import TrainSettings
 
-    base = TrainSettings.from_file(args.config) if args.config else TrainSettings()
+    if args.config:
+        base = TrainSettings.from_file(args.config, model=args.model)
+    else:
+        base = TrainSettings.for_family(args.model or TrainSettings.model)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     settings = base.override(**overrides).to_dict()
     cats = find_categories(args.root)
