@@ -91,10 +91,14 @@ class CachedViews:
     def __len__(self) -> int:
         return self.data.shape[1]
 
+    @property
+    def views(self) -> int:
+        return self.data.shape[0]
+
     def batches(
         self, epoch: int | None, batch_size: int, shuffle: bool = True
     ) -> Iterator[torch.Tensor]:
-        n, views = len(self), self.data.shape[0]
+        n, views = len(self), self.views
         order = epoch_order(n, self.seed, epoch, shuffle)
         view = np.zeros(n, np.int64)
         if epoch is not None:

@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from inspector.backbone import BackboneSpec, FeatureExtractor
-from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
-from inspector.models.features import aggregate_stages, per_stage
+from inspector.models.base import GaussianBlur, InferenceBatch
+from inspector.models.features import StandardisedFeatures
 from inspector.models.head import output_size, patch_head
 from inspector.models.registry import register_model
 
@@ -60,7 +59,7 @@ class FeatureAutoencoder(nn.Module):
 
 
 @register_model
-class FeatureAEModel(AnomalyModel):
+class FeatureAEModel(StandardisedFeatures):
     """Per-position feature reconstruction error of a frozen pretrained backbone.
 
     Args:
@@ -77,8 +76,6 @@ class FeatureAEModel(AnomalyModel):
     """
 
     family = "feature-ae"
-    feature_mean: torch.Tensor
-    feature_scale: torch.Tensor
 
     def __init__(
         self,
@@ -93,29 +90,19 @@ class FeatureAEModel(AnomalyModel):
         map_shift: tuple[int, int] | list[int] = (0, 0),
         load_weights: bool = True,
     ) -> None:
-        super().__init__()
-        self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
-        self.aggregation = per_stage(aggregation, len(self.extractor.channels))
-        self.stride = self.extractor.strides[0]
-        dim = sum(self.extractor.channels)
+        super().__init__(backbone, input_size, aggregation, load_weights)
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
         self.blur_sigma, self.score_topk = float(blur_sigma), int(score_topk)
         self.map_shift = (int(map_shift[0]), int(map_shift[1]))
-        # Standardised features put every channel on the same footing in the loss; the
-        # statistics come from the training patches.
-        self.register_buffer("feature_mean", torch.zeros(dim))
-        self.register_buffer("feature_scale", torch.ones(dim))
-        self.autoencoder = FeatureAutoencoder(dim, self.hidden, self.latent_dim, self.kernel_size)
+        self.autoencoder = FeatureAutoencoder(
+            self.dim, self.hidden, self.latent_dim, self.kernel_size
+        )
         self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
         return {
-            "backbone": self.backbone_spec.to_dict(),
-            "input_size": list(self.input_size),
-            "aggregation": list(self.aggregation),
+            **self.feature_config(),
             "hidden": list(self.hidden),
             "latent_dim": self.latent_dim,
             "kernel_size": self.kernel_size,
@@ -124,29 +111,9 @@ class FeatureAEModel(AnomalyModel):
             "map_shift": list(self.map_shift),
         }
 
-    def train(self, mode: bool = True) -> FeatureAEModel:
-        # Only the autoencoder learns; the backbone's ImageNet statistics stay fixed.
-        super().train(mode)
-        self.extractor.train(False)
-        return self
-
-    def aggregate(self, images: torch.Tensor) -> torch.Tensor:
-        """Unstandardised aggregated features (B, D, h, w) (fitting computes their stats)."""
-        return aggregate_stages(self.extractor(images), self.aggregation)
-
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Standardised features, the autoencoder's input and target, fp32."""
         return self.standardise(self.aggregate(images))
-
-    def standardise(self, feats: torch.Tensor) -> torch.Tensor:
-        """Raw aggregated features to the standardised space, in fp32."""
-        with torch.autocast(feats.device.type, enabled=False):
-            mean = self.feature_mean.view(1, -1, 1, 1)
-            return (feats.float() - mean) / self.feature_scale.view(1, -1, 1, 1)
-
-    def set_feature_stats(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
-        self.feature_mean = mean.detach().to(torch.float32).clone()
-        self.feature_scale = scale.detach().to(torch.float32).clamp_min(1e-6).clone()
 
     @staticmethod
     def residual(emb: torch.Tensor, rebuilt: torch.Tensor) -> torch.Tensor:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
+
+from inspector.backbone import BackboneSpec, FeatureExtractor
+from inspector.models.base import AnomalyModel
 
 
 class PatchFeatureModel(Protocol):
@@ -60,3 +63,61 @@ def receptive_field_shift(model: PatchFeatureModel, seed: int = 0) -> tuple[int,
     s = model.stride
     painted_y, painted_x = s * i + (s - 1) / 2, s * j + (s - 1) / 2  # bilinear, align_corners=False
     return round(cy - painted_y), round(cx - painted_x)
+
+
+class StandardisedFeatures(AnomalyModel):
+    """Base of the families that learn on top of a frozen backbone's standardised features.
+
+    Holds the extractor, the per-stage aggregation and the per-channel statistics of the
+    training patches; only what a subclass adds on top is trained.
+    """
+
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+    map_shift: tuple[int, int]  # receptive-field correction, measured when fitting
+
+    def __init__(
+        self,
+        backbone: dict | None,
+        input_size: tuple[int, int] | list[int],
+        aggregation: int | tuple[int, ...] | list[int],
+        load_weights: bool,
+    ) -> None:
+        super().__init__()
+        self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
+        self.aggregation = per_stage(aggregation, len(self.extractor.channels))
+        self.stride = self.extractor.strides[0]
+        self.dim = sum(self.extractor.channels)
+        # Standardised features put every channel on the same footing; the statistics
+        # come from the training patches.
+        self.register_buffer("feature_mean", torch.zeros(self.dim))
+        self.register_buffer("feature_scale", torch.ones(self.dim))
+
+    def feature_config(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone_spec.to_dict(),
+            "input_size": list(self.input_size),
+            "aggregation": list(self.aggregation),
+        }
+
+    def train(self, mode: bool = True) -> StandardisedFeatures:
+        # The backbone's ImageNet batch-norm statistics stay fixed while the head learns.
+        super().train(mode)
+        self.extractor.train(False)
+        return self
+
+    def aggregate(self, images: torch.Tensor) -> torch.Tensor:
+        """Unstandardised aggregated features (B, D, h, w) (fitting computes their stats)."""
+        return aggregate_stages(self.extractor(images), self.aggregation)
+
+    def standardise(self, feats: torch.Tensor) -> torch.Tensor:
+        """Raw aggregated features to the standardised space, in fp32."""
+        with torch.autocast(feats.device.type, enabled=False):
+            mean = self.feature_mean.view(1, -1, 1, 1)
+            return (feats.float() - mean) / self.feature_scale.view(1, -1, 1, 1)
+
+    def set_feature_stats(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        self.feature_mean = mean.detach().to(torch.float32).clone()
+        self.feature_scale = scale.detach().to(torch.float32).clamp_min(1e-6).clone()

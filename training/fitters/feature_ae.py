@@ -1,10 +1,4 @@
-"""Training the feature autoencoder: cache backbone features, then the shared loop.
-
-The backbone is frozen, so its features of an image never change between epochs: they are
-computed once for a few augmented views of every image (``cached_views``) and the
-autoencoder trains on those. On a 2-core CPU that makes an epoch a second or two instead of
-a full backbone pass over every image.
-"""
+"""Training the feature autoencoder on cached backbone features (see ``features``)."""
 
 from __future__ import annotations
 
@@ -14,8 +8,6 @@ from typing import Any
 import torch
 
 from inspector.models.feature_ae import FeatureAEModel
-from inspector.models.features import receptive_field_shift
-from training.batches import AugmentedImages, CachedViews
 from training.fitters.context import (
     FitContext,
     backbone_config,
@@ -23,6 +15,7 @@ from training.fitters.context import (
     map_picture,
     run_task,
 )
+from training.fitters.features import cached_feature_sources
 from training.settings import TrainSettings
 
 
@@ -67,26 +60,7 @@ class FeatureAETask:
         }
 
 
-def set_statistics(model: FeatureAEModel, raw: torch.Tensor, chunk: int = 64) -> None:
-    """Per-channel mean and std of raw training features (N, D, h, w), in chunks."""
-    total = torch.zeros(raw.shape[1], dtype=torch.float64)
-    sq = torch.zeros_like(total)
-    for part in raw.split(chunk):
-        part = part.double()
-        total += part.sum(dim=(0, 2, 3))
-        sq += part.pow(2).sum(dim=(0, 2, 3))
-    count = raw.shape[0] * raw.shape[2] * raw.shape[3]
-    mean = total / count
-    model.set_feature_stats(mean.float(), (sq / count - mean.pow(2)).clamp_min(0).sqrt().float())
-
-
 def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
-    s = ctx.settings
-    images = AugmentedImages(ctx.train_images, s.augment, s.seed)
-    train = CachedViews(images, model.aggregate, s.cached_views, s.batch_size, s.seed)
-    val_images = AugmentedImages(ctx.val_images, (), s.seed)
-    val = CachedViews(val_images, model.aggregate, 1, s.batch_size, s.seed)
-    set_statistics(model, train.data[0])  # view 0: the training images as they are
-    model.map_shift = receptive_field_shift(model)
-    result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
-    return {**result.summary(), "map_shift": list(model.map_shift), "views": s.cached_views}
+    train, val = cached_feature_sources(model, ctx)
+    result = run_task(FeatureAETask(model, ctx.settings, ctx.preview()), ctx, train, val)
+    return {**result.summary(), "map_shift": list(model.map_shift), "views": train.views}
