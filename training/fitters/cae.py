@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from inspector.models.cae import ConvAEModel
+from training.corrupt import paste_patches
 from training.fitters.context import FitContext, map_picture, run_task
 from training.settings import TrainSettings
 
@@ -23,30 +24,37 @@ def build_cae(s: TrainSettings) -> ConvAEModel:
 
 
 class CAETask:
-    """Redraw (augmented) good images; the loss is the anomaly map's own measure."""
+    """Redraw (augmented) good images; the loss is the anomaly map's own measure.
+
+    With ``denoise`` the input carries a pasted foreign patch and the target is the clean
+    image (see ``training.corrupt``); validation always uses clean images.
+    """
 
     def __init__(self, model: ConvAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
-        self.model, self.preview = model, preview
+        self.model, self.preview, self.denoise = model, preview, s.denoise
         params = model.autoencoder.parameters()
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
+        self.generator = torch.Generator().manual_seed(s.seed)
 
-    def _loss(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model.residual(batch, self.model.autoencoder(batch)).mean()
+    def _loss(self, target: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
+        return self.model.residual(target, self.model.autoencoder(shown)).mean()
 
     def training_step(
         self, batch: torch.Tensor
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
-        yield "loss", self._loss(batch), self.optimizers[0]
+        # The generator only draws the rectangles (on the CPU); the pasting runs on the device.
+        shown = paste_patches(batch, self.generator) if self.denoise else batch
+        yield "loss", self._loss(batch, shown), self.optimizers[0]
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._loss(batch)
+        return self._loss(batch, batch)
 
     def visuals(self) -> dict[str, torch.Tensor]:
         m = self.model
         batch = self.preview.to(next(m.parameters()).device)
         return {
-            "images": m.to_unit(batch).clamp(0, 1),
-            "reconstructions": m.to_unit(m.autoencoder(batch).float()).clamp(0, 1),
+            "images": m.residual.to_unit(batch).clamp(0, 1),
+            "reconstructions": m.residual.to_unit(m.autoencoder(batch).float()).clamp(0, 1),
             "anomaly_map": map_picture(m(batch).anomaly_map),
         }
 

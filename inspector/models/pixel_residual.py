@@ -1,0 +1,60 @@
+"""How far a reconstruction is from its image, per pixel, the way a person would judge it.
+
+Shared by the pixel-reconstructing families (``cae``, ``ganomaly``): structure (1 - SSIM,
+which ignores the slight blur every reconstruction has) plus colour (squared difference),
+both on the 0..1 image scale so SSIM's constants mean what they were designed to mean.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from inspector.models.base import GaussianBlur
+from inspector.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+SSIM_SIGMA = 1.5  # the window of the original SSIM paper (11 taps)
+SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2  # its stabilisers, for a 0..1 dynamic range
+
+
+class PixelResidual(nn.Module):
+    """(B, 1, H, W) residual of network-scale images and their reconstructions.
+
+    Args:
+        structure_weight: weight of 1 - SSIM.
+        colour_weight: weight of the per-pixel squared difference (mean over channels).
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, structure_weight: float = 1.0, colour_weight: float = 1.0) -> None:
+        super().__init__()
+        self.structure_weight, self.colour_weight = float(structure_weight), float(colour_weight)
+        # ImageNet normalisation undone inside the graph: SSIM's constants assume 0..1.
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.ssim_window = GaussianBlur(SSIM_SIGMA)
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Network-scale images back to the 0..1 scale."""
+        return x * self.std + self.mean
+
+    def ssim_map(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Per-pixel SSIM of 0..1 images, averaged over channels, (B, 1, H, W)."""
+        n, c, h, w = a.shape
+        # All five local statistics in one pass of the window over a stacked batch.
+        stack = torch.cat([a, b, a * a, b * b, a * b], dim=0).reshape(5 * n * c, 1, h, w)
+        mu_a, mu_b, aa, bb, ab = self.ssim_window(stack).reshape(5, n, c, h, w)
+        var_a, var_b, cov = aa - mu_a * mu_a, bb - mu_b * mu_b, ab - mu_a * mu_b
+        num = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+        den = (mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_a + var_b + SSIM_C2)
+        return (num / den).mean(dim=1, keepdim=True)
+
+    def forward(self, images: torch.Tensor, rebuilt: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(images.device.type, enabled=False):
+            a, b = self.to_unit(images.float()), self.to_unit(rebuilt.float())
+            out = self.colour_weight * (a - b).pow(2).mean(dim=1, keepdim=True)
+            if self.structure_weight:
+                out = out + self.structure_weight * (1.0 - self.ssim_map(a, b))
+            return out
