@@ -73,6 +73,30 @@ class Task(Protocol):
         ...
 
 
+class RunningMeans:
+    """Means of monitored values since they were last read (one epoch's, in the loop)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, name: str, values: torch.Tensor) -> None:
+        self._sums[name] = self._sums.get(name, 0.0) + float(values.detach().float().sum())
+        self._counts[name] = self._counts.get(name, 0) + values.numel()
+
+    def pop(self) -> dict[str, float]:
+        means = {k: v / max(self._counts[k], 1) for k, v in self._sums.items()}
+        self._sums, self._counts = {}, {}
+        return means
+
+
+def epoch_scalars(task: Task) -> dict[str, float]:
+    """Values a task monitors over an epoch besides its losses (optional ``scalars()``):
+    the GANs' discriminator outputs on good and on synthesised inputs, for instance."""
+    scalars = getattr(task, "scalars", None)
+    return dict(scalars()) if callable(scalars) else {}
+
+
 @dataclass
 class LoopResult:
     """What a run did, for the bundle's training summary."""
@@ -245,8 +269,9 @@ class TrainingLoop:
                         stopped = "early"
                         break
                     losses = self._train_epoch(epoch, bar)
+                    monitored = epoch_scalars(task)
                     val = self._validate(val_batches)
-                    history.append({"epoch": epoch, **losses, "val_loss": val})
+                    history.append({"epoch": epoch, **losses, **monitored, "val_loss": val})
                     if improved(val, best_val):
                         best_val, best_epoch, bad = val, epoch, 0
                         best_state = copy.deepcopy(
@@ -254,7 +279,7 @@ class TrainingLoop:
                         )
                     else:
                         bad += 1
-                    self._log(writer, epoch, losses, val)
+                    self._log(writer, epoch, losses, monitored, val)
                     bar.set_postfix(**{k: f"{v:.4g}" for k, v in losses.items()}, val=f"{val:.4g}")
                     bar.update(1)
                     self._save(
@@ -355,12 +380,21 @@ class TrainingLoop:
 
         return SummaryWriter(str(self.workdir / "tensorboard"), purge_step=purge_step + 1)
 
-    def _log(self, writer: Any, epoch: int, losses: dict[str, float], val: float) -> None:
+    def _log(
+        self,
+        writer: Any,
+        epoch: int,
+        losses: dict[str, float],
+        monitored: dict[str, float],
+        val: float,
+    ) -> None:
         if writer is None:
             return
         for name, value in losses.items():
             writer.add_scalar(f"train/{name}", value, epoch)
         writer.add_scalar("val/loss", val, epoch)
+        for name, value in monitored.items():
+            writer.add_scalar(f"monitor/{name}", value, epoch)
         every = max(1, self.s.epochs // 10)
         if epoch % every == 0 or epoch == 1:
             self.task.model.eval()
