@@ -11,5 +11,9 @@ FAMILIES: dict[str, str] = {
     "cnn-cluster": "pretrained CNN features, memory of normal patches (default; most accurate, "
     "fits in seconds)",
     "feature-ae": "pretrained CNN features rebuilt through an autoencoder (trains in minutes)",
+    "feature-gan": "pretrained CNN features judged by a patch discriminator trained against "
+    "synthesised anomalies (SimpleNet-style)",
+    "ganomaly": "pixel GAN: encoder-decoder-encoder generator and patch critic (textbook "
+    "GAN baseline)",
     "cae": "pixel autoencoder, no pretrained network (textbook baseline; colour and texture)",
 }

@@ -55,11 +55,16 @@ class TrainSettings:
         tensorboard: write loss curves, reconstructions and maps for TensorBoard.
         cached_views: augmented views per image whose frozen-backbone features are computed
             once and reused every epoch (feature autoencoder; view 0 is unaugmented).
-        hidden: feature autoencoder widths between the features and the bottleneck.
+        hidden: feature autoencoder widths between the features and the bottleneck (the
+            feature GAN's discriminator uses the first as its hidden width).
         latent_dim: autoencoder bottleneck width.
         kernel_size: feature autoencoder convolution size.
         base_channels: pixel autoencoder width of its first stage (doubles per stage).
         depth: pixel autoencoder down-sampling stages.
+        denoise: pixel autoencoder: train it to repair pasted foreign patches (denoising)
+            instead of copying its input.
+        noise_std: feature GAN: the synthetic anomalies' Gaussian noise, in units of a good
+            patch's per-channel spread.
     """
 
     model: str = "cnn-cluster"
@@ -99,6 +104,8 @@ class TrainSettings:
     kernel_size: int = 1
     base_channels: int = 32
     depth: int = 4
+    noise_std: float = 1.0
+    denoise: bool = True
 
     @classmethod
     def for_family(cls, model: str, **changes: Any) -> TrainSettings:
@@ -149,5 +156,8 @@ class TrainSettings:
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn-cluster": {},
     "feature-ae": {},
-    "cae": {"epochs": 60, "latent_dim": 64, "blur_sigma": 4.0, "batch_size": 8},
+    "feature-gan": {"hidden": (1024,), "learning_rate": 1e-3, "noise_std": 0.5, "epochs": 40},
+    "ganomaly": {"epochs": 15, "base_channels": 16, "latent_dim": 64, "learning_rate": 2e-4},
+    # Sized so 300 images at 256 px train within 20 minutes on a 2-core CPU.
+    "cae": {"epochs": 25, "base_channels": 16, "latent_dim": 64, "batch_size": 8},
 }

@@ -15,6 +15,8 @@ from training.fitters.cae import build_cae, fit_cae
 from training.fitters.cnn_cluster import build_cnn_cluster, fit_cnn_cluster_context
 from training.fitters.context import FitContext
 from training.fitters.feature_ae import build_feature_ae, fit_feature_ae
+from training.fitters.feature_gan import build_feature_gan, fit_feature_gan
+from training.fitters.ganomaly import build_ganomaly, fit_ganomaly
 from training.settings import TrainSettings
 
 
@@ -31,6 +33,8 @@ FAMILIES: dict[str, Family] = {
     "cnn-cluster": Family(build_cnn_cluster, fit_cnn_cluster_context, trained=False),
     "feature-ae": Family(build_feature_ae, fit_feature_ae, trained=True),
     "cae": Family(build_cae, fit_cae, trained=True),
+    "feature-gan": Family(build_feature_gan, fit_feature_gan, trained=True),
+    "ganomaly": Family(build_ganomaly, fit_ganomaly, trained=True),
 }
 
 __all__ = ["FAMILIES", "Family", "FitContext"]

@@ -1,0 +1,138 @@
+"""GANomaly-style pixel GAN: encoder-decoder-encoder generator judged by a patch critic.
+
+The generator encodes the image to a latent code, decodes a reconstruction and encodes the
+reconstruction again; trained on good parts with an adversarial critic, it learns to redraw
+good parts, so for a defective one the reconstruction (and the code of the reconstruction)
+moves away from the input. GANomaly's own score is that latent distance; its well-known
+weakness is that a single code vector cannot say *where*. Here the code is spatial (a
+coarse grid, as in the pixel autoencoder), so the latent distance is itself a coarse map,
+and the per-pixel map is the structural and colour residual of the reconstruction.
+
+Image score: the two cues, each divided by its typical value on held-out good parts (set
+when fitting) so neither dominates by its units, then added: the map's maximum (where) and
+the latent distance's maximum cell (GANomaly's what).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.cae import ConvAutoencoder, Encoder
+from inspector.models.pixel_residual import PixelResidual
+from inspector.models.registry import register_model
+
+
+class PatchCritic(nn.Module):
+    """Spectral-normalised patch discriminator; also returns its features for matching.
+
+    Spectral normalisation bounds the critic's Lipschitz constant, which is what keeps
+    adversarial training on a few hundred images from collapsing or oscillating.
+    """
+
+    def __init__(self, base: int, depth: int) -> None:
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        widths = [3] + [base * 2**i for i in range(depth)]
+        self.features = nn.Sequential(
+            *(
+                nn.Sequential(sn(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2))
+                for a, b in zip(widths, widths[1:], strict=False)
+            )
+        )
+        self.head = sn(nn.Conv2d(widths[-1], 1, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(x)
+        return self.head(f), f
+
+
+class Generator(nn.Module):
+    """Encoder, decoder, and a second encoder of the reconstruction."""
+
+    def __init__(self, base: int, depth: int, latent: int) -> None:
+        super().__init__()
+        self.autoencoder = ConvAutoencoder(base, depth, latent)
+        self.reencoder = Encoder(base, depth, latent)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z = self.autoencoder.encoder(x)
+        rebuilt = self.autoencoder.decoder(z)
+        return rebuilt, z, self.reencoder(rebuilt)
+
+
+@register_model
+class GANomalyModel(AnomalyModel):
+    """Reconstruction residual map plus latent distance, from an adversarially trained generator.
+
+    Args:
+        input_size: model input (height, width); both must be multiples of 2**depth.
+        base_channels: width of the first generator stage (doubles per stage).
+        depth: down-sampling stages of the generator (and of the critic).
+        latent_dim: channels of the spatial latent code.
+        colour_weight: weight of the colour term of the map against 1 - SSIM.
+        blur_sigma: Gaussian smoothing of the map, in input pixels.
+        map_scale, latent_scale: typical good-part values of the two score cues (fitted).
+        load_weights: accepted for the common bundle interface (no pretrained parts).
+    """
+
+    family = "ganomaly"
+
+    def __init__(
+        self,
+        input_size: tuple[int, int] | list[int] = (256, 256),
+        base_channels: int = 16,
+        depth: int = 4,
+        latent_dim: int = 64,
+        colour_weight: float = 10.0,
+        blur_sigma: float = 4.0,
+        map_scale: float = 1.0,
+        latent_scale: float = 1.0,
+        load_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        step = 2**depth
+        if self.input_size[0] % step or self.input_size[1] % step:
+            raise ValueError(f"ganomaly input size {self.input_size} must be a multiple of {step}")
+        self.base_channels, self.depth = int(base_channels), int(depth)
+        self.latent_dim, self.colour_weight = int(latent_dim), float(colour_weight)
+        self.blur_sigma = float(blur_sigma)
+        self.map_scale, self.latent_scale = float(map_scale), float(latent_scale)
+        self.generator = Generator(self.base_channels, self.depth, self.latent_dim)
+        self.critic = PatchCritic(self.base_channels, self.depth)
+        self.residual = PixelResidual(colour_weight=self.colour_weight)
+        self.blur = GaussianBlur(self.blur_sigma)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "input_size": list(self.input_size),
+            "base_channels": self.base_channels,
+            "depth": self.depth,
+            "latent_dim": self.latent_dim,
+            "colour_weight": self.colour_weight,
+            "blur_sigma": self.blur_sigma,
+            "map_scale": self.map_scale,
+            "latent_scale": self.latent_scale,
+        }
+
+    @staticmethod
+    def latent_distance(z: torch.Tensor, z_again: torch.Tensor) -> torch.Tensor:
+        """Per-cell squared distance of the two codes, (B, 1, h, w)."""
+        return (z.float() - z_again.float()).pow(2).mean(dim=1, keepdim=True)
+
+    def cues(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Smoothed map (B, 1, H, W), its maximum (B,) and the latent cue (B,), unscaled."""
+        rebuilt, z, z_again = self.generator(images)
+        with torch.autocast(images.device.type, enabled=False):
+            amap = self.blur(self.residual(images, rebuilt))
+            latent = self.latent_distance(z, z_again).flatten(1).amax(dim=1)
+            return amap, amap.flatten(1).amax(dim=1), latent
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        amap, map_max, latent = self.cues(images)
+        score = map_max / self.map_scale + latent / self.latent_scale
+        return InferenceBatch(pred_score=score, anomaly_map=amap)

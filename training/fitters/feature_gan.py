@@ -1,0 +1,100 @@
+"""Training the feature-space GAN discriminator on cached backbone features.
+
+Each step synthesises anomalous features by adding Gaussian noise (``noise_std``, in units
+of a good patch's per-channel spread) to the adapted features of good patches; the
+discriminator learns to score good ones above +margin and synthesised ones below -margin
+(SimpleNet's truncated L1 loss), and the adaptor learns with it. The backbone is frozen,
+so, as for the feature autoencoder, its features are cached for a few augmented views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from inspector.models.feature_gan import FeatureGANModel
+from training.fitters.context import (
+    FitContext,
+    backbone_config,
+    denormalise,
+    map_picture,
+    run_task,
+)
+from training.fitters.features import cached_feature_sources
+from training.loop import RunningMeans
+from training.settings import TrainSettings
+
+MARGIN = 0.5  # SimpleNet's: good above +0.5, synthesised below -0.5, no reward beyond
+
+
+def build_feature_gan(s: TrainSettings) -> FeatureGANModel:
+    return FeatureGANModel(
+        backbone=backbone_config(s),
+        input_size=(s.input_size, s.input_size),
+        aggregation=s.aggregation,
+        hidden=s.hidden[0],
+        blur_sigma=s.blur_sigma,
+        score_topk=s.score_topk,
+    )
+
+
+class FeatureGANTask:
+    """Good adapted features against noisy copies of them; batches are cached raw features."""
+
+    def __init__(self, model: FeatureGANModel, s: TrainSettings, preview: torch.Tensor) -> None:
+        self.model, self.preview, self.noise_std = model, preview, s.noise_std
+        self.monitor = RunningMeans()
+        self.optimizers = [
+            torch.optim.AdamW(
+                [
+                    # The adaptor moves slower than the critic, as in SimpleNet, so the
+                    # space being judged does not run away from the judge.
+                    {"params": model.adaptor.parameters(), "lr": s.learning_rate * 0.1},
+                    {"params": model.discriminator.parameters(), "lr": s.learning_rate},
+                ],
+                weight_decay=1e-5,
+            )
+        ]
+
+    def _losses(
+        self, raw: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        good = self.model.adapt(raw)
+        noise = torch.randn(good.shape, generator=generator, device=good.device)
+        fake = good + noise.to(good.dtype) * self.noise_std
+        scores = self.model.discriminator(torch.cat([good, fake]))
+        s_good, s_fake = scores.float().chunk(2)
+        if self.model.training:
+            self.monitor.add("critic_on_good", s_good)
+            self.monitor.add("critic_on_synthesised", s_fake)
+        return (MARGIN - s_good).clamp_min(0).mean(), (MARGIN + s_fake).clamp_min(0).mean()
+
+    def training_step(
+        self, batch: torch.Tensor
+    ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
+        good, fake = self._losses(batch)
+        yield "loss", good + fake, self.optimizers[0]
+
+    def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        # The same noise every epoch, so changes in the loss are the model's, not the draw's.
+        generator = torch.Generator(batch.device).manual_seed(0)
+        good, fake = self._losses(batch, generator)
+        return good + fake
+
+    def scalars(self) -> dict[str, float]:
+        return self.monitor.pop()
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        images = self.preview.to(self.model.feature_mean.device)
+        return {
+            "images": denormalise(images),
+            "anomaly_map": map_picture(self.model(images).anomaly_map),
+        }
+
+
+def fit_feature_gan(model: FeatureGANModel, ctx: FitContext) -> dict[str, Any]:
+    train, val = cached_feature_sources(model, ctx)
+    result = run_task(FeatureGANTask(model, ctx.settings, ctx.preview()), ctx, train, val)
+    return {**result.summary(), "map_shift": list(model.map_shift), "views": train.views}

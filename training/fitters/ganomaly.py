@@ -1,0 +1,112 @@
+"""Training the GANomaly-style pixel GAN through the shared loop.
+
+Per batch the critic steps first (real good images against reconstructions), then the
+generator: GANomaly's three losses, with the contextual one measured exactly as the anomaly
+map measures it, so training minimises what inspection reports. Stability comes from the
+spectral-normalised critic, feature matching instead of fooling the critic outright, Adam
+with beta1 = 0.5, and one critic step per generator step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from inspector.models.ganomaly import GANomalyModel
+from training.batches import BatchSource
+from training.fitters.context import FitContext, map_picture, run_task
+from training.loop import RunningMeans
+from training.settings import TrainSettings
+
+# GANomaly's loss weights: adversarial (feature matching), contextual, encoder.
+W_ADV, W_CON, W_ENC = 1.0, 50.0, 1.0
+
+
+def build_ganomaly(s: TrainSettings) -> GANomalyModel:
+    return GANomalyModel(
+        input_size=(s.input_size, s.input_size),
+        base_channels=s.base_channels,
+        depth=s.depth,
+        latent_dim=s.latent_dim,
+        blur_sigma=s.blur_sigma,
+    )
+
+
+class GANomalyTask:
+    """Critic step, then generator step, on each batch of (augmented) good images."""
+
+    def __init__(self, model: GANomalyModel, s: TrainSettings, preview: torch.Tensor) -> None:
+        self.model, self.preview = model, preview
+        betas = (0.5, 0.999)
+        self.optimizers = [
+            torch.optim.Adam(model.critic.parameters(), lr=s.learning_rate, betas=betas),
+            torch.optim.Adam(model.generator.parameters(), lr=s.learning_rate, betas=betas),
+        ]
+        self.monitor = RunningMeans()
+
+    def _content_losses(
+        self, images: torch.Tensor, rebuilt: torch.Tensor, z: torch.Tensor, z_again: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        m = self.model
+        return m.residual(images, rebuilt).mean(), m.latent_distance(z, z_again).mean()
+
+    def training_step(
+        self, batch: torch.Tensor
+    ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
+        m = self.model
+        rebuilt, z, z_again = m.generator(batch)
+        on_real, real_features = m.critic(batch)
+        on_fake, _ = m.critic(rebuilt.detach())
+        on_real, on_fake = on_real.float(), on_fake.float()
+        self.monitor.add("critic_on_good", torch.sigmoid(on_real))
+        self.monitor.add("critic_on_reconstructed", torch.sigmoid(on_fake))
+        critic = F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real))
+        critic = critic + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake))
+        yield "critic", critic / 2, self.optimizers[0]
+
+        _, fake_features = m.critic(rebuilt)
+        adversarial = real_features.detach().float().mean(0) - fake_features.float().mean(0)
+        contextual, encoder = self._content_losses(batch, rebuilt, z, z_again)
+        generator = W_ADV * adversarial.pow(2).mean() + W_CON * contextual + W_ENC * encoder
+        yield "generator", generator, self.optimizers[1]
+
+    def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        # What inspection uses: how well good parts are redrawn and re-encoded.
+        contextual, encoder = self._content_losses(batch, *self.model.generator(batch))
+        return W_CON * contextual + W_ENC * encoder
+
+    def scalars(self) -> dict[str, float]:
+        return self.monitor.pop()
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        m = self.model
+        batch = self.preview.to(next(m.parameters()).device)
+        rebuilt, _, _ = m.generator(batch)
+        return {
+            "images": m.residual.to_unit(batch).clamp(0, 1),
+            "reconstructions": m.residual.to_unit(rebuilt.float()).clamp(0, 1),
+            "anomaly_map": map_picture(m(batch).anomaly_map),
+        }
+
+
+@torch.no_grad()
+def set_cue_scales(model: GANomalyModel, val: BatchSource, batch_size: int) -> None:
+    """The typical (mean) value of each score cue on held-out good images."""
+    model.eval()
+    map_max, latent = [], []
+    for batch in val.batches(None, batch_size, shuffle=False):
+        _, m, z = model.cues(batch)
+        map_max.append(m)
+        latent.append(z)
+    model.map_scale = max(float(torch.cat(map_max).mean()), 1e-12)
+    model.latent_scale = max(float(torch.cat(latent).mean()), 1e-12)
+
+
+def fit_ganomaly(model: GANomalyModel, ctx: FitContext) -> dict[str, Any]:
+    train, val = ctx.image_sources()
+    result = run_task(GANomalyTask(model, ctx.settings, ctx.preview()), ctx, train, val)
+    set_cue_scales(model, val, ctx.settings.batch_size)
+    return {**result.summary(), "map_scale": model.map_scale, "latent_scale": model.latent_scale}
