@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,4 +32,37 @@ def trained_bundle(sample_product: Path, tmp_path_factory: pytest.TempPathFactor
 
     out = tmp_path_factory.mktemp("bundle") / "model"
     train(sample_product, out, TrainSettings(), show_progress=False)
+    return out
+
+
+# Epochs for gradient-trained families in tests: enough to find the sample defects, few
+# enough for the suite's time budget. A family not listed gets QUICK_EPOCHS.
+QUICK_EPOCHS = 5
+TEST_EPOCHS = {"feature-ae": 10, "feature-gan": 10, "cae": 8, "ganomaly": 5}
+
+
+@pytest.fixture(scope="session")
+def family_bundles(
+    trained_bundle: Path, sample_product: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """An ONNX-exported bundle of every registered model family, trained on the sample
+    product with that family's defaults (fewer epochs), so every family a later change
+    registers is trained, evaluated, exported and parity-tested without editing tests."""
+    pytest.importorskip("onnxruntime")
+    from inspector.models import list_models
+    from training.export import export_onnx
+    from training.settings import TrainSettings
+    from training.train import train
+
+    out = {}
+    for family in list_models():
+        path = tmp_path_factory.mktemp(family) / "model"
+        if family == "cnn-cluster":
+            shutil.copytree(trained_bundle, path)
+        else:
+            epochs = TEST_EPOCHS.get(family, QUICK_EPOCHS)
+            settings = TrainSettings.for_family(family, epochs=epochs, tensorboard=False)
+            train(sample_product, path, settings, show_progress=False)
+        export_onnx(path)
+        out[family] = path
     return out

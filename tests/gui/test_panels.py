@@ -94,3 +94,20 @@ def test_retrain_with_a_labelled_test_set_compares_evaluations(
     assert re.search(r"New model on the test set: image AUROC [01]\.\d{3}", text), text
     assert re.search(r"Current model on the same test set: image AUROC [01]\.\d{3}", text), text
     assert read_meta(panel.candidate).evaluation["image_auroc"] > 0.9
+
+
+def test_cancelling_an_autoencoder_keeps_its_last_epoch(qtbot, window, sample_product: Path):
+    import torch
+
+    panel = window.retrain
+    panel.data.setText(str(sample_product / "train" / "good"))
+    panel.family.setCurrentIndex(panel.family.findData("feature-ae"))
+    panel.start_training()
+    workdir = panel.candidate.with_name(panel.candidate.name + ".training")
+    qtbot.waitUntil((workdir / "checkpoint.pt").is_file, timeout=180_000)
+    panel.cancel()  # SIGTERM: the loop stops after its batch and exits cleanly
+    assert not panel.job.running()
+    assert panel.stage.text() == "cancelled"
+    assert panel.job.proc.exitCode() == 130  # not killed: the clean-cancel exit code
+    assert torch.load(workdir / "checkpoint.pt", weights_only=True)["epoch"] >= 1
+    assert not (panel.candidate / "bundle.json").exists()

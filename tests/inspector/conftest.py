@@ -15,25 +15,3 @@ def exported_bundle(trained_bundle: Path, tmp_path_factory: pytest.TempPathFacto
     out = Path(shutil.copytree(trained_bundle, tmp_path_factory.mktemp("onnx") / "model"))
     export_onnx(out)
     return out
-
-
-@pytest.fixture(scope="session")
-def family_bundles(
-    exported_bundle: Path, sample_product: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
-    """An exported bundle of every registered model family, trained on the sample product
-    with that family's defaults (the default family reuses ``exported_bundle``), so every
-    family a later change registers is export- and parity-tested without editing tests."""
-    from inspector.models import list_models
-    from training.export import export_onnx
-    from training.settings import TrainSettings
-    from training.train import train
-
-    out = {"cnn-cluster": exported_bundle}
-    for family in list_models():
-        if family not in out:
-            path = tmp_path_factory.mktemp(family) / "model"
-            train(sample_product, path, TrainSettings(model=family), show_progress=False)
-            export_onnx(path)
-            out[family] = path
-    return out

@@ -1,4 +1,4 @@
-"""The two autoencoder families: graph shapes, configs, and what their maps measure."""
+"""The gradient-trained families: graph shapes, configs, and what their maps measure."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import torch
 from inspector.models import create_model, list_models
 from inspector.models.cae import ConvAEModel
 from inspector.models.feature_ae import FeatureAEModel
+from inspector.models.feature_gan import FeatureGANModel
+from inspector.models.pixel_residual import PixelResidual
 
 RANDOM_BACKBONE = {"name": "efficientnet_lite0", "layers": [2, 3], "weights": "none"}
 
 
-def test_both_families_are_registered() -> None:
-    assert {"cae", "feature-ae"} <= set(list_models())
+def test_trained_families_are_registered() -> None:
+    assert {"cae", "feature-ae", "feature-gan", "ganomaly"} <= set(list_models())
 
 
 @pytest.mark.parametrize(
@@ -21,6 +23,8 @@ def test_both_families_are_registered() -> None:
     [
         ("cae", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
         ("feature-ae", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "latent_dim": 8}),
+        ("feature-gan", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "hidden": 16}),
+        ("ganomaly", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
     ],
 )
 def test_forward_gives_scores_and_input_sized_maps(family: str, config: dict) -> None:
@@ -36,22 +40,25 @@ def test_forward_gives_scores_and_input_sized_maps(family: str, config: dict) ->
 
 
 def test_ssim_of_an_image_with_itself_is_one_and_falls_with_damage() -> None:
-    model = ConvAEModel(input_size=(64, 64), base_channels=4, depth=2, latent_dim=4)
+    residual = PixelResidual()
     x = torch.rand(1, 3, 64, 64)
-    assert torch.allclose(model.ssim_map(x, x), torch.ones(1, 1, 64, 64), atol=1e-4)
+    assert torch.allclose(residual.ssim_map(x, x), torch.ones(1, 1, 64, 64), atol=1e-4)
     damaged = x.clone()
     damaged[..., 20:40, 20:40] = 0.5
-    ssim = model.ssim_map(x, damaged)
+    ssim = residual.ssim_map(x, damaged)
     assert ssim[..., 30, 30] < 0.5 < ssim[..., 5, 5]
 
 
-def test_cae_residual_is_zero_for_a_perfect_reconstruction_and_local_for_a_defect() -> None:
-    model = ConvAEModel(input_size=(64, 64), base_channels=4, depth=2, latent_dim=4)
+@pytest.mark.parametrize("weights", [(1.0, 1.0), (1.0, 10.0), (0.0, 1.0)])
+def test_pixel_residual_is_zero_for_a_perfect_reconstruction_and_local_for_a_defect(
+    weights: tuple[float, float],
+) -> None:
+    residual = PixelResidual(*weights)
     x = torch.randn(1, 3, 64, 64)
-    assert model.residual(x, x).abs().max() < 1e-3
+    assert residual(x, x).abs().max() < 1e-3
     spot = x.clone()
     spot[..., 40:48, 8:16] += 2.0
-    res = model.residual(x, spot)[0, 0]
+    res = residual(x, spot)[0, 0]
     assert res[44, 12] > 10 * res[10, 50]
 
 
@@ -75,3 +82,29 @@ def test_feature_ae_training_mode_keeps_the_backbone_frozen() -> None:
     assert model.autoencoder.training
     assert not model.extractor.training
     assert not any(p.requires_grad for p in model.extractor.parameters())
+
+
+def test_feature_gan_map_is_the_negated_discriminator_verdict() -> None:
+    model = FeatureGANModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=16).eval()
+    images = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        verdict = model.discriminator(model.adaptor(model.standardise(model.aggregate(images))))
+        out = model(images)
+    assert torch.allclose(out.pred_score, (-verdict).flatten(1).amax(dim=1), rtol=1e-5)
+
+
+def test_feature_gan_adaptor_starts_as_the_identity() -> None:
+    model = FeatureGANModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=16)
+    x = torch.randn(2, model.dim, 8, 8)
+    assert torch.allclose(model.adaptor(x), x, atol=1e-6)
+
+
+def test_ganomaly_score_adds_its_two_cues_in_good_part_units() -> None:
+    config = {"input_size": (64, 64), "base_channels": 4, "depth": 2, "latent_dim": 4}
+    model = create_model("ganomaly", **config, map_scale=2.0, latent_scale=0.5).eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _, map_max, latent = model.cues(images)
+        out = model(images)
+    assert torch.allclose(out.pred_score, map_max / 2.0 + latent / 0.5, rtol=1e-5)
+    assert torch.allclose(out.anomaly_map.flatten(1).amax(dim=1), map_max)
