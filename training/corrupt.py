@@ -12,10 +12,14 @@ import torch
 
 
 def paste_patches(
-    batch: torch.Tensor, generator: torch.Generator, probability: float = 0.5
+    batch: torch.Tensor, generator: torch.Generator | None = None, probability: float = 0.5
 ) -> torch.Tensor:
     """A copy of ``batch`` where about ``probability`` of the images carry one rectangle
-    (1/16 to 1/4 of each side) cut from another image of the batch at another place."""
+    (1/16 to 1/4 of each side) cut from another image of the batch at another place.
+
+    The rectangles are drawn on the CPU (``generator``, else torch's global one, which the
+    training loop seeds per epoch); the pasting runs on the batch's device.
+    """
     n, _, h, w = batch.shape
     out = batch.clone()
     if n < 2:

@@ -140,6 +140,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The torch seed of one epoch of a run."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -249,7 +254,8 @@ class TrainingLoop:
             task.model.load_state_dict(state["model"])
             for opt, opt_state in zip(task.optimizers, state["optimizers"], strict=True):
                 opt.load_state_dict(opt_state)
-            self.scaler.load_state_dict(state["scaler"])
+            if state["scaler"]:  # empty when saved without AMP (a CPU run resumed on CUDA)
+                self.scaler.load_state_dict(state["scaler"])
             start, best_val, best_epoch = state["epoch"], state["best_val"], state["best_epoch"]
             bad, history, best_state = state["bad_epochs"], state["history"], state["best_model"]
         writer = self._writer(purge_step=start)
@@ -329,6 +335,9 @@ class TrainingLoop:
     def _train_epoch(self, epoch: int, bar: tqdm) -> dict[str, float]:
         task = self.task
         task.model.train()
+        # Random draws inside a task (synthetic anomalies, pasted patches) depend only on the
+        # seed and the epoch, so a resumed run repeats an uninterrupted one exactly.
+        torch.manual_seed(epoch_seed(self.s.seed, epoch))
         sums: dict[str, float] = {}
         count = 0
         for cpu_batch in self.train.batches(epoch, self.s.batch_size):

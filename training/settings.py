@@ -63,8 +63,8 @@ class TrainSettings:
         depth: pixel autoencoder down-sampling stages.
         denoise: pixel autoencoder: train it to repair pasted foreign patches (denoising)
             instead of copying its input.
-        noise_std: feature GAN: the synthetic anomalies' Gaussian noise, in units of a good
-            patch's per-channel spread.
+        noise_std: feature GAN: the synthetic anomalies' Gaussian noise on the adapted
+            standardised features (at the start, in units of each channel's spread).
     """
 
     model: str = "cnn-cluster"

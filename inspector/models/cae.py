@@ -49,6 +49,15 @@ def up(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def pixel_input_size(input_size: tuple[int, int] | list[int], depth: int) -> tuple[int, int]:
+    """The (height, width) of a pixel-reconstructing model; each halving needs even sides."""
+    size = (int(input_size[0]), int(input_size[1]))
+    step = 2**depth
+    if size[0] % step or size[1] % step:
+        raise ValueError(f"input size {size} must be a multiple of {step} for depth {depth}")
+    return size
+
+
 class Encoder(nn.Sequential):
     """``depth`` halvings from ``base`` channels (doubling), then a 1x1 to ``latent``."""
 
@@ -119,10 +128,7 @@ class ConvAEModel(AnomalyModel):
         load_weights: bool = True,
     ) -> None:
         super().__init__()
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        step = 2**depth
-        if self.input_size[0] % step or self.input_size[1] % step:
-            raise ValueError(f"cae input size {self.input_size} must be a multiple of {step}")
+        self.input_size = pixel_input_size(input_size, depth)
         self.base_channels, self.depth = int(base_channels), int(depth)
         self.latent_dim = int(latent_dim)
         self.structure_weight, self.colour_weight = float(structure_weight), float(colour_weight)

@@ -53,8 +53,9 @@ def feature_adaptor(channels: int) -> nn.Conv2d:
 class FeatureGANModel(StandardisedFeatures):
     """Negated patch-discriminator output over adapted, standardised backbone features.
 
-    Standardising first gives the synthetic-anomaly noise one meaning on every channel and
-    every backbone: a fraction of that channel's spread on good parts.
+    Standardising first gives the synthetic-anomaly noise a comparable meaning on every
+    channel and backbone: the adaptor starts as the identity, so at first the noise is a
+    fraction of each channel's spread on good parts (training then reshapes that space).
 
     Args:
         backbone: backbone spec as a dict (see ``BackboneSpec``).

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
-from inspector.models.cae import ConvAutoencoder, Encoder
+from inspector.models.cae import ConvAutoencoder, Encoder, pixel_input_size
 from inspector.models.pixel_residual import PixelResidual
 from inspector.models.registry import register_model
 
@@ -46,8 +46,11 @@ class PatchCritic(nn.Module):
         self.head = sn(nn.Conv2d(widths[-1], 1, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.features(x)
-        return self.head(f), f
+        # Spectral normalisation's power iteration in fp16 is fragile; the critic is small,
+        # so it always runs in fp32.
+        with torch.autocast(x.device.type, enabled=False):
+            f = self.features(x.float())
+            return self.head(f), f
 
 
 class Generator(nn.Module):
@@ -94,10 +97,7 @@ class GANomalyModel(AnomalyModel):
         load_weights: bool = True,
     ) -> None:
         super().__init__()
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        step = 2**depth
-        if self.input_size[0] % step or self.input_size[1] % step:
-            raise ValueError(f"ganomaly input size {self.input_size} must be a multiple of {step}")
+        self.input_size = pixel_input_size(input_size, depth)
         self.base_channels, self.depth = int(base_channels), int(depth)
         self.latent_dim, self.colour_weight = int(latent_dim), float(colour_weight)
         self.blur_sigma = float(blur_sigma)

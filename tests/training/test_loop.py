@@ -150,3 +150,11 @@ def test_improved_treats_the_first_value_as_better() -> None:
     assert improved(5.0, float("inf"))
     assert improved(-1.0, 0.5)
     assert not improved(0.5, 0.5)
+
+
+def test_tensorboard_map_pictures_span_zero_to_one_even_for_negative_maps() -> None:
+    from training.fitters.context import map_picture
+
+    maps = -torch.rand(2, 1, 8, 8) - 1.0  # a negated discriminator verdict: all negative
+    picture = map_picture(maps)
+    assert float(picture.min()) == 0.0 and float(picture.max()) == pytest.approx(1.0)

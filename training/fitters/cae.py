@@ -34,7 +34,6 @@ class CAETask:
         self.model, self.preview, self.denoise = model, preview, s.denoise
         params = model.autoencoder.parameters()
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
-        self.generator = torch.Generator().manual_seed(s.seed)
 
     def _loss(self, target: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
         return self.model.residual(target, self.model.autoencoder(shown)).mean()
@@ -42,8 +41,7 @@ class CAETask:
     def training_step(
         self, batch: torch.Tensor
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
-        # The generator only draws the rectangles (on the CPU); the pasting runs on the device.
-        shown = paste_patches(batch, self.generator) if self.denoise else batch
+        shown = paste_patches(batch) if self.denoise else batch
         yield "loss", self._loss(batch, shown), self.optimizers[0]
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:

@@ -73,9 +73,11 @@ def denormalise(batch: torch.Tensor, spec: Preprocessing | None = None) -> torch
 
 
 def map_picture(maps: torch.Tensor) -> torch.Tensor:
-    """Anomaly maps scaled by the batch's largest value into 0..1 (one channel)."""
+    """Anomaly maps stretched over the batch's range into 0..1 (one channel); some
+    families' maps are negative (a negated discriminator verdict)."""
     maps = maps.float()
-    return maps / maps.amax().clamp_min(1e-12)
+    low = maps.amin()
+    return (maps - low) / (maps.amax() - low).clamp_min(1e-12)
 
 
 def backbone_config(s: TrainSettings) -> dict:

@@ -1,7 +1,8 @@
 """Training the feature-space GAN discriminator on cached backbone features.
 
-Each step synthesises anomalous features by adding Gaussian noise (``noise_std``, in units
-of a good patch's per-channel spread) to the adapted features of good patches; the
+Each step synthesises anomalous features by adding Gaussian noise (``noise_std``) to the
+adapted features of good patches (standardised features, through an adaptor that starts
+as the identity, so the noise starts in units of each channel's spread); the
 discriminator learns to score good ones above +margin and synthesised ones below -margin
 (SimpleNet's truncated L1 loss), and the adaptor learns with it. The backbone is frozen,
 so, as for the feature autoencoder, its features are cached for a few augmented views.

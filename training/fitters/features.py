@@ -13,6 +13,7 @@ import torch
 from inspector.models.features import StandardisedFeatures, receptive_field_shift
 from training.batches import AugmentedImages, CachedViews
 from training.fitters.context import FitContext
+from training.loop import resolve_device
 
 
 def set_statistics(model: StandardisedFeatures, raw: torch.Tensor, chunk: int = 64) -> None:
@@ -34,10 +35,18 @@ def cached_feature_sources(
     """Training and validation batches of cached raw features; sets the model's feature
     statistics and map shift, which every feature-trained family needs before training."""
     s = ctx.settings
+    # The backbone pass is the expensive part: on the training device, cached on the CPU.
+    device = resolve_device(s.device)
+    model.to(device)
+
+    def features(batch: torch.Tensor) -> torch.Tensor:
+        return model.aggregate(batch.to(device)).cpu()
+
     images = AugmentedImages(ctx.train_images, s.augment, s.seed)
-    train = CachedViews(images, model.aggregate, s.cached_views, s.batch_size, s.seed)
+    train = CachedViews(images, features, s.cached_views, s.batch_size, s.seed)
     val_images = AugmentedImages(ctx.val_images, (), s.seed)
-    val = CachedViews(val_images, model.aggregate, 1, s.batch_size, s.seed)
+    val = CachedViews(val_images, features, 1, s.batch_size, s.seed)
+    model.cpu()
     set_statistics(model, train.data[0])  # view 0: the training images as they are
     model.map_shift = receptive_field_shift(model)
     return train, val

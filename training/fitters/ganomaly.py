@@ -58,7 +58,7 @@ class GANomalyTask:
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
         m = self.model
         rebuilt, z, z_again = m.generator(batch)
-        on_real, real_features = m.critic(batch)
+        on_real, _ = m.critic(batch)
         on_fake, _ = m.critic(rebuilt.detach())
         on_real, on_fake = on_real.float(), on_fake.float()
         self.monitor.add("critic_on_good", torch.sigmoid(on_real))
@@ -67,11 +67,19 @@ class GANomalyTask:
         critic = critic + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake))
         yield "critic", critic / 2, self.optimizers[0]
 
-        _, fake_features = m.critic(rebuilt)
-        adversarial = real_features.detach().float().mean(0) - fake_features.float().mean(0)
-        contextual, encoder = self._content_losses(batch, rebuilt, z, z_again)
-        generator = W_ADV * adversarial.pow(2).mean() + W_CON * contextual + W_ENC * encoder
-        yield "generator", generator, self.optimizers[1]
+        # Both sides of the feature matching from the critic as it is after its step; the
+        # critic is frozen meanwhile so the generator's loss computes no gradients for it.
+        m.critic.requires_grad_(False)
+        try:
+            with torch.no_grad():
+                _, real_features = m.critic(batch)
+            _, fake_features = m.critic(rebuilt)
+            adversarial = real_features.float().mean(0) - fake_features.float().mean(0)
+            contextual, encoder = self._content_losses(batch, rebuilt, z, z_again)
+            generator = W_ADV * adversarial.pow(2).mean() + W_CON * contextual + W_ENC * encoder
+            yield "generator", generator, self.optimizers[1]
+        finally:
+            m.critic.requires_grad_(True)
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
         # What inspection uses: how well good parts are redrawn and re-encoded.
