@@ -71,6 +71,8 @@ def run_category(category: str, bundle: str, settings_dict: dict, queue: mp.Queu
             "memory_centres": meta.training["fit"].get("centres"),
             "epochs_run": meta.training["fit"].get("epochs_run"),
             "best_epoch": meta.training["fit"].get("best_epoch"),
+            # Of fit_seconds, the gradient loop alone (the rest: loading, caching, calibrating).
+            "train_loop_seconds": meta.training["fit"].get("train_seconds"),
             "bundle_mb": round(sum(f.stat().st_size for f in Path(bundle).iterdir()) / 1e6, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
         }

@@ -104,7 +104,7 @@ class TrainSettings:
     kernel_size: int = 1
     base_channels: int = 32
     depth: int = 4
-    noise_std: float = 1.0
+    noise_std: float = 0.5
     denoise: bool = True
 
     @classmethod
@@ -156,7 +156,7 @@ class TrainSettings:
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn-cluster": {},
     "feature-ae": {},
-    "feature-gan": {"hidden": (1024,), "learning_rate": 1e-3, "noise_std": 0.5, "epochs": 40},
+    "feature-gan": {"hidden": (1024,), "learning_rate": 2e-4, "noise_std": 0.5, "epochs": 40},
     "ganomaly": {"epochs": 15, "base_channels": 16, "latent_dim": 64, "learning_rate": 2e-4},
     # Sized so 300 images at 256 px train within 20 minutes on a 2-core CPU.
     "cae": {"epochs": 25, "base_channels": 16, "latent_dim": 64, "batch_size": 8},

@@ -3,9 +3,11 @@
 An encoder squeezes the image through a narrow spatial bottleneck and a decoder redraws it;
 trained on good parts only, it redraws what a good part would look like there. The anomaly
 map compares the input with its reconstruction the way a person would (``PixelResidual``:
-structure and colour on the 0..1 image scale), then smoothed. Replicate padding and a
-colour term weighted above the structural one are what lift it above the textbook figures:
-SSIM alone flags every patch of fine random texture, which no autoencoder can redraw.
+structure and colour on the 0..1 image scale), then smoothed. Replicate padding keeps the
+image border from being the worst residual of every good part, and the colour term is
+weighted above the structural one because SSIM alone flags every patch of fine random
+texture, which no autoencoder can redraw (the brushed-metal sample product is such a
+texture). It remains the weakest family on real parts (benchmarks/RESULTS.md).
 It needs no pretrained network at all, which is its use: products unlike anything in
 ImageNet, and colour or texture changes a feature memory can miss. The feature autoencoder
 is the stronger family member on most products.

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from inspector.models.feature_gan import FeatureGANModel
 from training.fitters.context import (
@@ -59,30 +60,34 @@ class FeatureGANTask:
             )
         ]
 
-    def _losses(
+    def _scores(
         self, raw: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Discriminator outputs on good adapted features and on their noisy copies."""
         good = self.model.adapt(raw)
         noise = torch.randn(good.shape, generator=generator, device=good.device)
         fake = good + noise.to(good.dtype) * self.noise_std
         scores = self.model.discriminator(torch.cat([good, fake]))
         s_good, s_fake = scores.float().chunk(2)
-        if self.model.training:
-            self.monitor.add("critic_on_good", s_good)
-            self.monitor.add("critic_on_synthesised", s_fake)
-        return (MARGIN - s_good).clamp_min(0).mean(), (MARGIN + s_fake).clamp_min(0).mean()
+        return s_good, s_fake
 
     def training_step(
         self, batch: torch.Tensor
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
-        good, fake = self._losses(batch)
-        yield "loss", good + fake, self.optimizers[0]
+        s_good, s_fake = self._scores(batch)
+        self.monitor.add("critic_on_good", s_good)
+        self.monitor.add("critic_on_synthesised", s_fake)
+        loss = (MARGIN - s_good).clamp_min(0).mean() + (MARGIN + s_fake).clamp_min(0).mean()
+        yield "loss", loss, self.optimizers[0]
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
         # The same noise every epoch, so changes in the loss are the model's, not the draw's.
         generator = torch.Generator(batch.device).manual_seed(0)
-        good, fake = self._losses(batch, generator)
-        return good + fake
+        s_good, s_fake = self._scores(batch, generator)
+        # The smooth form of the training loss: the truncated one reaches exactly zero once
+        # the held-out patches clear the margin, after which early stopping would keep
+        # whichever epoch got there first instead of the best separated one.
+        return F.softplus(MARGIN - s_good).mean() + F.softplus(MARGIN + s_fake).mean()
 
     def scalars(self) -> dict[str, float]:
         return self.monitor.pop()
