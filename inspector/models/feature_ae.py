@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from inspector.models.base import GaussianBlur, InferenceBatch
+from inspector.models.base import InferenceBatch
 from inspector.models.features import StandardisedFeatures
-from inspector.models.head import output_size, patch_head
 from inspector.models.registry import register_model
 
 
@@ -90,15 +89,14 @@ class FeatureAEModel(StandardisedFeatures):
         map_shift: tuple[int, int] | list[int] = (0, 0),
         load_weights: bool = True,
     ) -> None:
-        super().__init__(backbone, input_size, aggregation, load_weights)
+        super().__init__(
+            backbone, input_size, aggregation, blur_sigma, score_topk, map_shift, load_weights
+        )
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
-        self.blur_sigma, self.score_topk = float(blur_sigma), int(score_topk)
-        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
         self.autoencoder = FeatureAutoencoder(
             self.dim, self.hidden, self.latent_dim, self.kernel_size
         )
-        self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -106,9 +104,6 @@ class FeatureAEModel(StandardisedFeatures):
             "hidden": list(self.hidden),
             "latent_dim": self.latent_dim,
             "kernel_size": self.kernel_size,
-            "blur_sigma": self.blur_sigma,
-            "score_topk": self.score_topk,
-            "map_shift": list(self.map_shift),
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -122,8 +117,4 @@ class FeatureAEModel(StandardisedFeatures):
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
         emb = self.embed(images)
-        rebuilt = self.autoencoder(emb)
-        with torch.autocast(emb.device.type, enabled=False):
-            patch = self.residual(emb, rebuilt)
-            size = output_size(images, self.input_size)
-            return patch_head(patch, size, self.score_topk, self.map_shift, self.blur)
+        return self.head(self.residual(emb, self.autoencoder(emb)), images)

@@ -16,9 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from inspector.models.base import GaussianBlur, InferenceBatch
+from inspector.models.base import InferenceBatch
 from inspector.models.features import StandardisedFeatures
-from inspector.models.head import output_size, patch_head
 from inspector.models.registry import register_model
 
 
@@ -81,22 +80,15 @@ class FeatureGANModel(StandardisedFeatures):
         map_shift: tuple[int, int] | list[int] = (0, 0),
         load_weights: bool = True,
     ) -> None:
-        super().__init__(backbone, input_size, aggregation, load_weights)
+        super().__init__(
+            backbone, input_size, aggregation, blur_sigma, score_topk, map_shift, load_weights
+        )
         self.hidden = int(hidden)
-        self.blur_sigma, self.score_topk = float(blur_sigma), int(score_topk)
-        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
         self.adaptor = feature_adaptor(self.dim)
         self.discriminator = PatchDiscriminator(self.dim, self.hidden)
-        self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
-        return {
-            **self.feature_config(),
-            "hidden": self.hidden,
-            "blur_sigma": self.blur_sigma,
-            "score_topk": self.score_topk,
-            "map_shift": list(self.map_shift),
-        }
+        return {**self.feature_config(), "hidden": self.hidden}
 
     def adapt(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw aggregated features to the adapted space the discriminator judges."""
@@ -104,7 +96,4 @@ class FeatureGANModel(StandardisedFeatures):
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
         normality = self.discriminator(self.adapt(self.aggregate(images)))
-        with torch.autocast(images.device.type, enabled=False):
-            patch = -normality.float()
-            size = output_size(images, self.input_size)
-            return patch_head(patch, size, self.score_topk, self.map_shift, self.blur)
+        return self.head(-normality.float(), images)

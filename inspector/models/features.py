@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from inspector.backbone import BackboneSpec, FeatureExtractor
-from inspector.models.base import AnomalyModel
+from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.head import output_size, patch_head
 
 
 class PatchFeatureModel(Protocol):
@@ -81,9 +82,15 @@ class StandardisedFeatures(AnomalyModel):
         backbone: dict | None,
         input_size: tuple[int, int] | list[int],
         aggregation: int | tuple[int, ...] | list[int],
+        blur_sigma: float,
+        score_topk: int,
+        map_shift: tuple[int, int] | list[int],
         load_weights: bool,
     ) -> None:
         super().__init__()
+        self.blur_sigma, self.score_topk = float(blur_sigma), int(score_topk)
+        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
+        self.blur = GaussianBlur(self.blur_sigma)
         self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
@@ -100,7 +107,16 @@ class StandardisedFeatures(AnomalyModel):
             "backbone": self.backbone_spec.to_dict(),
             "input_size": list(self.input_size),
             "aggregation": list(self.aggregation),
+            "blur_sigma": self.blur_sigma,
+            "score_topk": self.score_topk,
+            "map_shift": list(self.map_shift),
         }
+
+    def head(self, patch: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
+        """Image score and smoothed full-resolution map from patch scores, in fp32."""
+        with torch.autocast(images.device.type, enabled=False):
+            size = output_size(images, self.input_size)
+            return patch_head(patch.float(), size, self.score_topk, self.map_shift, self.blur)
 
     def train(self, mode: bool = True) -> StandardisedFeatures:
         # The backbone's ImageNet batch-norm statistics stay fixed while the head learns.
