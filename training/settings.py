@@ -59,6 +59,8 @@ class TrainSettings:
             feature GAN's discriminator uses the first as its hidden width).
         latent_dim: autoencoder bottleneck width.
         kernel_size: feature autoencoder convolution size.
+        context: the feature autoencoder predicts each position from its neighbours this
+            many feature cells away, never from the position itself (0: a plain autoencoder).
         base_channels: pixel autoencoder width of its first stage (doubles per stage).
         depth: pixel autoencoder down-sampling stages.
         denoise: pixel autoencoder: train it to repair pasted foreign patches (denoising)
@@ -102,6 +104,7 @@ class TrainSettings:
     hidden: tuple[int, ...] = (128,)
     latent_dim: int = 48
     kernel_size: int = 1
+    context: int = 2
     base_channels: int = 32
     depth: int = 4
     noise_std: float = 0.5
@@ -155,7 +158,9 @@ class TrainSettings:
 # benchmarks/RESULTS.md). Applied before a settings file and command-line options.
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn-cluster": {},
-    "feature-ae": {},
+    # Measured on screw (2026-11-30): wider and longer than the plain autoencoder needed,
+    # because predicting from neighbours is harder than copying.
+    "feature-ae": {"hidden": (256,), "latent_dim": 128, "epochs": 80},
     "feature-gan": {"hidden": (1024,), "learning_rate": 2e-4, "noise_std": 0.5, "epochs": 40},
     "ganomaly": {"epochs": 15, "base_channels": 16, "latent_dim": 64, "learning_rate": 2e-4},
     # Sized so 300 images at 256 px train within 20 minutes on a 2-core CPU.

@@ -1,10 +1,12 @@
-"""Feature autoencoder (DFR-style): reconstruct pretrained multi-scale features of good parts.
+"""Feature autoencoder (DFR-style): rebuild pretrained multi-scale features of good parts.
 
 A frozen pretrained backbone describes every patch by its multi-scale features; a small
-autoencoder squeezes them through a narrow bottleneck and rebuilds them. Trained on good
-parts only, it learns to rebuild what normal patches look like and nothing else, so the
-per-position reconstruction error is the anomaly map. Unlike the pixel autoencoder it never
-has to draw texture, only describe it, which is why it is the family's strong member.
+convolutional network rebuilds them, trained on good parts only, and the per-position
+reconstruction error is the anomaly map. By default it predicts each position from its
+neighbours rather than from the position itself (``context``): a plain autoencoder also
+learns to pass unusual features through its bottleneck, which on rotated or finely
+textured parts hides the defects it should flag. It never has to draw texture, only
+describe it, which is why it is the family's strong member, unlike the pixel autoencoder.
 """
 
 from __future__ import annotations
@@ -27,6 +29,29 @@ def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     )
 
 
+class NeighbourConv(nn.Conv2d):
+    """3x3 convolution that reads the ring of neighbours ``distance`` cells away, not the centre.
+
+    A plain autoencoder sees the position it rebuilds, so it can learn to pass an anomalous
+    feature through; one that must predict each position from its neighbours cannot, and a
+    scratch or a chipped thread that its surroundings do not predict stands out. A distance
+    of two cells keeps the neighbours' own receptive-field centres off the defect.
+    """
+
+    mask: torch.Tensor
+
+    def __init__(self, c_in: int, c_out: int, distance: int) -> None:
+        # Zero padding: on standardised features zero is the average patch, while replicate
+        # or reflect padding would feed an edge position its own value.
+        super().__init__(c_in, c_out, 3, padding=distance, dilation=distance, bias=False)
+        mask = torch.ones(1, 1, 3, 3)
+        mask[..., 1, 1] = 0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
 class FeatureAutoencoder(nn.Module):
     """Convolutional autoencoder over a feature map: channels narrow to ``latent`` and back.
 
@@ -35,15 +60,26 @@ class FeatureAutoencoder(nn.Module):
         hidden: widths of the layers between the features and the bottleneck.
         latent: bottleneck width; small enough that anomalous features cannot pass through.
         kernel: convolution size; 1 rebuilds each position from itself, 3 also from its
-            neighbours (context helps tell a displaced normal pattern from a defect).
+            neighbours.
+        context: when above 0, the first layer is a ``NeighbourConv`` reading neighbours
+            this many cells away, so each position is predicted, never copied (0: the plain
+            autoencoder of bundles made before it existed).
     """
 
-    def __init__(self, channels: int, hidden: tuple[int, ...], latent: int, kernel: int) -> None:
+    def __init__(
+        self, channels: int, hidden: tuple[int, ...], latent: int, kernel: int, context: int = 0
+    ) -> None:
         super().__init__()
         widths = [channels, *hidden]
         enc: list[nn.Module] = [
             conv_block(a, b, kernel) for a, b in zip(widths, widths[1:], strict=False)
         ]
+        if context > 0 and len(widths) > 1:
+            enc[0] = nn.Sequential(
+                NeighbourConv(widths[0], widths[1], context),
+                nn.BatchNorm2d(widths[1]),
+                nn.ReLU(inplace=True),
+            )
         enc.append(nn.Conv2d(widths[-1], latent, kernel, padding=kernel // 2))
         back = [latent, *reversed(hidden)]
         dec: list[nn.Module] = [
@@ -68,6 +104,8 @@ class FeatureAEModel(StandardisedFeatures):
         hidden: autoencoder widths between features and bottleneck.
         latent_dim: bottleneck width.
         kernel_size: autoencoder convolution size (1 or 3).
+        context: neighbour distance, in feature cells, from which each position is
+            predicted (0: rebuilt from itself, a plain autoencoder).
         blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
         score_topk: image score = mean of the top-k values of the patch-resolution map.
         map_shift: (dy, dx) receptive-field correction of the map (measured when fitting).
@@ -84,6 +122,7 @@ class FeatureAEModel(StandardisedFeatures):
         hidden: tuple[int, ...] | list[int] = (128,),
         latent_dim: int = 48,
         kernel_size: int = 1,
+        context: int = 0,
         blur_sigma: float = 4.0,
         score_topk: int = 1,
         map_shift: tuple[int, int] | list[int] = (0, 0),
@@ -94,8 +133,9 @@ class FeatureAEModel(StandardisedFeatures):
         )
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
+        self.context = int(context)
         self.autoencoder = FeatureAutoencoder(
-            self.dim, self.hidden, self.latent_dim, self.kernel_size
+            self.dim, self.hidden, self.latent_dim, self.kernel_size, self.context
         )
 
     def config(self) -> dict[str, Any]:
@@ -104,6 +144,7 @@ class FeatureAEModel(StandardisedFeatures):
             "hidden": list(self.hidden),
             "latent_dim": self.latent_dim,
             "kernel_size": self.kernel_size,
+            "context": self.context,
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

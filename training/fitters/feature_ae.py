@@ -27,6 +27,7 @@ def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
         hidden=s.hidden,
         latent_dim=s.latent_dim,
         kernel_size=s.kernel_size,
+        context=s.context,
         blur_sigma=s.blur_sigma,
         score_topk=s.score_topk,
     )

@@ -7,7 +7,7 @@ import torch
 
 from inspector.models import create_model, list_models
 from inspector.models.cae import ConvAEModel
-from inspector.models.feature_ae import FeatureAEModel
+from inspector.models.feature_ae import FeatureAEModel, FeatureAutoencoder
 from inspector.models.feature_gan import FeatureGANModel
 from inspector.models.pixel_residual import PixelResidual
 
@@ -23,6 +23,10 @@ def test_trained_families_are_registered() -> None:
     [
         ("cae", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
         ("feature-ae", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "latent_dim": 8}),
+        (
+            "feature-ae",
+            {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "latent_dim": 8, "context": 2},
+        ),
         ("feature-gan", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "hidden": 16}),
         ("ganomaly", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
     ],
@@ -75,6 +79,31 @@ def test_feature_ae_map_is_the_feature_reconstruction_error() -> None:
         expected = (emb - model.autoencoder(emb)).pow(2).mean(dim=1)
         out = model(images)
     assert torch.allclose(out.pred_score, expected.flatten(1).amax(dim=1), rtol=1e-5)
+
+
+def test_feature_ae_with_context_predicts_each_position_from_its_neighbours_only() -> None:
+    ae = FeatureAutoencoder(channels=8, hidden=(16,), latent=4, kernel=1, context=2).eval()
+    x = torch.randn(1, 8, 12, 12)
+    changed = x.clone()
+    changed[..., 5, 5] += 10.0  # a defect at one position
+    changed[..., 0, 11] += 10.0  # and one on the edge, where padding could leak it back
+    with torch.no_grad():
+        before, after = ae(x), ae(changed)
+    # its own prediction cannot see it, so the defect is not copied into the rebuild ...
+    assert torch.allclose(after[..., 5, 5], before[..., 5, 5], atol=1e-5)
+    assert torch.allclose(after[..., 0, 11], before[..., 0, 11], atol=1e-5)
+    # ... while the positions two cells away, which read it as context, do change
+    assert not torch.allclose(after[..., 5, 7], before[..., 5, 7], atol=1e-3)
+    assert torch.allclose(after[..., 5, 6], before[..., 5, 6], atol=1e-5)
+
+
+def test_feature_ae_without_context_is_the_plain_autoencoder_of_older_bundles() -> None:
+    config = FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64)).config()
+    del config["context"]  # as saved before the option existed
+    model = FeatureAEModel(**config, load_weights=False)
+    assert model.context == 0
+    assert isinstance(model.autoencoder.encoder[0][0], torch.nn.Conv2d)
+    assert model.autoencoder.encoder[0][0].kernel_size == (1, 1)
 
 
 def test_feature_ae_training_mode_keeps_the_backbone_frozen() -> None:
