@@ -74,7 +74,9 @@ class FeatureAutoencoder(nn.Module):
         enc: list[nn.Module] = [
             conv_block(a, b, kernel) for a, b in zip(widths, widths[1:], strict=False)
         ]
-        if context > 0 and len(widths) > 1:
+        if context > 0:
+            if not hidden:
+                raise ValueError("a feature autoencoder with context needs a hidden layer")
             enc[0] = nn.Sequential(
                 NeighbourConv(widths[0], widths[1], context),
                 nn.BatchNorm2d(widths[1]),

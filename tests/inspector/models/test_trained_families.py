@@ -97,6 +97,11 @@ def test_feature_ae_with_context_predicts_each_position_from_its_neighbours_only
     assert torch.allclose(after[..., 5, 6], before[..., 5, 6], atol=1e-5)
 
 
+def test_feature_ae_context_needs_a_hidden_layer_to_live_in() -> None:
+    with pytest.raises(ValueError, match="needs a hidden layer"):
+        FeatureAutoencoder(channels=8, hidden=(), latent=4, kernel=1, context=2)
+
+
 def test_feature_ae_without_context_is_the_plain_autoencoder_of_older_bundles() -> None:
     config = FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64)).config()
     del config["context"]  # as saved before the option existed
