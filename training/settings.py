@@ -161,7 +161,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Measured on screw (2026-11-30): wider and longer than the plain autoencoder needed,
     # because predicting from neighbours is harder than copying.
     "feature-ae": {"hidden": (256,), "latent_dim": 128, "epochs": 80},
-    "feature-gan": {"hidden": (1024,), "learning_rate": 2e-4, "noise_std": 0.5, "epochs": 40},
+    "feature-gan": {"hidden": (1024,), "learning_rate": 2e-4, "epochs": 40},
     "ganomaly": {"epochs": 15, "base_channels": 16, "latent_dim": 64, "learning_rate": 2e-4},
     # Sized so 300 images at 256 px train within 20 minutes on a 2-core CPU.
     "cae": {"epochs": 25, "base_channels": 16, "latent_dim": 64, "batch_size": 8},
