@@ -52,13 +52,6 @@ class NeighbourConv(nn.Conv2d):
         return self._conv_forward(x, self.weight * self.mask, self.bias)
 
 
-def neighbour_block(c_in: int, c_out: int, distance: int) -> nn.Sequential:
-    """``conv_block`` with a ``NeighbourConv``: the first layer when predicting from context."""
-    return nn.Sequential(
-        NeighbourConv(c_in, c_out, distance), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
-    )
-
-
 class FeatureAutoencoder(nn.Module):
     """Convolutional autoencoder over a feature map: channels narrow to ``latent`` and back.
 
@@ -77,13 +70,18 @@ class FeatureAutoencoder(nn.Module):
         self, channels: int, hidden: tuple[int, ...], latent: int, kernel: int, context: int = 0
     ) -> None:
         super().__init__()
-        if context > 0 and not hidden:
-            raise ValueError("a feature autoencoder with context needs a hidden layer")
         widths = [channels, *hidden]
         enc: list[nn.Module] = [
-            neighbour_block(a, b, context) if i == 0 and context > 0 else conv_block(a, b, kernel)
-            for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False))
+            conv_block(a, b, kernel) for a, b in zip(widths, widths[1:], strict=False)
         ]
+        if context > 0:
+            if not hidden:
+                raise ValueError("a feature autoencoder with context needs a hidden layer")
+            enc[0] = nn.Sequential(
+                NeighbourConv(widths[0], widths[1], context),
+                nn.BatchNorm2d(widths[1]),
+                nn.ReLU(inplace=True),
+            )
         enc.append(nn.Conv2d(widths[-1], latent, kernel, padding=kernel // 2))
         back = [latent, *reversed(hidden)]
         dec: list[nn.Module] = [
