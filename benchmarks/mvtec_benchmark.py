@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 
@@ -122,7 +123,15 @@ def _in_process(ctx, target, *args) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))
     p.start()
-    out = q.get()
+    # Poll, so a child that dies (an exception, the OOM killer) ends the run with its exit
+    # code instead of leaving this process waiting on the queue for ever.
+    while True:
+        try:
+            out = q.get(timeout=5)
+            break
+        except Empty:
+            if not p.is_alive():
+                raise RuntimeError(f"{target.__name__} died (exit code {p.exitcode})") from None
     p.join()
     return out
 

@@ -21,20 +21,40 @@ def _clusters(n: int = 3000, seed: int = 0) -> torch.Tensor:
 
 def test_coreset_covers_better_than_random() -> None:
     x = _clusters()
-    idx = greedy_coreset_indices(x, 60, project_dim=0)
+    idx = greedy_coreset_indices(x, 60)
     assert len(idx) == 60 and len(set(idx.tolist())) == 60
     rand = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))[:60]
     assert _covering_radius(x, x[idx]) < 0.6 * _covering_radius(x, x[rand])
     assert int((idx >= len(x) - 5).sum()) >= 1  # the rare cluster is represented
 
 
-def test_chunked_coreset_with_projection_still_covers() -> None:
-    x = _clusters()
-    # Each chunk gets a share of the budget large enough to cover all 21 clusters.
-    idx = greedy_coreset_indices(x, 120, project_dim=8, chunk_size=1000)
-    full = greedy_coreset_indices(x, 120, project_dim=0)
-    assert len(idx) == 120
-    assert _covering_radius(x, x[idx]) < 2.0 * _covering_radius(x, x[full])
+def _textbook_greedy(x: torch.Tensor, k: int, start: int) -> list[int]:
+    """Farthest-point selection one step at a time, with exact distances."""
+    picked = [start]
+    nearest = torch.cdist(x, x[start : start + 1]).squeeze(1)
+    for _ in range(k - 1):
+        far = int(torch.argmax(nearest))
+        picked.append(far)
+        nearest = torch.minimum(nearest, torch.cdist(x, x[far : far + 1]).squeeze(1))
+    return picked
+
+
+def test_batched_coreset_takes_exactly_the_textbook_greedy_steps(monkeypatch) -> None:
+    import training.memory as memory
+
+    # A small pool and update block force many passes, and early stops inside the pool.
+    monkeypatch.setattr(memory, "POOL", 16)
+    monkeypatch.setattr(memory, "ROWS", 100)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1500, 12, generator=g, dtype=torch.float64).float()
+    idx = greedy_coreset_indices(x, 300, seed=2)
+    assert idx.tolist() == _textbook_greedy(x, 300, int(idx[0]))
+
+
+def test_coreset_of_identical_patches_does_not_hang() -> None:
+    x = torch.ones(50, 4)
+    idx = greedy_coreset_indices(x, 10)
+    assert len(idx) == 10
 
 
 def test_coreset_is_reproducible_and_reports_progress() -> None:

@@ -134,9 +134,7 @@ def fit_cnn_cluster(
 
 def coarse_first(centres: torch.Tensor, n_coarse: int, seed: int) -> torch.Tensor:
     """The centres reordered so the first ``n_coarse`` are a greedy k-centre cover of all."""
-    first = greedy_coreset_indices(
-        centres, n_coarse, project_dim=0, chunk_size=len(centres) + 1, seed=seed
-    )
+    first = greedy_coreset_indices(centres, n_coarse, seed=seed)
     rest = torch.ones(len(centres), dtype=torch.bool)
     rest[first] = False
     return torch.cat([centres[first], centres[rest]])
