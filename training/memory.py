@@ -1,10 +1,9 @@
 """Choosing the cluster centres that stand for "normal": greedy k-centre coreset and k-means.
 
 Both work on (N, D) float32 patch features. The greedy k-centre (farthest-point) selection is
-exact, and fast on a 2-core CPU because it advances many greedy steps per pass over the
-patches (see ``greedy_coreset_indices``): the search that used to be made affordable by
-random projection and independent chunks, at a cost in accuracy, is now neither projected
-nor chunked.
+exact, with no random projection and no independent chunks (both cost accuracy, see
+benchmarks/RESULTS.md), and still fast on a 2-core CPU because it advances many greedy
+steps per pass over the patches (see ``greedy_coreset_indices``).
 """
 
 from __future__ import annotations
