@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-from inspector.backbone import BackboneSpec, FeatureExtractor
-from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
-from inspector.models.features import aggregate_stages, per_stage
-from inspector.models.head import exporting, output_size, patch_head
+from inspector.models.base import InferenceBatch
+from inspector.models.features import StandardisedFeatures, aggregate_stages
+from inspector.models.head import exporting
 from inspector.models.registry import register_model
 
 SEARCH_BLOCK = 1024  # centres per GEMM in the nearest-centre search
@@ -24,7 +23,7 @@ FAR = 1e30  # squared norm given to padding centres
 
 
 @register_model
-class CnnClusterModel(AnomalyModel):
+class CnnClusterModel(StandardisedFeatures):
     """Nearest-centre distance of locally aggregated backbone features.
 
     Args:
@@ -58,8 +57,6 @@ class CnnClusterModel(AnomalyModel):
     """
 
     family = "cnn-cluster"
-    feature_mean: torch.Tensor
-    feature_scale: torch.Tensor
     projection: torch.Tensor | None
     memory: torch.Tensor
     memory_sq_norm: torch.Tensor
@@ -80,20 +77,10 @@ class CnnClusterModel(AnomalyModel):
         refine_k: int = 0,
         load_weights: bool = True,
     ) -> None:
-        super().__init__()
-        self.backbone_spec = BackboneSpec.from_dict(backbone) if backbone else BackboneSpec()
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.extractor = FeatureExtractor(self.backbone_spec, load_weights=load_weights)
-        self.aggregation = per_stage(aggregation, len(self.extractor.channels))
-        self.blur_sigma = float(blur_sigma)
-        self.score_topk = int(score_topk)
-        self.map_shift = (int(map_shift[0]), int(map_shift[1]))
-        dim = sum(self.extractor.channels)
-        self.stride = self.extractor.strides[0]
-        # Per-channel standardisation keeps the deeper, larger-valued stage from drowning out
-        # the finer one in the distance; statistics come from the training patches.
-        self.register_buffer("feature_mean", torch.zeros(dim))
-        self.register_buffer("feature_scale", torch.ones(dim))
+        super().__init__(
+            backbone, input_size, aggregation, blur_sigma, score_topk, map_shift, load_weights
+        )
+        dim = self.dim
         self.projection_dim = int(projection_dim)
         if self.projection_dim > 0:
             self.register_buffer("projection", torch.eye(dim, self.projection_dim))
@@ -112,18 +99,12 @@ class CnnClusterModel(AnomalyModel):
         # shape (K, D + 1, SEARCH_BLOCK).
         self.register_buffer("search", self._search_matrix(), persistent=False)
         self.register_load_state_dict_post_hook(lambda module, _: module._refresh_search())
-        self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
         return {
-            "backbone": self.backbone_spec.to_dict(),
-            "input_size": list(self.input_size),
+            **self.feature_config(),
             "memory_size": int(self.memory.shape[0]),
-            "aggregation": list(self.aggregation),
-            "blur_sigma": self.blur_sigma,
-            "score_topk": self.score_topk,
             "projection_dim": self.projection_dim,
-            "map_shift": list(self.map_shift),
             "coarse_size": self.coarse_size,
             "refine_k": self.refine_k,
         }
@@ -235,5 +216,4 @@ class CnnClusterModel(AnomalyModel):
         with torch.autocast(emb.device.type, enabled=False):
             # Nearest-centre search, image score and map: fp32 whatever the backbone ran in.
             patch = self.patch_scores(emb)
-            size = output_size(images, self.input_size)
-            return patch_head(patch, size, self.score_topk, self.map_shift, self.blur)
+        return self.head(patch, images)
