@@ -80,7 +80,7 @@ def test_receptive_field_shift_of_default_backbone() -> None:
 
 
 def test_aggregation_is_per_stage() -> None:
-    from inspector.models.cnn_cluster import per_stage
+    from inspector.models.features import per_stage
 
     assert per_stage(3, 2) == (3, 3)
     assert per_stage([1, 3], 2) == (1, 3)
