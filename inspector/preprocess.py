@@ -14,8 +14,8 @@ import numpy as np
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE_MODES = ("stretch", "letterbox")
-# Brightness and contrast (0..1 scale) every image is brought to with normalize_intensity.
-INTENSITY_MEAN, INTENSITY_STD = 0.5, 0.16
+# Brightness and contrast (0..1 scale) of bundles saved before training measured its own.
+LEGACY_INTENSITY_MEAN, LEGACY_INTENSITY_STD = 0.5, 0.16
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class Preprocessing:
             standard deviation over all pixels and channels) to fixed values before the
             network sees it. Lighting drift and part-to-part reflectance then stop looking
             like anomalies; local defects keep their contrast. Colour ratios are kept.
+        intensity_mean: brightness (0..1 scale) images are brought to; training sets it to
+            the median over its good images, so a typical part keeps its natural look.
+        intensity_std: contrast images are brought to (training: the median likewise).
     """
 
     input_size: tuple[int, int] = (256, 256)
@@ -40,6 +43,8 @@ class Preprocessing:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     normalize_intensity: bool = False
+    intensity_mean: float = LEGACY_INTENSITY_MEAN
+    intensity_std: float = LEGACY_INTENSITY_STD
 
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
@@ -56,6 +61,8 @@ class Preprocessing:
             mean=tuple(d["mean"]),
             std=tuple(d["std"]),
             normalize_intensity=bool(d.get("normalize_intensity", False)),
+            intensity_mean=float(d.get("intensity_mean", LEGACY_INTENSITY_MEAN)),
+            intensity_std=float(d.get("intensity_std", LEGACY_INTENSITY_STD)),
         )
 
 
@@ -110,17 +117,30 @@ def fit_to_input(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, Ge
     return resized, Geometry(h, w, (x, y, cw, ch))
 
 
+def _unit(dtype: np.dtype) -> float:
+    """Size of one integer step on the 0..1 scale."""
+    return 1.0 / (65535.0 if dtype == np.uint16 else 255.0)
+
+
+def content_intensity(resized: np.ndarray, geom: Geometry) -> tuple[float, float]:
+    """Brightness and contrast (0..1 scale) of an input-sized image's content: the mean and
+    standard deviation over its pixels and channels, letterbox padding left out."""
+    x, y, cw, ch = geom.box
+    content = resized[y : y + ch, x : x + cw].astype(np.float32)
+    unit = _unit(resized.dtype)
+    return float(content.mean()) * unit, float(content.std()) * unit
+
+
 def normalise_input(resized: np.ndarray, geom: Geometry, spec: Preprocessing) -> np.ndarray:
     """(3, H, W) float32 network input from an input-sized integer image."""
-    x, y, cw, ch = geom.box
-    scale = 1.0 / (65535.0 if resized.dtype == np.uint16 else 255.0)
-    mean = np.asarray(spec.mean, np.float32) / scale
-    inv_std = scale / np.asarray(spec.std, np.float32)
+    unit = _unit(resized.dtype)
+    mean = np.asarray(spec.mean, np.float32) / unit
+    inv_std = unit / np.asarray(spec.std, np.float32)
     pixels = resized.astype(np.float32)
     if spec.normalize_intensity:
-        content = pixels[y : y + ch, x : x + cw]
-        m, sd = float(content.mean()), float(content.std())
-        pixels = (pixels - m) * (INTENSITY_STD / (sd * scale + 1e-6)) + INTENSITY_MEAN / scale
+        m, sd = content_intensity(resized, geom)
+        gain = spec.intensity_std / (sd + 1e-6)
+        pixels = (pixels - m / unit) * gain + spec.intensity_mean / unit
     out = (pixels - mean) * inv_std
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 

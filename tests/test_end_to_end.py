@@ -12,7 +12,9 @@ import pytest
 from inspector.cli import main
 from inspector.commands import EXIT_ALL_PASS, EXIT_ANY_ERROR, EXIT_ANY_FAIL
 from inspector.families import FAMILIES
+from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
+from training.data import good_images, intensity_reference, split_holdout
 from training.evaluate import evaluate
 
 # The sample defects are clearly visible; a working model separates them almost perfectly.
@@ -47,6 +49,11 @@ def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Pa
     assert (out / "train_settings.json").is_file()
     assert "F1-optimal threshold" in printed
     assert meta["evaluation"]["f1_optimal_threshold"] > 0  # recorded in the bundle
+    # Intensity normalisation targets the typical good image the model was fitted on.
+    fit_files, _ = split_holdout(good_images(sample_product), 0.2, seed=0)
+    reference = intensity_reference(fit_files, Preprocessing())
+    got = meta["preprocessing"]["intensity_mean"], meta["preprocessing"]["intensity_std"]
+    assert got == pytest.approx(reference)
 
 
 def test_defects_are_found(trained_bundle: Path, sample_product: Path) -> None:

@@ -17,7 +17,7 @@ from inspector.models import AnomalyModel
 from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from training.calibrate import calibrate
-from training.data import good_images, split_holdout
+from training.data import good_images, intensity_reference, split_holdout
 from training.fitters import FAMILIES, Family, FitContext
 from training.loop import seed_everything
 from training.settings import TrainSettings
@@ -82,6 +82,9 @@ def train(
         resize_mode=s.resize_mode,
         normalize_intensity=s.normalize_intensity,
     )
+    reference = intensity_reference(fit_files, pre) if s.normalize_intensity else None
+    if reference is not None:
+        pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
     seed_everything(s.seed)  # weight init of trained families
     model = family.build(s).eval()
     ctx = FitContext(

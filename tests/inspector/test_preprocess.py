@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector.preprocess import Preprocessing, map_to_image, prepare, prepare_batch
+from inspector.preprocess import (
+    Geometry,
+    Preprocessing,
+    content_intensity,
+    map_to_image,
+    prepare,
+    prepare_batch,
+)
 
 
 def test_stretch_output_and_normalisation() -> None:
@@ -60,3 +67,37 @@ def test_normalize_intensity_removes_brightness_and_contrast() -> None:
     np.testing.assert_allclose(a, b, atol=0.05)
     plain = Preprocessing(input_size=(32, 32))
     assert np.abs(prepare(dark, plain)[0] - prepare(bright, plain)[0]).mean() > 1.0
+
+
+def test_normalize_intensity_reaches_the_bundle_target_and_ignores_padding() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 200, (40, 20, 3)).astype(np.uint8)  # letterboxed: padded sides
+    spec = Preprocessing(
+        input_size=(40, 40),
+        resize_mode="letterbox",
+        normalize_intensity=True,
+        intensity_mean=0.3,
+        intensity_std=0.05,
+    )
+    net, geom = prepare(image, spec)
+    x, y, w, h = geom.box
+    # Undo the ImageNet standardisation: the content is back on the 0..1 scale.
+    unit = net * np.asarray(spec.std)[:, None, None] + np.asarray(spec.mean)[:, None, None]
+    content = unit[:, y : y + h, x : x + w]
+    assert content.mean() == pytest.approx(0.3, abs=1e-4)
+    assert content.std() == pytest.approx(0.05, abs=1e-4)
+
+
+def test_bundles_without_an_intensity_target_keep_the_old_fixed_one() -> None:
+    d = Preprocessing(normalize_intensity=True).to_dict()
+    del d["intensity_mean"], d["intensity_std"]
+    old = Preprocessing.from_dict(d)
+    assert (old.intensity_mean, old.intensity_std) == (0.5, 0.16)
+
+
+def test_content_intensity_on_the_unit_scale() -> None:
+    geom = Geometry(4, 4, (0, 0, 4, 4))
+    eight = np.full((4, 4, 3), 51, np.uint8)
+    sixteen = np.full((4, 4, 3), 13107, np.uint16)
+    assert content_intensity(eight, geom) == pytest.approx((0.2, 0.0))
+    assert content_intensity(sixteen, geom) == pytest.approx((0.2, 0.0))

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from inspector.preprocess import Preprocessing
-from training.data import good_images, iter_batches, mvtec_test_set, split_holdout
+from training.data import (
+    MIN_CONTRAST,
+    good_images,
+    intensity_reference,
+    iter_batches,
+    mvtec_test_set,
+    split_holdout,
+)
 
 
 def test_good_images_from_mvtec_category_or_plain_folder(sample_product: Path) -> None:
@@ -64,3 +72,25 @@ def test_fit_memory_is_bounded_by_max_patches(sample_product: Path, tmp_path: Pa
     fit = meta.training["fit"]
     assert fit["patches"] <= 4000 and fit["centres"] == 300
     assert meta.model_config["input_size"] == [128, 128]
+
+
+def test_intensity_reference_is_the_median_good_image(tmp_path: Path) -> None:
+    # Half black, half grey: brightness and contrast are both half the grey level.
+    files = []
+    for i, level in enumerate([100, 200, 160, 250, 180]):
+        image = np.full((24, 24, 3), level, np.uint8)
+        image[:12] = 0
+        files.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(files[-1]), image)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    files.insert(2, tmp_path / "broken.png")  # skipped, not fatal
+    spec = Preprocessing(input_size=(16, 16))
+    assert intensity_reference(files, spec) == pytest.approx((90 / 255, 90 / 255), abs=1e-6)
+    assert intensity_reference(files[2:3], spec) is None
+
+
+def test_intensity_reference_lifts_low_contrast_parts(tmp_path: Path) -> None:
+    path = tmp_path / "flat.png"
+    cv2.imwrite(str(path), np.full((24, 24, 3), 60, np.uint8))
+    mean, std = intensity_reference([path], Preprocessing(input_size=(16, 16)))
+    assert mean == pytest.approx(60 / 255, abs=1e-6) and std == MIN_CONTRAST
