@@ -16,6 +16,7 @@ from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from training.data import good_images, intensity_reference, split_holdout
 from training.evaluate import evaluate
+from training.settings import TrainSettings
 
 # The sample defects are clearly visible; a working model separates them almost perfectly.
 MIN_IMAGE_AUROC = 0.95
@@ -51,7 +52,7 @@ def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Pa
     assert meta["evaluation"]["f1_optimal_threshold"] > 0  # recorded in the bundle
     # Intensity normalisation targets the typical good image the model was fitted on.
     fit_files, _ = split_holdout(good_images(sample_product), 0.2, seed=0)
-    reference = intensity_reference(fit_files, Preprocessing())
+    reference = intensity_reference(fit_files, Preprocessing(), TrainSettings().min_contrast)
     got = meta["preprocessing"]["intensity_mean"], meta["preprocessing"]["intensity_std"]
     assert got == pytest.approx(reference)
 

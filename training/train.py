@@ -82,7 +82,9 @@ def train(
         resize_mode=s.resize_mode,
         normalize_intensity=s.normalize_intensity,
     )
-    reference = intensity_reference(fit_files, pre) if s.normalize_intensity else None
+    reference = (
+        intensity_reference(fit_files, pre, s.min_contrast) if s.normalize_intensity else None
+    )
     if reference is not None:
         pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
     seed_everything(s.seed)  # weight init of trained families

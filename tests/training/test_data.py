@@ -8,7 +8,6 @@ import pytest
 
 from inspector.preprocess import Preprocessing
 from training.data import (
-    MIN_CONTRAST,
     good_images,
     intensity_reference,
     iter_batches,
@@ -92,5 +91,6 @@ def test_intensity_reference_is_the_median_good_image(tmp_path: Path) -> None:
 def test_intensity_reference_lifts_low_contrast_parts(tmp_path: Path) -> None:
     path = tmp_path / "flat.png"
     cv2.imwrite(str(path), np.full((24, 24, 3), 60, np.uint8))
-    mean, std = intensity_reference([path], Preprocessing(input_size=(16, 16)))
-    assert mean == pytest.approx(60 / 255, abs=1e-6) and std == MIN_CONTRAST
+    spec = Preprocessing(input_size=(16, 16))
+    assert intensity_reference([path], spec) == pytest.approx((60 / 255, 0.0), abs=1e-6)
+    assert intensity_reference([path], spec, min_contrast=0.16) == (pytest.approx(60 / 255), 0.16)
