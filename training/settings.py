@@ -22,8 +22,8 @@ class TrainSettings:
             lifted image AUROC from 0.72 to 0.89 on MVTec screw and from 0.86 to 0.94 on
             magnetic tile, see benchmarks/RESULTS.md; ``training.data.intensity_reference``).
         min_contrast: the floor that lifts low-contrast parts, as a camera's auto-contrast
-            would (0..1 scale standard deviation): magnetic tile, median 0.11, scored 0.005
-            image AUROC lower at its own contrast (benchmarks/RESULTS.md).
+            would (0..1 scale standard deviation): magnetic tile, median 0.11, scored 0.004
+            image AUROC lower at its own contrast (mean of 3 seeds, benchmarks/RESULTS.md).
         backbone: timm model name.
         layers: backbone feature stages used.
         backbone_weights: ``embedded``, ``hub`` or a local weights file.
