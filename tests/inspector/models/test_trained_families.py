@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from inspector.models import create_model, list_models
+from inspector.models.base import GaussianBlur
 from inspector.models.cae import ConvAEModel
 from inspector.models.feature_ae import FeatureAEModel, FeatureAutoencoder
 from inspector.models.feature_gan import FeatureGANModel
-from inspector.models.pixel_residual import PixelResidual
+from inspector.models.pixel_residual import SSIM_C1, SSIM_C2, SSIM_SIGMA, PixelResidual
 
 RANDOM_BACKBONE = {"name": "efficientnet_lite0", "layers": [2, 3], "weights": "none"}
 
@@ -51,6 +52,29 @@ def test_ssim_of_an_image_with_itself_is_one_and_falls_with_damage() -> None:
     damaged[..., 20:40, 20:40] = 0.5
     ssim = residual.ssim_map(x, damaged)
     assert ssim[..., 30, 30] < 0.5 < ssim[..., 5, 5]
+
+
+def test_ssim_map_is_the_textbook_formula_per_channel() -> None:
+    # One plane at a time, as SSIM is defined; ssim_map computes all planes in one pass.
+    a, b = torch.rand(2, 3, 40, 48), torch.rand(2, 3, 40, 48)
+    window = GaussianBlur(SSIM_SIGMA)
+    planes = []
+    for ch in range(3):
+        x, y = a[:, ch : ch + 1], b[:, ch : ch + 1]
+        mx, my = window(x), window(y)
+        vx, vy, cxy = window(x * x) - mx**2, window(y * y) - my**2, window(x * y) - mx * my
+        num = (2 * mx * my + SSIM_C1) * (2 * cxy + SSIM_C2)
+        planes.append(num / ((mx**2 + my**2 + SSIM_C1) * (vx + vy + SSIM_C2)))
+    want = torch.cat(planes, dim=1).mean(dim=1, keepdim=True)
+    assert torch.allclose(PixelResidual().ssim_map(a, b), want, atol=1e-5)
+
+
+def test_gaussian_blur_smooths_each_channel_on_its_own() -> None:
+    x = torch.rand(2, 4, 20, 20)
+    together = GaussianBlur(2.0, channels=4)(x)
+    alone = torch.cat([GaussianBlur(2.0)(x[:, c : c + 1]) for c in range(4)], dim=1)
+    assert torch.allclose(together, alone, atol=1e-6)
+    assert together[:, 0].std() < x[:, 0].std()
 
 
 @pytest.mark.parametrize("weights", [(1.0, 1.0), (1.0, 10.0), (0.0, 1.0)])
