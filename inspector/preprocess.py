@@ -31,8 +31,9 @@ class Preprocessing:
         std: per-channel normalisation std.
         normalize_intensity: rescale each image's brightness and contrast (its own mean and
             standard deviation over all pixels and channels) to ``intensity_mean`` and
-            ``intensity_std`` before the network sees it. Lighting drift and part-to-part reflectance then stop looking
-            like anomalies; local defects keep their contrast. Colour ratios are kept.
+            ``intensity_std`` before the network sees it. Lighting drift and part-to-part
+            reflectance then stop looking like anomalies; local defects keep their
+            contrast. Colour ratios are kept.
         intensity_mean: brightness (0..1 scale) images are brought to; training sets it to
             the median over its good images, so a typical part keeps its natural look.
         intensity_std: contrast images are brought to (training: the median likewise).
