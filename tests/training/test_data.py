@@ -94,3 +94,13 @@ def test_intensity_reference_lifts_low_contrast_parts(tmp_path: Path) -> None:
     spec = Preprocessing(input_size=(16, 16))
     assert intensity_reference([path], spec) == pytest.approx((60 / 255, 0.0), abs=1e-6)
     assert intensity_reference([path], spec, min_contrast=0.16) == (pytest.approx(60 / 255), 0.16)
+
+
+def test_intensity_reference_samples_evenly_spaced_images(tmp_path: Path) -> None:
+    # Three of five images: the first, the middle and the last, not the first three.
+    files = []
+    for i, level in enumerate([10, 200, 210, 220, 50]):
+        files.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(files[-1]), np.full((8, 8, 3), level, np.uint8))
+    mean, _ = intensity_reference(files, Preprocessing(input_size=(8, 8)), sample=3)
+    assert mean == pytest.approx(50 / 255, abs=1e-6)  # of 10, 210, 50; the first three: 200
