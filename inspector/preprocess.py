@@ -123,13 +123,19 @@ def _unit(dtype: np.dtype) -> float:
     return 1.0 / (65535.0 if dtype == np.uint16 else 255.0)
 
 
-def content_intensity(resized: np.ndarray, geom: Geometry) -> tuple[float, float]:
-    """Brightness and contrast (0..1 scale) of an input-sized image's content: the mean and
-    standard deviation over its pixels and channels, letterbox padding left out."""
+def _content_stats(pixels: np.ndarray, geom: Geometry) -> tuple[float, float]:
+    """Mean and standard deviation over the content's pixels and channels (letterbox
+    padding left out), in the pixels' own scale."""
     x, y, cw, ch = geom.box
-    content = resized[y : y + ch, x : x + cw].astype(np.float32)
+    content = pixels[y : y + ch, x : x + cw]
+    return float(content.mean()), float(content.std())
+
+
+def content_intensity(resized: np.ndarray, geom: Geometry) -> tuple[float, float]:
+    """Brightness and contrast (0..1 scale) of an input-sized integer image's content."""
     unit = _unit(resized.dtype)
-    return float(content.mean()) * unit, float(content.std()) * unit
+    m, sd = _content_stats(resized.astype(np.float32), geom)
+    return m * unit, sd * unit
 
 
 def normalise_input(resized: np.ndarray, geom: Geometry, spec: Preprocessing) -> np.ndarray:
@@ -137,11 +143,11 @@ def normalise_input(resized: np.ndarray, geom: Geometry, spec: Preprocessing) ->
     unit = _unit(resized.dtype)
     mean = np.asarray(spec.mean, np.float32) / unit
     inv_std = unit / np.asarray(spec.std, np.float32)
-    pixels = resized.astype(np.float32)
+    pixels = resized.astype(np.float32)  # once: this runs for every inspected image
     if spec.normalize_intensity:
-        m, sd = content_intensity(resized, geom)
-        gain = spec.intensity_std / (sd + 1e-6)
-        pixels = (pixels - m / unit) * gain + spec.intensity_mean / unit
+        m, sd = _content_stats(pixels, geom)
+        gain = spec.intensity_std / (sd * unit + 1e-6)
+        pixels = (pixels - m) * gain + spec.intensity_mean / unit
     out = (pixels - mean) * inv_std
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
