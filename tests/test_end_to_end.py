@@ -188,3 +188,7 @@ def test_every_family_finds_the_sample_defects(
     image_min, pixel_min = FAMILY_MIN_AUROC[family]
     assert result["image_auroc"] >= image_min
     assert result["pixel_auroc"] >= pixel_min
+    # a family that scores a part against itself measured good parts' level when fitting
+    if TrainSettings.for_family(family).relative_to_part:
+        level = ins.meta.model_config["part_level"]
+        assert level > 0 and ins.meta.training["fit"]["part_level"] == level

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
+from inspector.models.part_level import relative_score
 from inspector.models.pixel_residual import PixelResidual
 from inspector.models.registry import register_model
 
@@ -113,6 +114,9 @@ class ConvAEModel(AnomalyModel):
         structure_weight: weight of the structural term (1 - SSIM) in the map.
         colour_weight: weight of the colour term (squared difference, 0..1 scale).
         blur_sigma: Gaussian smoothing of the map, in input pixels.
+        part_level: good parts' typical map level; when above 0 each part's image score is
+            divided by its own level, within bounds (see ``part_level``; 0: bundles made
+            before).
         load_weights: accepted for the common bundle interface (no pretrained parts).
     """
 
@@ -127,12 +131,13 @@ class ConvAEModel(AnomalyModel):
         structure_weight: float = 1.0,
         colour_weight: float = 10.0,
         blur_sigma: float = 4.0,
+        part_level: float = 0.0,
         load_weights: bool = True,
     ) -> None:
         super().__init__()
         self.input_size = pixel_input_size(input_size, depth)
         self.base_channels, self.depth = int(base_channels), int(depth)
-        self.latent_dim = int(latent_dim)
+        self.latent_dim, self.part_level = int(latent_dim), float(part_level)
         self.structure_weight, self.colour_weight = float(structure_weight), float(colour_weight)
         self.blur_sigma = float(blur_sigma)
         self.autoencoder = ConvAutoencoder(self.base_channels, self.depth, self.latent_dim)
@@ -148,6 +153,7 @@ class ConvAEModel(AnomalyModel):
             "structure_weight": self.structure_weight,
             "colour_weight": self.colour_weight,
             "blur_sigma": self.blur_sigma,
+            "part_level": self.part_level,
         }
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
@@ -155,5 +161,5 @@ class ConvAEModel(AnomalyModel):
         with torch.autocast(images.device.type, enabled=False):
             amap = self.blur(self.residual(images, rebuilt))
             # Whole-pixel maps are noisy at their single maximum; the smoothed map's is not.
-            score = amap.flatten(1).amax(dim=1)
+            score = relative_score(amap.flatten(1).amax(dim=1), amap, self.part_level)
             return InferenceBatch(pred_score=score, anomaly_map=amap)

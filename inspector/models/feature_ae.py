@@ -18,6 +18,7 @@ from torch import nn
 
 from inspector.models.base import InferenceBatch
 from inspector.models.features import StandardisedFeatures
+from inspector.models.part_level import relative_score
 from inspector.models.registry import register_model
 
 
@@ -108,6 +109,9 @@ class FeatureAEModel(StandardisedFeatures):
         kernel_size: autoencoder convolution size (1 or 3).
         context: neighbour distance, in feature cells, from which each position is
             predicted (0: rebuilt from itself, a plain autoencoder).
+        part_level: good parts' typical map level; when above 0 each part's image score is
+            divided by its own level, within bounds (see ``part_level``; 0: bundles made
+            before).
         blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
         score_topk: image score = mean of the top-k values of the patch-resolution map.
         map_shift: (dy, dx) receptive-field correction of the map (measured when fitting).
@@ -125,6 +129,7 @@ class FeatureAEModel(StandardisedFeatures):
         latent_dim: int = 48,
         kernel_size: int = 1,
         context: int = 0,
+        part_level: float = 0.0,
         blur_sigma: float = 4.0,
         score_topk: int = 1,
         map_shift: tuple[int, int] | list[int] = (0, 0),
@@ -135,7 +140,7 @@ class FeatureAEModel(StandardisedFeatures):
         )
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
-        self.context = int(context)
+        self.context, self.part_level = int(context), float(part_level)
         self.autoencoder = FeatureAutoencoder(
             self.dim, self.hidden, self.latent_dim, self.kernel_size, self.context
         )
@@ -147,6 +152,7 @@ class FeatureAEModel(StandardisedFeatures):
             "latent_dim": self.latent_dim,
             "kernel_size": self.kernel_size,
             "context": self.context,
+            "part_level": self.part_level,
         }
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -158,6 +164,12 @@ class FeatureAEModel(StandardisedFeatures):
         """Mean squared reconstruction error per position, (B, 1, h, w): loss and map alike."""
         return (emb - rebuilt.float()).pow(2).mean(dim=1, keepdim=True)
 
+    def patch_map(self, emb: torch.Tensor) -> torch.Tensor:
+        """Reconstruction error per position (B, 1, h, w), not yet relative to the part."""
+        return self.residual(emb, self.autoencoder(emb))
+
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        emb = self.embed(images)
-        return self.head(self.residual(emb, self.autoencoder(emb)), images)
+        patch = self.patch_map(self.embed(images))
+        out = self.head(patch, images)
+        score = relative_score(out.pred_score, patch, self.part_level)
+        return InferenceBatch(pred_score=score, anomaly_map=out.anomaly_map)

@@ -8,9 +8,12 @@ weakness is that a single code vector cannot say *where*. Here the code is spati
 coarse grid, as in the pixel autoencoder), so the latent distance is itself a coarse map,
 and the per-pixel map is the structural and colour residual of the reconstruction.
 
-Image score: the two cues, each divided by its typical value on held-out good parts (set
-when fitting) so neither dominates by its units, then added: the map's maximum (where) and
-the latent distance's maximum cell (GANomaly's what).
+Image score: the map's maximum (where) plus ``latent_weight`` times the latent distance's
+maximum cell (GANomaly's what), each divided by its typical value on held-out good parts
+(set when fitting) so neither dominates by its units. With ``relative_to_part`` training
+(the map cue divided by the part's own level, ``part_level``) the map alone scores better on
+parts photographed at random angles: on MVTec screw the latent cue ranks good parts above
+defective ones (benchmarks/RESULTS.md), so such products train with ``latent_weight`` 0.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torch import nn
 
 from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
 from inspector.models.cae import ConvAutoencoder, Encoder, pixel_input_size
+from inspector.models.part_level import relative_score
 from inspector.models.pixel_residual import PixelResidual
 from inspector.models.registry import register_model
 
@@ -79,6 +83,9 @@ class GANomalyModel(AnomalyModel):
         colour_weight: weight of the colour term of the map against 1 - SSIM.
         blur_sigma: Gaussian smoothing of the map, in input pixels.
         map_scale, latent_scale: typical good-part values of the two score cues (fitted).
+        latent_weight: weight of the latent cue in the image score (0: the map alone).
+        part_level: good parts' typical map level; when above 0 the map cue is divided by
+            the part's own level, within bounds (see ``part_level``; 0: bundles made before).
         load_weights: accepted for the common bundle interface (no pretrained parts).
     """
 
@@ -94,6 +101,8 @@ class GANomalyModel(AnomalyModel):
         blur_sigma: float = 4.0,
         map_scale: float = 1.0,
         latent_scale: float = 1.0,
+        latent_weight: float = 1.0,
+        part_level: float = 0.0,
         load_weights: bool = True,
     ) -> None:
         super().__init__()
@@ -102,6 +111,7 @@ class GANomalyModel(AnomalyModel):
         self.latent_dim, self.colour_weight = int(latent_dim), float(colour_weight)
         self.blur_sigma = float(blur_sigma)
         self.map_scale, self.latent_scale = float(map_scale), float(latent_scale)
+        self.latent_weight, self.part_level = float(latent_weight), float(part_level)
         self.generator = Generator(self.base_channels, self.depth, self.latent_dim)
         self.critic = PatchCritic(self.base_channels, self.depth)
         self.residual = PixelResidual(colour_weight=self.colour_weight)
@@ -117,6 +127,8 @@ class GANomalyModel(AnomalyModel):
             "blur_sigma": self.blur_sigma,
             "map_scale": self.map_scale,
             "latent_scale": self.latent_scale,
+            "latent_weight": self.latent_weight,
+            "part_level": self.part_level,
         }
 
     @staticmethod
@@ -125,14 +137,18 @@ class GANomalyModel(AnomalyModel):
         return (z.float() - z_again.float()).pow(2).mean(dim=1, keepdim=True)
 
     def cues(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Smoothed map (B, 1, H, W), its maximum (B,) and the latent cue (B,), unscaled."""
+        """Smoothed map (B, 1, H, W), its maximum (B,; over the part's level once fitted with
+        ``relative_to_part``) and the latent cue (B,), unscaled."""
         rebuilt, z, z_again = self.generator(images)
         with torch.autocast(images.device.type, enabled=False):
             amap = self.blur(self.residual(images, rebuilt))
             latent = self.latent_distance(z, z_again).flatten(1).amax(dim=1)
-            return amap, amap.flatten(1).amax(dim=1), latent
+            map_max = relative_score(amap.flatten(1).amax(dim=1), amap, self.part_level)
+            return amap, map_max, latent
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
         amap, map_max, latent = self.cues(images)
-        score = map_max / self.map_scale + latent / self.latent_scale
+        score = map_max / self.map_scale
+        if self.latent_weight:
+            score = score + self.latent_weight * latent / self.latent_scale
         return InferenceBatch(pred_score=score, anomaly_map=amap)

@@ -9,7 +9,7 @@ import torch
 
 from inspector.models.cae import ConvAEModel
 from training.corrupt import paste_patches
-from training.fitters.context import FitContext, map_picture, run_task
+from training.fitters.context import FitContext, good_part_level, map_picture, run_task
 from training.settings import TrainSettings
 
 
@@ -58,5 +58,11 @@ class CAETask:
 
 
 def fit_cae(model: ConvAEModel, ctx: FitContext) -> dict[str, Any]:
+    s = ctx.settings
     train, val = ctx.image_sources()
-    return run_task(CAETask(model, ctx.settings, ctx.preview()), ctx, train, val).summary()
+    result = run_task(CAETask(model, s, ctx.preview()), ctx, train, val)
+    if s.relative_to_part:
+        model.part_level = good_part_level(
+            model, val, s.batch_size, lambda batch: model(batch).anomaly_map
+        )
+    return {**result.summary(), "part_level": model.part_level}

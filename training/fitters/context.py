@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 
 from inspector.backbone import BackboneSpec
+from inspector.models.part_level import part_level, reference_level
 from inspector.preprocess import Preprocessing
 from training.batches import AugmentedImages, BatchSource
 from training.data import InputImages
@@ -102,3 +104,19 @@ def run_task(task: Task, ctx: FitContext, train: BatchSource, val: BatchSource) 
     result = loop.run()
     task.model.cpu()
     return result
+
+
+@torch.no_grad()
+def good_part_level(
+    model: torch.nn.Module,
+    val: BatchSource,
+    batch_size: int,
+    raw_map: Callable[[torch.Tensor], torch.Tensor],
+) -> float:
+    """Good parts' typical anomaly-map level, on held-out good images (see ``part_level``).
+
+    ``raw_map`` turns one validation batch into maps not yet made relative to the part.
+    """
+    model.eval()
+    levels = [part_level(raw_map(b)) for b in val.batches(None, batch_size, shuffle=False)]
+    return reference_level(torch.cat(levels) if levels else torch.empty(0))

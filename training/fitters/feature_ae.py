@@ -12,6 +12,7 @@ from training.fitters.context import (
     FitContext,
     backbone_config,
     denormalise,
+    good_part_level,
     map_picture,
     run_task,
 )
@@ -63,5 +64,15 @@ class FeatureAETask:
 
 def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
-    result = run_task(FeatureAETask(model, ctx.settings, ctx.preview()), ctx, train, val)
-    return {**result.summary(), "map_shift": list(model.map_shift), "views": train.views}
+    s = ctx.settings
+    result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
+    if s.relative_to_part:
+        model.part_level = good_part_level(
+            model, val, s.batch_size, lambda raw: model.patch_map(model.standardise(raw))
+        )
+    return {
+        **result.summary(),
+        "map_shift": list(model.map_shift),
+        "views": train.views,
+        "part_level": model.part_level,
+    }

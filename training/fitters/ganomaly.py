@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from inspector.models.ganomaly import GANomalyModel
 from training.batches import BatchSource
-from training.fitters.context import FitContext, map_picture, run_task
+from training.fitters.context import FitContext, good_part_level, map_picture, run_task
 from training.loop import RunningMeans
 from training.settings import TrainSettings
 
@@ -32,6 +32,7 @@ def build_ganomaly(s: TrainSettings) -> GANomalyModel:
         depth=s.depth,
         latent_dim=s.latent_dim,
         blur_sigma=s.blur_sigma,
+        latent_weight=s.latent_weight,
     )
 
 
@@ -115,6 +116,16 @@ def set_cue_scales(model: GANomalyModel, val: BatchSource, batch_size: int) -> N
 
 def fit_ganomaly(model: GANomalyModel, ctx: FitContext) -> dict[str, Any]:
     train, val = ctx.image_sources()
-    result = run_task(GANomalyTask(model, ctx.settings, ctx.preview()), ctx, train, val)
-    set_cue_scales(model, val, ctx.settings.batch_size)
-    return {**result.summary(), "map_scale": model.map_scale, "latent_scale": model.latent_scale}
+    s = ctx.settings
+    result = run_task(GANomalyTask(model, s, ctx.preview()), ctx, train, val)
+    if s.relative_to_part:  # first: the map cue's scale is measured on the relative map
+        model.part_level = good_part_level(
+            model, val, s.batch_size, lambda batch: model.cues(batch)[0]
+        )
+    set_cue_scales(model, val, s.batch_size)
+    return {
+        **result.summary(),
+        "map_scale": model.map_scale,
+        "latent_scale": model.latent_scale,
+        "part_level": model.part_level,
+    }

@@ -10,6 +10,7 @@ from inspector.models.base import GaussianBlur
 from inspector.models.cae import ConvAEModel
 from inspector.models.feature_ae import FeatureAEModel, FeatureAutoencoder
 from inspector.models.feature_gan import FeatureGANModel
+from inspector.models.part_level import LEVEL_MARGIN, part_level
 from inspector.models.pixel_residual import SSIM_C1, SSIM_C2, SSIM_SIGMA, PixelResidual
 
 RANDOM_BACKBONE = {"name": "efficientnet_lite0", "layers": [2, 3], "weights": "none"}
@@ -166,3 +167,33 @@ def test_ganomaly_score_adds_its_two_cues_in_good_part_units() -> None:
         out = model(images)
     assert torch.allclose(out.pred_score, map_max / 2.0 + latent / 0.5, rtol=1e-5)
     assert torch.allclose(out.anomaly_map.flatten(1).amax(dim=1), map_max)
+    # New bundles score by the map alone (the latent cue ranked good screws above bad ones).
+    map_only = create_model("ganomaly", **config, map_scale=2.0, latent_weight=0.0).eval()
+    map_only.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(map_only(images).pred_score, map_max / 2.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["cae", "ganomaly", "feature-ae"])
+def test_scores_become_relative_to_the_part_once_a_good_level_is_fitted(family: str) -> None:
+    config = (
+        {"backbone": RANDOM_BACKBONE, "input_size": (64, 64), "latent_dim": 8, "context": 2}
+        if family == "feature-ae"
+        else {"input_size": (64, 64), "base_channels": 4, "depth": 2, "latent_dim": 4}
+    )
+    if family == "ganomaly":
+        config["latent_weight"] = 0.0  # its map cue alone, the one made relative
+    model = create_model(family, **config).eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        absolute = model(images)
+        model.part_level = float(part_level(absolute.anomaly_map).mean())
+        relative = model(images)
+    # the map keeps its units; each part's score is divided by one level of its own,
+    # within the margin of good parts'
+    assert torch.equal(relative.anomaly_map, absolute.anomaly_map)
+    divisor = absolute.pred_score / relative.pred_score
+    ref = model.part_level
+    assert ((divisor >= ref / LEVEL_MARGIN - 1e-6) & (divisor <= ref * LEVEL_MARGIN + 1e-6)).all()
+    assert not torch.allclose(divisor, torch.ones_like(divisor))
+    assert model.config()["part_level"] == model.part_level
