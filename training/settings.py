@@ -174,9 +174,9 @@ class TrainSettings:
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn-cluster": {},
     # Measured on screw (2026-11-30): wider and longer than the plain autoencoder needed,
-    # because predicting from neighbours is harder than copying. Each part's map relative
-    # to its own level, scored by its top 4 patches: screw 0.860 -> 0.912 image AUROC,
-    # bottle 0.998 -> 0.999, magnetic tile 0.810 -> 0.811 (its pixel AUROC 0.731 -> 0.684).
+    # because predicting from neighbours is harder than copying. Each part's score relative
+    # to its own level, from its top 4 patches: screw 0.860 -> 0.912 image AUROC, bottle
+    # 0.998 -> 0.999, magnetic tile 0.810 -> 0.811 (benchmarks/RESULTS.md).
     # feature-gan keeps its highest patch, as it was measured.
     "feature-ae": {
         "hidden": (256,),

@@ -165,7 +165,7 @@ class FeatureAEModel(StandardisedFeatures):
         return (emb - rebuilt.float()).pow(2).mean(dim=1, keepdim=True)
 
     def patch_map(self, emb: torch.Tensor) -> torch.Tensor:
-        """Reconstruction error per position (B, 1, h, w), not yet relative to the part."""
+        """Reconstruction error per position (B, 1, h, w): the map, before upsampling."""
         return self.residual(emb, self.autoencoder(emb))
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:

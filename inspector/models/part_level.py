@@ -7,7 +7,7 @@ good part whose whole map sits a little higher can outscore it. Dividing the ima
 by the part's own level (the median of its map, which a local defect cannot move) judges
 the peak against the rest of the same part instead. The map itself stays in absolute
 units, so the pixel threshold compares every part's positions alike: dividing the map
-too had cost magnetic tile 4.7 points of pixel AUROC for the same image scores.
+too had cost magnetic tile 5.7 points of pixel AUROC for the same image scores.
 
 What it must not do is explain away a part that is wrong all over. The level is therefore
 only trusted within ``LEVEL_MARGIN`` of the level of good parts (measured on held-out good

@@ -115,7 +115,7 @@ def good_part_level(
 ) -> float:
     """Good parts' typical anomaly-map level, on held-out good images (see ``part_level``).
 
-    ``raw_map`` turns one validation batch into maps not yet made relative to the part.
+    ``raw_map`` turns one validation batch into the maps the level is measured on.
     """
     model.eval()
     levels = [part_level(raw_map(b)) for b in val.batches(None, batch_size, shuffle=False)]
