@@ -68,9 +68,9 @@ class TrainSettings:
         kernel_size: feature autoencoder convolution size.
         context: the feature autoencoder predicts each position from its neighbours this
             many feature cells away, never from the position itself (0: a plain autoencoder).
-        relative_to_part: feature and pixel autoencoders, GANomaly: divide each part's map
-            by the part's own typical level, within bounds set on held-out good parts
-            (``inspector.models.part_level``).
+        relative_to_part: feature and pixel autoencoders, GANomaly: divide each part's image
+            score by the part's own typical map level, within bounds set on held-out good
+            parts; the map keeps its units (``inspector.models.part_level``).
         latent_weight: GANomaly: weight of the latent distance in the image score (0 for
             parts lying at random angles, with ``relative_to_part``: benchmarks/RESULTS.md).
         base_channels: pixel autoencoder width of its first stage (doubles per stage).

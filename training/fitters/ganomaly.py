@@ -118,7 +118,7 @@ def fit_ganomaly(model: GANomalyModel, ctx: FitContext) -> dict[str, Any]:
     train, val = ctx.image_sources()
     s = ctx.settings
     result = run_task(GANomalyTask(model, s, ctx.preview()), ctx, train, val)
-    if s.relative_to_part:  # first: the map cue's scale is measured on the relative map
+    if s.relative_to_part:  # first: the map cue's scale is measured on the relative cue
         model.part_level = good_part_level(
             model, val, s.batch_size, lambda batch: model.cues(batch)[0]
         )

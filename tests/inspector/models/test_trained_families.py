@@ -167,7 +167,7 @@ def test_ganomaly_score_adds_its_two_cues_in_good_part_units() -> None:
         out = model(images)
     assert torch.allclose(out.pred_score, map_max / 2.0 + latent / 0.5, rtol=1e-5)
     assert torch.allclose(out.anomaly_map.flatten(1).amax(dim=1), map_max)
-    # New bundles score by the map alone (the latent cue ranked good screws above bad ones).
+    # With latent_weight 0 the map cue alone scores (the option for parts like the screw).
     map_only = create_model("ganomaly", **config, map_scale=2.0, latent_weight=0.0).eval()
     map_only.load_state_dict(model.state_dict())
     with torch.no_grad():
