@@ -67,7 +67,9 @@ class CachedViews:
 
     View 0 is the samples as they are; each training epoch draws every sample's view at
     random, so the model still sees a mix of augmentations at a fraction of the cost.
-    Stored in fp16, which halves the memory of large feature maps.
+    Stored in fp16, which halves the memory of large feature maps. With per-position loss
+    weights attached (``attach_weights``), every batch carries them as one extra last
+    channel, so they travel wherever the batch goes (see ``training.fitters.rarity``).
     """
 
     def __init__(
@@ -87,6 +89,13 @@ class CachedViews:
                 parts = [fn(b).half() for b in source.batches(epoch, batch_size, shuffle=False)]
                 stacks.append(torch.cat(parts))
         self.data = torch.stack(stacks)  # (views, N, ...)
+        self.weights: torch.Tensor | None = None
+
+    def attach_weights(self, weights: torch.Tensor) -> None:
+        """Per-sample-position weights (views, N, 1, ...) appended to every batch."""
+        if weights.shape[:2] != self.data.shape[:2] or weights.shape[3:] != self.data.shape[3:]:
+            raise ValueError(f"weights {tuple(weights.shape)} do not fit {tuple(self.data.shape)}")
+        self.weights = weights.to(self.data.dtype)
 
     def __len__(self) -> int:
         return self.data.shape[1]
@@ -105,4 +114,52 @@ class CachedViews:
             view = np.random.default_rng((self.seed, epoch, 1)).integers(0, views, n)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            yield self.data[torch.from_numpy(view[idx]), torch.from_numpy(idx)].float()
+            pick = torch.from_numpy(view[idx]), torch.from_numpy(idx)
+            batch = self.data[pick]
+            if self.weights is not None:
+                batch = torch.cat([batch, self.weights[pick]], dim=1)
+            yield batch.float()
+
+
+class SampledPositions:
+    """Single positions of cached feature maps, drawn in proportion to their weights.
+
+    For heads that judge every position alone (1x1 convolutions, as the feature GAN's
+    discriminator): a batch is ``batch_size`` images' worth of positions, as (P, C, 1, 1)
+    maps, drawn with replacement from all views with probability proportional to each
+    position's attached weight. Drawing rare kinds of patch more often teaches such a head
+    more than weighting them in the loss of whole-image batches, where a batch holds few of
+    them (MVTec screw, feature GAN: 0.837 weighted loss, 0.876 drawn, exploratory runs on
+    cached features). The drawn positions carry weight 1: the drawing has applied theirs.
+    """
+
+    def __init__(self, views: CachedViews) -> None:
+        if views.weights is None:
+            raise ValueError("positions are drawn by weight: attach weights first")
+        self.views = views
+        # Drawn by inverting the cumulative weight: no limit on the number of positions
+        # (torch.multinomial takes at most 2**24 categories).
+        self.cumulative = views.weights.flatten().double().cumsum(0)
+        self.positions_per_image = int(np.prod(views.data.shape[3:]))
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def batches(
+        self, epoch: int | None, batch_size: int, shuffle: bool = True
+    ) -> Iterator[torch.Tensor]:
+        data = self.views.data
+        v, n, c = data.shape[:3]
+        h, w = data.shape[3:]
+        rng = np.random.default_rng((self.views.seed, -1 if epoch is None else epoch, 2))
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        total = self.cumulative[-1]
+        for start in range(0, n, batch_size):
+            count = min(batch_size, n - start) * self.positions_per_image
+            u = torch.rand(count, generator=gen, dtype=torch.float64) * total
+            flat = torch.searchsorted(self.cumulative, u).clamp_max(len(self.cumulative) - 1)
+            view, rest = flat // (n * h * w), flat % (n * h * w)
+            image, pos = rest // (h * w), rest % (h * w)
+            feats = data[view, image, :, pos // w, pos % w]  # (count, c)
+            ones = torch.ones(count, 1, dtype=feats.dtype)
+            yield torch.cat([feats, ones], dim=1).float().view(count, c + 1, 1, 1)

@@ -17,6 +17,7 @@ from training.fitters.context import (
     run_task,
 )
 from training.fitters.features import cached_feature_sources
+from training.fitters.rarity import split_weights
 from training.settings import TrainSettings
 
 
@@ -35,16 +36,18 @@ def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
 
 
 class FeatureAETask:
-    """Rebuild standardised backbone features; batches are cached raw features."""
+    """Rebuild standardised backbone features; batches are cached raw features with their
+    rarity weights, and each position's error counts by its weight."""
 
     def __init__(self, model: FeatureAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview = model, preview
         params = model.autoencoder.parameters()
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
 
-    def _loss(self, raw: torch.Tensor) -> torch.Tensor:
+    def _loss(self, batch: torch.Tensor) -> torch.Tensor:
+        raw, weight = split_weights(batch)
         emb = self.model.standardise(raw)
-        return self.model.residual(emb, self.model.autoencoder(emb)).mean()
+        return (self.model.residual(emb, self.model.autoencoder(emb)) * weight).mean()
 
     def training_step(
         self, batch: torch.Tensor
@@ -67,9 +70,11 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     s = ctx.settings
     result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
     if s.relative_to_part:
-        model.part_level = good_part_level(
-            model, val, s.batch_size, lambda raw: model.patch_map(model.standardise(raw))
-        )
+
+        def raw_map(batch: torch.Tensor) -> torch.Tensor:
+            return model.patch_map(model.standardise(split_weights(batch)[0]))
+
+        model.part_level = good_part_level(model, val, s.batch_size, raw_map)
     return {
         **result.summary(),
         "map_shift": list(model.map_shift),

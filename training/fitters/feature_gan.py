@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from inspector.models.feature_gan import FeatureGANModel
+from training.batches import SampledPositions
 from training.fitters.context import (
     FitContext,
     backbone_config,
@@ -25,6 +26,7 @@ from training.fitters.context import (
     run_task,
 )
 from training.fitters.features import cached_feature_sources
+from training.fitters.rarity import split_weights
 from training.loop import RunningMeans
 from training.settings import TrainSettings
 
@@ -43,7 +45,8 @@ def build_feature_gan(s: TrainSettings) -> FeatureGANModel:
 
 
 class FeatureGANTask:
-    """Good adapted features against noisy copies of them; batches are cached raw features."""
+    """Good adapted features against noisy copies of them; batches are cached raw features
+    with their rarity weights, which a good position and its noisy copy share."""
 
     def __init__(self, model: FeatureGANModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview, self.noise_std = model, preview, s.noise_std
@@ -74,20 +77,23 @@ class FeatureGANTask:
     def training_step(
         self, batch: torch.Tensor
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
-        s_good, s_fake = self._scores(batch)
+        raw, weight = split_weights(batch)
+        s_good, s_fake = self._scores(raw)
         self.monitor.add("critic_on_good", s_good)
         self.monitor.add("critic_on_synthesised", s_fake)
-        loss = (MARGIN - s_good).clamp_min(0).mean() + (MARGIN + s_fake).clamp_min(0).mean()
-        yield "loss", loss, self.optimizers[0]
+        hinge = (MARGIN - s_good).clamp_min(0) + (MARGIN + s_fake).clamp_min(0)
+        yield "loss", (hinge * weight).mean(), self.optimizers[0]
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        raw, weight = split_weights(batch)
         # The same noise every epoch, so changes in the loss are the model's, not the draw's.
         generator = torch.Generator(batch.device).manual_seed(0)
-        s_good, s_fake = self._scores(batch, generator)
+        s_good, s_fake = self._scores(raw, generator)
         # The smooth form of the training loss: the truncated one reaches exactly zero once
         # the held-out patches clear the margin, after which early stopping would keep
         # whichever epoch got there first instead of the best separated one.
-        return F.softplus(MARGIN - s_good).mean() + F.softplus(MARGIN + s_fake).mean()
+        smooth = F.softplus(MARGIN - s_good) + F.softplus(MARGIN + s_fake)
+        return (smooth * weight).mean()
 
     def scalars(self) -> dict[str, float]:
         return self.monitor.pop()
@@ -102,5 +108,8 @@ class FeatureGANTask:
 
 def fit_feature_gan(model: FeatureGANModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
-    result = run_task(FeatureGANTask(model, ctx.settings, ctx.preview()), ctx, train, val)
+    # The discriminator judges each position alone, so with rarity weights it learns from
+    # positions drawn by weight rather than whole images (see ``SampledPositions``).
+    source = SampledPositions(train) if ctx.settings.rarity_power > 0 else train
+    result = run_task(FeatureGANTask(model, ctx.settings, ctx.preview()), ctx, source, val)
     return {**result.summary(), "map_shift": list(model.map_shift), "views": train.views}

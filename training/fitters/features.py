@@ -13,6 +13,7 @@ import torch
 from inspector.models.features import StandardisedFeatures, receptive_field_shift
 from training.batches import AugmentedImages, CachedViews
 from training.fitters.context import FitContext
+from training.fitters.rarity import rarity_weights
 from training.loop import resolve_device
 
 
@@ -32,8 +33,10 @@ def set_statistics(model: StandardisedFeatures, raw: torch.Tensor, chunk: int = 
 def cached_feature_sources(
     model: StandardisedFeatures, ctx: FitContext
 ) -> tuple[CachedViews, CachedViews]:
-    """Training and validation batches of cached raw features; sets the model's feature
-    statistics and map shift, which every feature-trained family needs before training."""
+    """Training and validation batches of cached raw features, each position's rarity
+    weight as their last channel (``training.fitters.rarity``, all 1 when off); sets the
+    model's feature statistics and map shift, which every feature-trained family needs
+    before training."""
     s = ctx.settings
     # The backbone pass is the expensive part: on the training device, cached on the CPU.
     device = resolve_device(s.device)
@@ -49,4 +52,7 @@ def cached_feature_sources(
     model.cpu()
     set_statistics(model, train.data[0])  # view 0: the training images as they are
     model.map_shift = receptive_field_shift(model)
+    weights = rarity_weights(model, train.data, val.data, s.rarity_groups, s.rarity_power, s.seed)
+    train.attach_weights(weights[0])
+    val.attach_weights(weights[1])
     return train, val
