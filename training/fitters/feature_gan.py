@@ -6,6 +6,9 @@ as the identity, so the noise starts in units of each channel's spread); the
 discriminator learns to score good ones above +margin and synthesised ones below -margin
 (SimpleNet's truncated L1 loss), and the adaptor learns with it. The backbone is frozen,
 so, as for the feature autoencoder, its features are cached for a few augmented views.
+With rarity weights (``training.fitters.rarity``, on by default) a training batch is not
+whole images but single positions drawn by how rare their kind of good patch is, so the
+discriminator's border also hugs the rare good patches, not only the common ones.
 """
 
 from __future__ import annotations
