@@ -141,7 +141,6 @@ class SampledPositions:
         # Drawn by inverting the cumulative weight: no limit on the number of positions
         # (torch.multinomial takes at most 2**24 categories).
         self.cumulative = views.weights.flatten().double().cumsum(0)
-        self.positions_per_image = int(np.prod(views.data.shape[3:]))
 
     def __len__(self) -> int:
         return len(self.views)
@@ -150,18 +149,16 @@ class SampledPositions:
         self, epoch: int | None, batch_size: int, shuffle: bool = True
     ) -> Iterator[torch.Tensor]:
         data = self.views.data
-        v, n, c = data.shape[:3]
-        h, w = data.shape[3:]
+        v, n, c, h, w = data.shape
         rng = np.random.default_rng((self.views.seed, -1 if epoch is None else epoch, 2))
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         total = self.cumulative[-1]
         for start in range(0, n, batch_size):
-            count = min(batch_size, n - start) * self.positions_per_image
+            count = min(batch_size, n - start) * h * w
             u = torch.rand(count, generator=gen, dtype=torch.float64) * total
             flat = torch.searchsorted(self.cumulative, u).clamp_max(len(self.cumulative) - 1)
-            view, rest = flat // (n * h * w), flat % (n * h * w)
-            image, pos = rest // (h * w), rest % (h * w)
-            feats = data[view, image, :, pos // w, pos % w]  # (count, c)
+            view, image, y, x = torch.unravel_index(flat, (v, n, h, w))
+            feats = data[view, image, :, y, x]  # (count, c)
             ones = torch.ones(count, 1, dtype=feats.dtype)
             drawn = torch.cat([feats, ones], dim=1).float()
             # Packed into image-shaped maps: the same positions to a per-position head, and
