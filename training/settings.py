@@ -80,6 +80,10 @@ class TrainSettings:
             parts lying at random angles, with ``relative_to_part``: benchmarks/RESULTS.md).
         base_channels: pixel autoencoder width of its first stage (doubles per stage).
         depth: pixel autoencoder down-sampling stages.
+        structure_scale: pixel autoencoder and GANomaly: the map's structural term (1 - SSIM)
+            compares the images averaged over this many pixels square, so the slight blur
+            of every reconstruction is not flagged (1: full resolution; training losses
+            always use 1; ``inspector.models.pixel_residual``).
         denoise: pixel autoencoder: train it to repair pasted foreign patches (denoising)
             instead of copying its input.
         noise_std: feature GAN: the synthetic anomalies' Gaussian noise on the adapted
@@ -129,6 +133,7 @@ class TrainSettings:
     latent_weight: float = 1.0
     base_channels: int = 32
     depth: int = 4
+    structure_scale: int = 4
     noise_std: float = 0.5
     denoise: bool = True
 

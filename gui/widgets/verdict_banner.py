@@ -17,6 +17,8 @@ class VerdictBanner(QWidget):
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail = QLabel("no part inspected yet")
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # A narrow window wraps the score line instead of clipping it.
+        self.detail.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.verdict)
         lay.addWidget(self.detail)

@@ -114,6 +114,8 @@ class ConvAEModel(AnomalyModel):
         structure_weight: weight of the structural term (1 - SSIM) in the map.
         colour_weight: weight of the colour term (squared difference, 0..1 scale).
         blur_sigma: Gaussian smoothing of the map, in input pixels.
+        structure_scale: the map's structural term compares images averaged over this many
+            pixels square (see ``PixelResidual``; 1: bundles made before it existed).
         part_level: good parts' typical map level; when above 0 each part's image score is
             divided by its own level, within bounds (see ``part_level``; 0: bundles made
             before).
@@ -131,6 +133,7 @@ class ConvAEModel(AnomalyModel):
         structure_weight: float = 1.0,
         colour_weight: float = 10.0,
         blur_sigma: float = 4.0,
+        structure_scale: int = 1,
         part_level: float = 0.0,
         load_weights: bool = True,
     ) -> None:
@@ -141,7 +144,9 @@ class ConvAEModel(AnomalyModel):
         self.structure_weight, self.colour_weight = float(structure_weight), float(colour_weight)
         self.blur_sigma = float(blur_sigma)
         self.autoencoder = ConvAutoencoder(self.base_channels, self.depth, self.latent_dim)
-        self.residual = PixelResidual(self.structure_weight, self.colour_weight)
+        self.residual = PixelResidual(
+            self.structure_weight, self.colour_weight, structure_scale=structure_scale
+        )
         self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
@@ -153,6 +158,7 @@ class ConvAEModel(AnomalyModel):
             "structure_weight": self.structure_weight,
             "colour_weight": self.colour_weight,
             "blur_sigma": self.blur_sigma,
+            "structure_scale": self.residual.structure_scale,
             "part_level": self.part_level,
         }
 

@@ -82,6 +82,8 @@ class GANomalyModel(AnomalyModel):
         latent_dim: channels of the spatial latent code.
         colour_weight: weight of the colour term of the map against 1 - SSIM.
         blur_sigma: Gaussian smoothing of the map, in input pixels.
+        structure_scale: the map's structural term compares images averaged over this many
+            pixels square (see ``PixelResidual``; 1: bundles made before it existed).
         map_scale, latent_scale: typical good-part values of the two score cues (fitted).
         latent_weight: weight of the latent cue in the image score (0: the map alone).
         part_level: good parts' typical map level; when above 0 the map cue is divided by
@@ -99,6 +101,7 @@ class GANomalyModel(AnomalyModel):
         latent_dim: int = 64,
         colour_weight: float = 10.0,
         blur_sigma: float = 4.0,
+        structure_scale: int = 1,
         map_scale: float = 1.0,
         latent_scale: float = 1.0,
         latent_weight: float = 1.0,
@@ -114,7 +117,9 @@ class GANomalyModel(AnomalyModel):
         self.latent_weight, self.part_level = float(latent_weight), float(part_level)
         self.generator = Generator(self.base_channels, self.depth, self.latent_dim)
         self.critic = PatchCritic(self.base_channels, self.depth)
-        self.residual = PixelResidual(colour_weight=self.colour_weight)
+        self.residual = PixelResidual(
+            colour_weight=self.colour_weight, structure_scale=structure_scale
+        )
         self.blur = GaussianBlur(self.blur_sigma)
 
     def config(self) -> dict[str, Any]:
@@ -125,6 +130,7 @@ class GANomalyModel(AnomalyModel):
             "latent_dim": self.latent_dim,
             "colour_weight": self.colour_weight,
             "blur_sigma": self.blur_sigma,
+            "structure_scale": self.residual.structure_scale,
             "map_scale": self.map_scale,
             "latent_scale": self.latent_scale,
             "latent_weight": self.latent_weight,

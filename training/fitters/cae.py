@@ -20,6 +20,7 @@ def build_cae(s: TrainSettings) -> ConvAEModel:
         depth=s.depth,
         latent_dim=s.latent_dim,
         blur_sigma=s.blur_sigma,
+        structure_scale=s.structure_scale,
     )
 
 
@@ -36,7 +37,9 @@ class CAETask:
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
 
     def _loss(self, target: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
-        return self.model.residual(target, self.model.autoencoder(shown)).mean()
+        # Structure judged at full resolution, whatever the map's scale: it teaches detail.
+        rebuilt = self.model.autoencoder(shown)
+        return self.model.residual.at_scale(target, rebuilt, 1).mean()
 
     def training_step(
         self, batch: torch.Tensor

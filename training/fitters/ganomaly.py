@@ -32,6 +32,7 @@ def build_ganomaly(s: TrainSettings) -> GANomalyModel:
         depth=s.depth,
         latent_dim=s.latent_dim,
         blur_sigma=s.blur_sigma,
+        structure_scale=s.structure_scale,
         latent_weight=s.latent_weight,
     )
 
@@ -52,7 +53,9 @@ class GANomalyTask:
         self, images: torch.Tensor, rebuilt: torch.Tensor, z: torch.Tensor, z_again: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.model
-        return m.residual(images, rebuilt).mean(), m.latent_distance(z, z_again).mean()
+        # Structure judged at full resolution, whatever the map's scale: it teaches detail.
+        residual = m.residual.at_scale(images, rebuilt, 1)
+        return residual.mean(), m.latent_distance(z, z_again).mean()
 
     def training_step(
         self, batch: torch.Tensor

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -24,6 +26,10 @@ def test_trained_families_are_registered() -> None:
     ("family", "config"),
     [
         ("cae", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
+        (
+            "cae",
+            {"input_size": [64, 96], "base_channels": 4, "depth": 3, "structure_scale": 4},
+        ),
         ("feature-ae", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "latent_dim": 8}),
         (
             "feature-ae",
@@ -31,6 +37,10 @@ def test_trained_families_are_registered() -> None:
         ),
         ("feature-gan", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "hidden": 16}),
         ("ganomaly", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
+        (
+            "ganomaly",
+            {"input_size": [64, 96], "base_channels": 4, "depth": 3, "structure_scale": 4},
+        ),
     ],
 )
 def test_forward_gives_scores_and_input_sized_maps(family: str, config: dict) -> None:
@@ -78,9 +88,9 @@ def test_gaussian_blur_smooths_each_channel_on_its_own() -> None:
     assert together[:, 0].std() < x[:, 0].std()
 
 
-@pytest.mark.parametrize("weights", [(1.0, 1.0), (1.0, 10.0), (0.0, 1.0)])
+@pytest.mark.parametrize("weights", [(1.0, 1.0), (1.0, 10.0), (0.0, 1.0), (1.0, 1.0, 4)])
 def test_pixel_residual_is_zero_for_a_perfect_reconstruction_and_local_for_a_defect(
-    weights: tuple[float, float],
+    weights: tuple,
 ) -> None:
     residual = PixelResidual(*weights)
     x = torch.randn(1, 3, 64, 64)
@@ -89,6 +99,30 @@ def test_pixel_residual_is_zero_for_a_perfect_reconstruction_and_local_for_a_def
     spot[..., 40:48, 8:16] += 2.0
     res = residual(x, spot)[0, 0]
     assert res[44, 12] > 10 * res[10, 50]
+
+
+def test_coarse_structure_ignores_a_blurred_redraw_but_not_a_missing_piece() -> None:
+    # A part's structure (stripes 16 px apart) under fine grain, on the 0..1 scale; every
+    # reconstruction of it looks like this, a little blurred.
+    torch.manual_seed(0)
+    stripes = 0.5 + 0.3 * torch.sin(2 * math.pi * torch.arange(64.0) / 16)
+    part = (stripes.view(1, 1, 1, 64) + 0.2 * (torch.rand(1, 3, 64, 64) - 0.5)).clamp(0, 1)
+    redraw = GaussianBlur(1.0, channels=3)(part)
+    fine, coarse = PixelResidual(1.0, 0.0), PixelResidual(1.0, 0.0, structure_scale=4)
+    assert coarse(part, redraw).mean() < 0.1 * fine(part, redraw).mean()
+    # A piece of structure the network could have drawn and did not still stands out.
+    missing = redraw.clone()
+    missing[..., 24:40, 24:40] = redraw.mean()
+    res = coarse(part, missing)[0, 0]
+    assert res[32, 32] > 20 * res[8, 56]
+    # Training losses judge full resolution, whatever the map's scale.
+    assert torch.equal(coarse.at_scale(part, redraw, 1), fine(part, redraw))
+
+
+def test_structure_scale_must_be_a_whole_number_from_one() -> None:
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match="structure_scale"):
+            PixelResidual(structure_scale=bad)
 
 
 def test_cae_input_size_must_divide_by_its_depth() -> None:
