@@ -8,8 +8,9 @@ image border from being the worst residual of every good part, and the colour te
 weighted above the structural one because SSIM alone flags every patch of fine random
 texture, which no autoencoder can redraw (the brushed-metal sample product is such a
 texture); the structural term is judged at a 4 x 4-pixel scale for the same reason
-(``PixelResidual``). Good on aligned parts, at chance on parts lying at random angles and
-on faint textures, where its image score fails (benchmarks/RESULTS.md).
+(``PixelResidual``). Good on aligned parts; at chance on parts lying at random angles,
+where its image score fails though its map is fine, and on faint textures, where both fail
+(benchmarks/RESULTS.md).
 It needs no pretrained network at all, which is its use: products unlike anything in
 ImageNet, and colour or texture changes a feature memory can miss. The feature autoencoder
 is the stronger family member on most products.
