@@ -7,8 +7,8 @@ both on the 0..1 image scale so SSIM's constants mean what they were designed to
 The structural term of a map can be judged at a coarser scale than the pixels: a network
 with a 16 x 16 code redraws every fine edge of a good part slightly blurred, and 1 - SSIM
 over the standard 11-tap window flags that blur all over the part, drowning the defect.
-Averaged over 4 x 4 pixels first (about the MVTec paper's window at its 128-px input, on
-a 256-px image) it flags only structure the network could have drawn and did not: on
+Averaged over 4 x 4 pixels first (the window's sigma then about 6 px of the input) it
+flags only structure the network could have drawn and did not: on
 MVTec bottle the same trained ``cae`` went from 0.901 to 0.969 pixel AUROC
 (benchmarks/RESULTS.md). Training losses stay at full resolution, so the network is still
 taught to draw fine detail.
@@ -72,17 +72,24 @@ class PixelResidual(nn.Module):
 
     def forward(self, images: torch.Tensor, rebuilt: torch.Tensor) -> torch.Tensor:
         """The map's residual, structure judged at ``structure_scale``."""
-        return self.at_scale(images, rebuilt, self.structure_scale)
+        return self._residual(images, rebuilt, self.structure_scale)
 
-    def at_scale(self, images: torch.Tensor, rebuilt: torch.Tensor, scale: int) -> torch.Tensor:
-        """The residual with structure judged at ``scale`` (training losses use 1)."""
+    def for_training(self, images: torch.Tensor, rebuilt: torch.Tensor) -> torch.Tensor:
+        """The residual training losses use: structure always at full resolution, so the
+        network is taught to draw fine detail whatever scale the map judges it at."""
+        return self._residual(images, rebuilt, 1)
+
+    def _residual(self, images: torch.Tensor, rebuilt: torch.Tensor, scale: int) -> torch.Tensor:
         with torch.autocast(images.device.type, enabled=False):
             a, b = self.to_unit(images.float()), self.to_unit(rebuilt.float())
             out = self.colour_weight * (a - b).pow(2).mean(dim=1, keepdim=True)
             if not self.structure_weight:
                 return out
             if scale == 1:
-                return out + self.structure_weight * (1.0 - self.ssim_map(a, b))
-            coarse = 1.0 - self.ssim_map(F.avg_pool2d(a, scale), F.avg_pool2d(b, scale))
-            full = F.interpolate(coarse, size=a.shape[-2:], mode="bilinear", align_corners=False)
-            return out + self.structure_weight * full
+                structure = 1.0 - self.ssim_map(a, b)
+            else:
+                coarse = 1.0 - self.ssim_map(F.avg_pool2d(a, scale), F.avg_pool2d(b, scale))
+                structure = F.interpolate(
+                    coarse, size=a.shape[-2:], mode="bilinear", align_corners=False
+                )
+            return out + self.structure_weight * structure

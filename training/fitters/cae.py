@@ -37,9 +37,7 @@ class CAETask:
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
 
     def _loss(self, target: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
-        # Structure judged at full resolution, whatever the map's scale: it teaches detail.
-        rebuilt = self.model.autoencoder(shown)
-        return self.model.residual.at_scale(target, rebuilt, 1).mean()
+        return self.model.residual.for_training(target, self.model.autoencoder(shown)).mean()
 
     def training_step(
         self, batch: torch.Tensor

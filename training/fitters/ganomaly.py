@@ -53,8 +53,7 @@ class GANomalyTask:
         self, images: torch.Tensor, rebuilt: torch.Tensor, z: torch.Tensor, z_again: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.model
-        # Structure judged at full resolution, whatever the map's scale: it teaches detail.
-        residual = m.residual.at_scale(images, rebuilt, 1)
+        residual = m.residual.for_training(images, rebuilt)
         return residual.mean(), m.latent_distance(z, z_again).mean()
 
     def training_step(

@@ -116,7 +116,7 @@ def test_coarse_structure_ignores_a_blurred_redraw_but_not_a_missing_piece() -> 
     res = coarse(part, missing)[0, 0]
     assert res[32, 32] > 20 * res[8, 56]
     # Training losses judge full resolution, whatever the map's scale.
-    assert torch.equal(coarse.at_scale(part, redraw, 1), fine(part, redraw))
+    assert torch.equal(coarse.for_training(part, redraw), fine(part, redraw))
 
 
 def test_structure_scale_must_be_a_whole_number_from_one() -> None:
