@@ -29,3 +29,15 @@ def test_aggregation_accepts_one_side_or_one_per_stage() -> None:
     assert TrainSettings().override(aggregation=5).aggregation == (5,)
     assert TrainSettings().override(aggregation=[3, 1]).aggregation == (3, 1)
     assert TrainSettings().override(aggregation=[3, 1]).to_dict()["aggregation"] == [3, 1]
+
+
+def test_every_preset_in_the_repository_loads() -> None:
+    from pathlib import Path
+
+    presets = sorted((Path(__file__).parents[2] / "presets").glob("*.toml"))
+    assert presets, "presets/ holds the documented settings files"
+    for path in presets:
+        s = TrainSettings.from_file(path)
+        assert s != TrainSettings.for_family(s.model), f"{path.name} changes nothing"
+    surface = TrainSettings.from_file(presets[0].with_name("feature-ae-surface.toml"))
+    assert (surface.model, surface.context, surface.relative_to_part) == ("feature-ae", 8, False)
