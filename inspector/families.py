@@ -17,3 +17,11 @@ FAMILIES: dict[str, str] = {
     "GAN baseline)",
     "cae": "pixel autoencoder, no pretrained network (textbook baseline; colour and texture)",
 }
+
+# Settings files for kinds of product (``training/presets/NAME.toml``; a test keeps the two
+# lists equal). Each names its family, so choosing a preset chooses the family too.
+PRESETS: dict[str, str] = {
+    "feature-ae-surface": "feature-ae for flat textured surfaces (tiles, sheet, fabric): "
+    "predicts each patch from patches 64 px away, so a long crack or a wide uneven area is "
+    "not continued from itself",
+}

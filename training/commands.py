@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from inspector.commands import add_backend_arguments
-from inspector.families import FAMILIES
-from training.settings import TrainSettings
+from inspector.families import FAMILIES, PRESETS
+from training.settings import TrainSettings, preset_path
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 
@@ -39,7 +39,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         choices=sorted(FAMILIES),
         help="model family: " + "; ".join(f"{name}: {what}" for name, what in FAMILIES.items()),
     )
-    p.add_argument("--config", type=Path, help="settings file (.toml or .json)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help="settings file (.toml or .json)")
+    source.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="settings for a kind of product (sets the family too): "
+        + "; ".join(f"{name}: {what}" for name, what in PRESETS.items()),
+    )
     p.add_argument("--val-dir", type=Path, help="good images for calibration (else a holdout)")
     p.add_argument(
         "--test",
@@ -183,7 +190,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
-    if args.config:
+    if args.preset:
+        base = TrainSettings.from_file(preset_path(args.preset))
+        if args.model and args.model != base.model:
+            raise SystemExit(f"preset {args.preset} is for --model {base.model}, not {args.model}")
+    elif args.config:
         base = TrainSettings.from_file(args.config, model=args.model)
     else:
         base = TrainSettings.for_family(args.model or TrainSettings.model)

@@ -8,6 +8,17 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def preset_path(name: str) -> Path:
+    """The settings file of preset ``name`` (``training/presets/NAME.toml``)."""
+    path = PRESETS_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.toml")))
+        raise ValueError(f"unknown preset {name!r}; known presets: {known}")
+    return path
+
 
 @dataclass(frozen=True)
 class TrainSettings:

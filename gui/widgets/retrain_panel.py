@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 
 from gui.jobs import Job
 from inspector.bundle import BundleError, read_meta
-from inspector.families import DEFAULT_FAMILY, FAMILIES
+from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
+
+PRESET = "preset:"  # the chooser's data for a preset entry, before the preset's name
 
 
 def _pct(x: object) -> str:
@@ -68,6 +70,9 @@ class RetrainPanel(QWidget):
         self.family = QComboBox()
         for name, what in FAMILIES.items():
             self.family.addItem(name, name)
+            self.family.setItemData(self.family.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
+        for name, what in PRESETS.items():
+            self.family.addItem(f"{name} (preset)", PRESET + name)
             self.family.setItemData(self.family.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
         self.train_button = QPushButton("Train new model")
         self.cancel_button = QPushButton("Cancel")
@@ -149,12 +154,19 @@ class RetrainPanel(QWidget):
             return
         self.candidate = self.candidates_dir / time.strftime("%Y%m%d_%H%M%S")
         args = ["train", "--data", self.data.text(), "--out", str(self.candidate)]
-        args += ["--model", self.family.currentData()]
+        args += self.model_arguments()
         if self.test.text().strip():
             args += ["--test", self.test.text().strip()]
         self.promote_button.setEnabled(False)
         self.result.setText("")
         self._run(args, self._trained)
+
+    def model_arguments(self) -> list[str]:
+        """``--model FAMILY``, or ``--preset NAME`` for a preset (which names its family)."""
+        choice = self.family.currentData()
+        if choice.startswith(PRESET):
+            return ["--preset", choice.removeprefix(PRESET)]
+        return ["--model", choice]
 
     def cancel(self) -> None:
         if self.job is not None:

@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from inspector.bundle import read_meta
 
 
@@ -111,3 +113,14 @@ def test_cancelling_an_autoencoder_keeps_its_last_epoch(qtbot, window, sample_pr
     assert panel.job.proc.exitCode() == 130  # not killed: the clean-cancel exit code
     assert torch.load(workdir / "checkpoint.pt", weights_only=True)["epoch"] >= 1
     assert not (panel.candidate / "bundle.json").exists()
+
+
+def test_retrain_chooser_offers_presets_as_well_as_families(window) -> None:
+    panel = window.retrain
+    panel.family.setCurrentIndex(panel.family.findData("feature-gan"))
+    assert panel.model_arguments() == ["--model", "feature-gan"]
+    index = panel.family.findText("feature-ae-surface (preset)")
+    assert index >= 0
+    panel.family.setCurrentIndex(index)
+    assert panel.model_arguments() == ["--preset", "feature-ae-surface"]
+    assert "textured surfaces" in panel.family.itemData(index, Qt.ItemDataRole.ToolTipRole)

@@ -31,13 +31,21 @@ def test_aggregation_accepts_one_side_or_one_per_stage() -> None:
     assert TrainSettings().override(aggregation=[3, 1]).to_dict()["aggregation"] == [3, 1]
 
 
-def test_every_preset_in_the_repository_loads() -> None:
-    from pathlib import Path
+def test_every_preset_file_is_listed_loads_and_changes_its_family() -> None:
+    from inspector.families import FAMILIES, PRESETS
+    from training.settings import PRESETS_DIR, preset_path
 
-    presets = sorted((Path(__file__).parents[2] / "presets").glob("*.toml"))
-    assert presets, "presets/ holds the documented settings files"
-    for path in presets:
-        s = TrainSettings.from_file(path)
-        assert s != TrainSettings.for_family(s.model), f"{path.name} changes nothing"
-    surface = TrainSettings.from_file(presets[0].with_name("feature-ae-surface.toml"))
+    assert sorted(p.stem for p in PRESETS_DIR.glob("*.toml")) == sorted(PRESETS)
+    for name in PRESETS:
+        s = TrainSettings.from_file(preset_path(name))
+        assert s.model in FAMILIES
+        assert s != TrainSettings.for_family(s.model), f"preset {name} changes nothing"
+    surface = TrainSettings.from_file(preset_path("feature-ae-surface"))
     assert (surface.model, surface.context, surface.relative_to_part) == ("feature-ae", 8, False)
+
+
+def test_an_unknown_preset_names_the_known_ones() -> None:
+    from training.settings import preset_path
+
+    with pytest.raises(ValueError, match="unknown preset 'tiles'; known presets: feature-ae-"):
+        preset_path("tiles")
