@@ -61,8 +61,10 @@ def test_cli_train_with_a_preset_takes_its_family_and_settings(sample_product: P
     out = tmp_path / "surface"
     args = ["train", "--data", str(sample_product), "--out", str(out), "--quiet"]
     assert main([*args, "--preset", "feature-ae-surface", "--epochs", "2"]) == 0
-    config = json.loads((out / "bundle.json").read_text())["model"]
+    meta = json.loads((out / "bundle.json").read_text())
+    config = meta["model"]
     assert config["family"] == "feature-ae"
+    assert meta["training"]["settings"]["preset"] == "feature-ae-surface"  # for retraining
     assert (config["config"]["context"], config["config"]["part_level"]) == (8, 0.0)
     # A preset names its family: asking for another one is a mistake, not a silent mix.
     with pytest.raises(SystemExit, match="preset feature-ae-surface is for --model feature-ae"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from inspector.commands import add_backend_arguments
 from inspector.families import FAMILIES, PRESETS
-from training.settings import TrainSettings, preset_path
+from training.settings import TrainSettings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 
@@ -191,7 +191,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if args.preset:
-        base = TrainSettings.from_file(preset_path(args.preset))
+        base = TrainSettings.from_preset(args.preset)
         if args.model and args.model != base.model:
             raise SystemExit(f"preset {args.preset} is for --model {base.model}, not {args.model}")
     elif args.config:

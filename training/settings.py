@@ -99,6 +99,8 @@ class TrainSettings:
             instead of copying its input.
         noise_std: feature GAN: the synthetic anomalies' Gaussian noise on the adapted
             standardised features (at the start, in units of each channel's spread).
+        preset: the preset these settings started from (``from_preset``), kept in the
+            bundle so that the station retrains a model with the same preset.
     """
 
     model: str = "cnn-cluster"
@@ -147,6 +149,7 @@ class TrainSettings:
     structure_scale: int = 4
     noise_std: float = 0.5
     denoise: bool = True
+    preset: str = ""
 
     @classmethod
     def for_family(cls, model: str, **changes: Any) -> TrainSettings:
@@ -176,6 +179,11 @@ class TrainSettings:
         if isinstance(changes.get("aggregation"), int):
             changes["aggregation"] = (changes["aggregation"],)
         return replace(self, **changes)
+
+    @classmethod
+    def from_preset(cls, name: str) -> TrainSettings:
+        """The settings of preset ``name``, which names its family (``preset_path``)."""
+        return cls.from_file(preset_path(name)).override(preset=name)
 
     @classmethod
     def from_file(cls, path: str | Path, model: str | None = None) -> TrainSettings:

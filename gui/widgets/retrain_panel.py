@@ -120,13 +120,19 @@ class RetrainPanel(QWidget):
         self.refresh_count()
 
     def set_current_model(self, path: str) -> None:
-        """The production model; a new one is trained with its family unless changed."""
+        """The production model; a new one is trained with its family (or the preset it was
+        trained with) unless changed."""
         self.current_model = path
+        family, preset = DEFAULT_FAMILY, ""
         try:
-            family = read_meta(path).family if path else DEFAULT_FAMILY
+            if path:
+                meta = read_meta(path)
+                family, preset = meta.family, meta.training.get("settings", {}).get("preset", "")
         except BundleError:
-            family = DEFAULT_FAMILY
-        index = self.family.findData(family)
+            pass
+        index = self.family.findData(PRESET + preset) if preset else -1
+        if index < 0:
+            index = self.family.findData(family)
         self.family.setCurrentIndex(max(index, 0))
 
     def refresh_count(self) -> int:

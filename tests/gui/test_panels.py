@@ -124,3 +124,19 @@ def test_retrain_chooser_offers_presets_as_well_as_families(window) -> None:
     panel.family.setCurrentIndex(index)
     assert panel.model_arguments() == ["--preset", "feature-ae-surface"]
     assert "textured surfaces" in panel.family.itemData(index, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_retraining_keeps_the_preset_of_the_production_model(
+    window, model_copy: Path, sample_product: Path, tmp_path: Path
+) -> None:
+    from training.settings import TrainSettings
+    from training.train import train
+
+    bundle = tmp_path / "surface"
+    settings = TrainSettings.from_preset("feature-ae-surface").override(epochs=1)
+    train(sample_product, bundle, settings.override(tensorboard=False), show_progress=False)
+    panel = window.retrain
+    panel.set_current_model(str(bundle))
+    assert panel.model_arguments() == ["--preset", "feature-ae-surface"]
+    panel.set_current_model(str(model_copy))  # trained without a preset: its family
+    assert panel.model_arguments() == ["--model", "cnn-cluster"]

@@ -40,8 +40,9 @@ def test_every_preset_file_is_listed_loads_and_changes_its_family() -> None:
         s = TrainSettings.from_file(preset_path(name))
         assert s.model in FAMILIES
         assert s != TrainSettings.for_family(s.model), f"preset {name} changes nothing"
-    surface = TrainSettings.from_file(preset_path("feature-ae-surface"))
+    surface = TrainSettings.from_preset("feature-ae-surface")
     assert (surface.model, surface.context, surface.relative_to_part) == ("feature-ae", 8, False)
+    assert surface.preset == "feature-ae-surface"
 
 
 def test_an_unknown_preset_names_the_known_ones() -> None:
