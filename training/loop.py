@@ -36,8 +36,9 @@ from training.settings import TrainSettings
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "visual-inspector-checkpoint/1"
-# Settings that do not change what a run computes; a resumed run may change them.
-RUN_ONLY_SETTINGS = ("epochs", "patience", "device", "tensorboard")
+# Settings that do not change what a run computes; a resumed run may change them. A preset
+# is only the name of where the settings came from: the values it set are compared.
+RUN_ONLY_SETTINGS = ("epochs", "patience", "device", "tensorboard", "preset")
 
 log = logging.getLogger(__name__)
 

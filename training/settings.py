@@ -190,14 +190,22 @@ class TrainSettings:
         """Family defaults overridden by a ``.toml`` or ``.json`` settings file.
 
         ``model`` (a command line's ``--model``) wins over the file's own ``model``, and its
-        family's defaults are the base the file's values apply to.
+        family's defaults are the base the file's values apply to. A file that names a
+        ``preset`` (as a bundle's ``train_settings.json`` of a preset's model does) starts
+        from that preset instead, which must then be for the same family.
         """
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        family = model or data.pop("model", cls.model)
+        family = model or data.pop("model", None)
         data.pop("model", None)
-        return cls.for_family(family, **data)
+        preset = data.pop("preset", "")
+        if not preset:
+            return cls.for_family(family or cls.model, **data)
+        base = cls.from_preset(preset)
+        if family and family != base.model:
+            raise ValueError(f"{path}: preset {preset} is for model {base.model}, not {family}")
+        return base.override(**data)
 
 
 # Where a family's best settings differ from the shared defaults (measured in

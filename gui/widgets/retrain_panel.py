@@ -29,7 +29,7 @@ from inspector.bundle import BundleError, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
 
-PRESET = "preset:"  # the chooser's data for a preset entry, before the preset's name
+PRESET_PREFIX = "preset:"  # the chooser's data for a preset entry, before the preset's name
 
 
 def _pct(x: object) -> str:
@@ -72,7 +72,7 @@ class RetrainPanel(QWidget):
             self.family.addItem(name, name)
             self.family.setItemData(self.family.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
         for name, what in PRESETS.items():
-            self.family.addItem(f"{name} (preset)", PRESET + name)
+            self.family.addItem(f"{name} (preset)", PRESET_PREFIX + name)
             self.family.setItemData(self.family.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
         self.train_button = QPushButton("Train new model")
         self.cancel_button = QPushButton("Cancel")
@@ -130,7 +130,7 @@ class RetrainPanel(QWidget):
                 family, preset = meta.family, meta.training.get("settings", {}).get("preset", "")
         except BundleError:
             pass
-        index = self.family.findData(PRESET + preset) if preset else -1
+        index = self.family.findData(PRESET_PREFIX + preset) if preset else -1
         if index < 0:
             index = self.family.findData(family)
         self.family.setCurrentIndex(max(index, 0))
@@ -170,8 +170,8 @@ class RetrainPanel(QWidget):
     def model_arguments(self) -> list[str]:
         """``--model FAMILY``, or ``--preset NAME`` for a preset (which names its family)."""
         choice = self.family.currentData()
-        if choice.startswith(PRESET):
-            return ["--preset", choice.removeprefix(PRESET)]
+        if choice.startswith(PRESET_PREFIX):
+            return ["--preset", choice.removeprefix(PRESET_PREFIX)]
         return ["--model", choice]
 
     def cancel(self) -> None:

@@ -140,3 +140,9 @@ def test_retraining_keeps_the_preset_of_the_production_model(
     assert panel.model_arguments() == ["--preset", "feature-ae-surface"]
     panel.set_current_model(str(model_copy))  # trained without a preset: its family
     assert panel.model_arguments() == ["--model", "cnn-cluster"]
+    # A preset this version no longer ships: the model's family, not an error.
+    meta = json.loads((bundle / "bundle.json").read_text())
+    meta["training"]["settings"]["preset"] = "retired-preset"
+    (bundle / "bundle.json").write_text(json.dumps(meta))
+    panel.set_current_model(str(bundle))
+    assert panel.model_arguments() == ["--model", "feature-ae"]

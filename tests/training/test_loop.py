@@ -158,3 +158,12 @@ def test_tensorboard_map_pictures_span_zero_to_one_even_for_negative_maps() -> N
     maps = -torch.rand(2, 1, 8, 8) - 1.0  # a negated discriminator verdict: all negative
     picture = map_picture(maps)
     assert float(picture.min()) == 0.0 and float(picture.max()) == pytest.approx(1.0)
+
+
+def test_a_preset_is_resumable_as_the_settings_it_spelled_out() -> None:
+    from training.loop import settings_key
+
+    preset = TrainSettings.from_preset("feature-ae-surface")
+    spelled = TrainSettings.for_family("feature-ae", context=8, relative_to_part=False)
+    assert settings_key(preset) == settings_key(spelled)
+    assert settings_key(preset) != settings_key(TrainSettings.for_family("feature-ae"))

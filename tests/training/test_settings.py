@@ -50,3 +50,18 @@ def test_an_unknown_preset_names_the_known_ones() -> None:
 
     with pytest.raises(ValueError, match="unknown preset 'tiles'; known presets: feature-ae-"):
         preset_path("tiles")
+
+
+def test_a_settings_file_naming_a_preset_starts_from_it(tmp_path) -> None:
+    # A preset model's own train_settings.json names its preset: training again from it
+    # keeps the preset's values and its name; a file may also name just the preset.
+    dumped = TrainSettings.from_preset("feature-ae-surface").override(seed=3)
+    js = tmp_path / "train_settings.json"
+    js.write_text(json.dumps(dumped.to_dict()))
+    assert TrainSettings.from_file(js) == dumped
+    short = tmp_path / "tiles.toml"
+    short.write_text('preset = "feature-ae-surface"\nepochs = 5\n')
+    s = TrainSettings.from_file(short)
+    assert (s.model, s.context, s.relative_to_part, s.epochs) == ("feature-ae", 8, False, 5)
+    with pytest.raises(ValueError, match="preset feature-ae-surface is for model feature-ae"):
+        TrainSettings.from_file(js, model="cnn-cluster")
