@@ -65,7 +65,7 @@ def test_cli_train_with_a_preset_takes_its_family_and_settings(sample_product: P
     config = meta["model"]
     assert config["family"] == "feature-ae"
     assert meta["training"]["settings"]["preset"] == "feature-ae-surface"  # for retraining
-    assert (config["config"]["context"], config["config"]["part_level"]) == (8, 0.0)
+    assert (config["config"]["context"], config["config"]["part_level"]) == ([8], 0.0)
     # A preset names its family: asking for another one is a mistake, not a silent mix.
     with pytest.raises(SystemExit, match="preset feature-ae-surface is for --model feature-ae"):
         main([*args, "--preset", "feature-ae-surface", "--model", "cnn-cluster"])
@@ -206,3 +206,9 @@ def test_every_family_finds_the_sample_defects(
     if TrainSettings.for_family(family).relative_to_part:
         level = ins.meta.model_config["part_level"]
         assert level > 0 and ins.meta.training["fit"]["part_level"] == level
+    # the feature autoencoder measured each ring's error scale on held-out good parts
+    if family == "feature-ae":
+        scales = ins.meta.model_config["ring_scales"]
+        assert len(scales) == len(TrainSettings.for_family(family).context) > 1
+        assert ins.meta.training["fit"]["ring_scales"] == scales
+        assert min(scales) > 0 and scales != [1.0] * len(scales)

@@ -78,7 +78,9 @@ class TrainSettings:
         latent_dim: autoencoder bottleneck width.
         kernel_size: feature autoencoder convolution size.
         context: the feature autoencoder predicts each position from its neighbours this
-            many feature cells away, never from the position itself (0: a plain autoencoder).
+            many feature cells away, never from the position itself (0: a plain autoencoder);
+            several distances (rings, nearest first) train one network each, and the map
+            is their largest error (``inspector.models.feature_ae``).
         rarity_power: feature autoencoder and feature GAN: weight each training position by
             ``(1 / size of its group of similar patches) ** rarity_power``, so rare kinds of
             good patch are learnt as well as common ones (0: all alike;
@@ -139,7 +141,7 @@ class TrainSettings:
     hidden: tuple[int, ...] = (128,)
     latent_dim: int = 48
     kernel_size: int = 1
-    context: int = 2
+    context: tuple[int, ...] = (2,)
     rarity_power: float = 0.0
     rarity_groups: int = 4096
     relative_to_part: bool = False
@@ -162,6 +164,7 @@ class TrainSettings:
         d["aggregation"] = list(self.aggregation)
         d["hidden"] = list(self.hidden)
         d["augment"] = list(self.augment)
+        d["context"] = list(self.context)
         return d
 
     def override(self, **changes: Any) -> TrainSettings:
@@ -171,13 +174,14 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         changes = {k: v for k, v in changes.items() if v is not None}
-        for key in ("layers", "aggregation", "hidden"):
+        for key in ("layers", "aggregation", "hidden", "context"):
             if isinstance(changes.get(key), list | tuple):
                 changes[key] = tuple(int(v) for v in changes[key])
         if isinstance(changes.get("augment"), list | tuple):
             changes["augment"] = tuple(str(v) for v in changes["augment"])
-        if isinstance(changes.get("aggregation"), int):
-            changes["aggregation"] = (changes["aggregation"],)
+        for key in ("aggregation", "context"):
+            if isinstance(changes.get(key), int):
+                changes[key] = (changes[key],)
         return replace(self, **changes)
 
     @classmethod
@@ -219,7 +223,12 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # feature-gan keeps its highest patch, as it was measured. Rare kinds of good patch
     # weighted up (power 0.5 over 4096 groups): screw 0.921 -> 0.955 in an exploratory run
     # on cached features (power 1: 0.940); benchmark figures in benchmarks/RESULTS.md.
+    # A near ring (2 cells) and a far one (8), their larger error mapped, the score judged
+    # against the near ring's level: magnetic tile 0.858 (near alone) -> 0.952, screw 0.955
+    # -> 0.957, in exploratory runs on cached features (2026-12-01); benchmark figures in
+    # benchmarks/RESULTS.md.
     "feature-ae": {
+        "context": (2, 8),
         "hidden": (256,),
         "latent_dim": 128,
         "epochs": 80,

@@ -7,10 +7,18 @@ neighbours rather than from the position itself (``context``): a plain autoencod
 learns to pass unusual features through its bottleneck, which on rotated or finely
 textured parts hides the defects it should flag. It never has to draw texture, only
 describe it, which is why it is the family's strong member, unlike the pixel autoencoder.
+
+Which neighbours is a matter of defect size. The near ring (2 cells) predicts a part's
+fine structure, so a chipped thread stands out; but a crack or an uneven patch longer than
+that ring lies under it too, and the network continues the defect instead of flagging it.
+A far ring (8 cells) still stands on sound surface there. So the default keeps one small
+network per ring and maps the larger of their errors, each in units of its own error on
+held-out good parts (``ring_scales``): whichever ring a defect escapes, the other sees it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -107,11 +115,17 @@ class FeatureAEModel(StandardisedFeatures):
         hidden: autoencoder widths between features and bottleneck.
         latent_dim: bottleneck width.
         kernel_size: autoencoder convolution size (1 or 3).
-        context: neighbour distance, in feature cells, from which each position is
-            predicted (0: rebuilt from itself, a plain autoencoder).
+        context: neighbour distances (rings), in feature cells, nearest first, from which
+            each position is predicted, one autoencoder per ring; the map is their largest
+            scaled error (0: rebuilt from itself, a plain autoencoder; a single number is
+            one ring, as bundles saved before rings).
+        ring_scales: each ring's typical error on held-out good parts, which its error is
+            divided by (measured when fitting; 1 for bundles made before).
         part_level: good parts' typical map level; when above 0 each part's image score is
             divided by its own level, within bounds (see ``part_level``; 0: bundles made
-            before).
+            before). The level is the nearest ring's: a large defect, which that ring
+            continues rather than flags, leaves it where it was, while a farther ring's
+            error spreads over the defect and would excuse it.
         blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
         score_topk: image score = mean of the top-k values of the patch-resolution map.
         map_shift: (dy, dx) receptive-field correction of the map (measured when fitting).
@@ -128,7 +142,8 @@ class FeatureAEModel(StandardisedFeatures):
         hidden: tuple[int, ...] | list[int] = (128,),
         latent_dim: int = 48,
         kernel_size: int = 1,
-        context: int = 0,
+        context: int | Sequence[int] = 0,
+        ring_scales: Sequence[float] | None = None,
         part_level: float = 0.0,
         blur_sigma: float = 4.0,
         score_topk: int = 1,
@@ -140,10 +155,28 @@ class FeatureAEModel(StandardisedFeatures):
         )
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
-        self.context, self.part_level = int(context), float(part_level)
-        self.autoencoder = FeatureAutoencoder(
-            self.dim, self.hidden, self.latent_dim, self.kernel_size, self.context
-        )
+        self.context = rings(context)
+        self.ring_scales = tuple(float(s) for s in ring_scales or [1.0] * len(self.context))
+        if len(self.ring_scales) != len(self.context) or min(self.ring_scales) <= 0:
+            raise ValueError(
+                f"ring_scales {list(self.ring_scales)} must be positive, one per ring "
+                f"of context {list(self.context)}"
+            )
+        self.part_level = float(part_level)
+
+        def network(ring: int) -> FeatureAutoencoder:
+            return FeatureAutoencoder(
+                self.dim, self.hidden, self.latent_dim, self.kernel_size, ring
+            )
+
+        # The nearest ring keeps the name bundles made before rings saved it under.
+        self.autoencoder = network(self.context[0])
+        self.far_autoencoders = nn.ModuleList(network(r) for r in self.context[1:])
+
+    @property
+    def autoencoders(self) -> list[FeatureAutoencoder]:
+        """One network per ring of ``context``, nearest first."""
+        return [self.autoencoder, *self.far_autoencoders]  # type: ignore[list-item]
 
     def config(self) -> dict[str, Any]:
         return {
@@ -151,7 +184,8 @@ class FeatureAEModel(StandardisedFeatures):
             "hidden": list(self.hidden),
             "latent_dim": self.latent_dim,
             "kernel_size": self.kernel_size,
-            "context": self.context,
+            "context": list(self.context),
+            "ring_scales": list(self.ring_scales),
             "part_level": self.part_level,
         }
 
@@ -164,12 +198,38 @@ class FeatureAEModel(StandardisedFeatures):
         """Mean squared reconstruction error per position, (B, 1, h, w): loss and map alike."""
         return (emb - rebuilt.float()).pow(2).mean(dim=1, keepdim=True)
 
+    def ring_maps(self, emb: torch.Tensor) -> list[torch.Tensor]:
+        """Each ring's reconstruction error per position (B, 1, h, w) over its scale."""
+        return [
+            self.residual(emb, ae(emb)) / scale
+            for ae, scale in zip(self.autoencoders, self.ring_scales, strict=True)
+        ]
+
+    @staticmethod
+    def combine(maps: list[torch.Tensor]) -> torch.Tensor:
+        """The rings' largest scaled error per position: the map, before upsampling."""
+        out = maps[0]
+        for m in maps[1:]:
+            out = torch.maximum(out, m)
+        return out
+
     def patch_map(self, emb: torch.Tensor) -> torch.Tensor:
-        """Reconstruction error per position (B, 1, h, w): the map, before upsampling."""
-        return self.residual(emb, self.autoencoder(emb))
+        """The anomaly map before upsampling (B, 1, h, w)."""
+        return self.combine(self.ring_maps(emb))
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        patch = self.patch_map(self.embed(images))
-        out = self.head(patch, images)
-        score = relative_score(out.pred_score, patch, self.part_level)
+        maps = self.ring_maps(self.embed(images))
+        out = self.head(self.combine(maps), images)
+        score = relative_score(out.pred_score, maps[0], self.part_level)
         return InferenceBatch(pred_score=score, anomaly_map=out.anomaly_map)
+
+
+def rings(context: int | Sequence[int]) -> tuple[int, ...]:
+    """``context`` as rings, nearest first; a ValueError names a bad one."""
+    values = (context,) if isinstance(context, int) else tuple(context)
+    out = tuple(int(r) for r in values)
+    if not out or min(out) < 0 or list(out) != sorted(set(out)):
+        raise ValueError(
+            f"context {list(values)}: give distinct distances of 0 or more, nearest first"
+        )
+    return out

@@ -41,7 +41,7 @@ def test_every_preset_file_is_listed_loads_and_changes_its_family() -> None:
         assert s.model in FAMILIES
         assert s != TrainSettings.for_family(s.model), f"preset {name} changes nothing"
     surface = TrainSettings.from_preset("feature-ae-surface")
-    assert (surface.model, surface.context, surface.relative_to_part) == ("feature-ae", 8, False)
+    assert (surface.model, surface.context, surface.relative_to_part) == ("feature-ae", (8,), False)
     assert surface.preset == "feature-ae-surface"
 
 
@@ -62,6 +62,6 @@ def test_a_settings_file_naming_a_preset_starts_from_it(tmp_path) -> None:
     short = tmp_path / "tiles.toml"
     short.write_text('preset = "feature-ae-surface"\nepochs = 5\n')
     s = TrainSettings.from_file(short)
-    assert (s.model, s.context, s.relative_to_part, s.epochs) == ("feature-ae", 8, False, 5)
+    assert (s.model, s.context, s.relative_to_part, s.epochs) == ("feature-ae", (8,), False, 5)
     with pytest.raises(ValueError, match="preset feature-ae-surface is for model feature-ae"):
         TrainSettings.from_file(js, model="cnn-cluster")

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from inspector.models.feature_ae import FeatureAEModel
+from training.batches import BatchSource
 from training.fitters.context import (
     FitContext,
     backbone_config,
@@ -35,19 +36,29 @@ def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
     )
 
 
+# Each ring's scale is this quantile of its error over held-out good positions: high enough
+# that a ring which predicts good parts loosely (a far one) is not flagging them, and the
+# same for every ring, so their maps compare. At most SCALE_SAMPLE errors are ranked.
+SCALE_QUANTILE = 0.99
+SCALE_SAMPLE = 1_000_000
+
+
 class FeatureAETask:
     """Rebuild standardised backbone features; batches are cached raw features with their
-    rarity weights, and each position's error counts by its weight."""
+    rarity weights, and each position's error counts by its weight. The rings' networks are
+    independent, so training them on the sum of their losses trains each on its own."""
 
     def __init__(self, model: FeatureAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview = model, preview
-        params = model.autoencoder.parameters()
+        params = [p for ae in model.autoencoders for p in ae.parameters()]
         self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
 
     def _loss(self, batch: torch.Tensor) -> torch.Tensor:
         raw, weight = split_weights(batch)
         emb = self.model.standardise(raw)
-        return (self.model.residual(emb, self.model.autoencoder(emb)) * weight).mean()
+        return sum(
+            (self.model.residual(emb, ae(emb)) * weight).mean() for ae in self.model.autoencoders
+        )  # type: ignore[return-value]
 
     def training_step(
         self, batch: torch.Tensor
@@ -69,15 +80,40 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
     s = ctx.settings
     result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
+    model.ring_scales = ring_scales(model, val, s.batch_size)
     if s.relative_to_part:
 
-        def raw_map(batch: torch.Tensor) -> torch.Tensor:
-            return model.patch_map(model.standardise(split_weights(batch)[0]))
+        def near_map(batch: torch.Tensor) -> torch.Tensor:
+            return model.ring_maps(model.standardise(split_weights(batch)[0]))[0]
 
-        model.part_level = good_part_level(model, val, s.batch_size, raw_map)
+        model.part_level = good_part_level(model, val, s.batch_size, near_map)
     return {
         **result.summary(),
         "map_shift": list(model.map_shift),
         "views": train.views,
+        "ring_scales": list(model.ring_scales),
         "part_level": model.part_level,
     }
+
+
+@torch.no_grad()
+def ring_scales(model: FeatureAEModel, val: BatchSource, batch_size: int) -> tuple[float, ...]:
+    """Each ring's ``SCALE_QUANTILE`` error on the held-out good images' features."""
+    model.eval()
+    model.ring_scales = (1.0,) * len(model.context)
+    errors: list[list[torch.Tensor]] = [[] for _ in model.context]
+    for batch in val.batches(None, batch_size, shuffle=False):
+        maps = model.ring_maps(model.standardise(split_weights(batch)[0]))
+        for kept, m in zip(errors, maps, strict=True):
+            kept.append(m.flatten().float().cpu())
+    scales = []
+    for ring, kept in zip(model.context, errors, strict=True):
+        e = torch.cat(kept) if kept else torch.empty(0)
+        if e.numel() == 0:
+            raise ValueError("no held-out good images to measure the rings' error scale on")
+        e = e[:: max(1, e.numel() // SCALE_SAMPLE)]
+        scale = float(torch.quantile(e, SCALE_QUANTILE))
+        if not scale > 0:
+            raise ValueError(f"ring {ring} rebuilds held-out good parts exactly: no error scale")
+        scales.append(scale)
+    return tuple(scales)

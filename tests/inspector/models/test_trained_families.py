@@ -140,6 +140,55 @@ def test_feature_ae_map_is_the_feature_reconstruction_error() -> None:
     assert torch.allclose(out.pred_score, expected.flatten(1).amax(dim=1), rtol=1e-5)
 
 
+def test_feature_ae_rings_map_the_larger_error_each_in_its_own_scale() -> None:
+    config = {"backbone": RANDOM_BACKBONE, "input_size": (64, 64), "latent_dim": 8}
+    model = FeatureAEModel(**config, context=(2, 8), ring_scales=(2.0, 0.5)).eval()
+    near, far = model.autoencoders
+    assert (near.encoder[0][0].dilation, far.encoder[0][0].dilation) == ((2, 2), (8, 8))
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        emb = model.embed(images)
+        errors = [(emb - ae(emb)).pow(2).mean(dim=1) for ae in (near, far)]
+        expected = torch.maximum(errors[0] / 2.0, errors[1] / 0.5)
+        out = model(images)
+        # the score is judged against the near ring's level alone (see the model's doc)
+        model.part_level = float(part_level(errors[0][:, None] / 2.0).mean())
+        relative = model(images)
+    assert torch.allclose(out.pred_score, expected.flatten(1).amax(dim=1), rtol=1e-5)
+    level = part_level(errors[0][:, None] / 2.0).clamp(
+        model.part_level / LEVEL_MARGIN, model.part_level * LEVEL_MARGIN
+    )
+    assert torch.allclose(relative.pred_score, out.pred_score / level, rtol=1e-5)
+    # scales and rings go into the config a bundle rebuilds the model from
+    again = FeatureAEModel(**model.config(), load_weights=False)
+    assert (again.context, again.ring_scales) == ((2, 8), (2.0, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"context": (8, 2)}, "nearest first"),
+        ({"context": (2, 2)}, "distinct"),
+        ({"context": ()}, "distinct"),
+        ({"context": (2, 8), "ring_scales": (1.0,)}, "one per ring"),
+        ({"context": 2, "ring_scales": (0.0,)}, "must be positive"),
+    ],
+)
+def test_feature_ae_refuses_rings_it_cannot_build(bad: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), **bad)
+
+
+def test_feature_ae_bundle_from_before_rings_loads_as_one_ring() -> None:
+    one = FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), context=2)
+    config = one.config()
+    config["context"] = 2  # as saved before rings: one number, no scales
+    del config["ring_scales"]
+    model = FeatureAEModel(**config, load_weights=False)
+    model.load_state_dict(one.state_dict(), strict=True)  # the same parameter names
+    assert (model.context, model.ring_scales) == ((2,), (1.0,))
+
+
 def test_feature_ae_with_context_predicts_each_position_from_its_neighbours_only() -> None:
     ae = FeatureAutoencoder(channels=8, hidden=(16,), latent=4, kernel=1, context=2).eval()
     x = torch.randn(1, 8, 12, 12)
@@ -165,7 +214,7 @@ def test_feature_ae_without_context_is_the_plain_autoencoder_of_older_bundles() 
     config = FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64)).config()
     del config["context"]  # as saved before the option existed
     model = FeatureAEModel(**config, load_weights=False)
-    assert model.context == 0
+    assert model.context == (0,)
     assert isinstance(model.autoencoder.encoder[0][0], torch.nn.Conv2d)
     assert model.autoencoder.encoder[0][0].kernel_size == (1, 1)
 
