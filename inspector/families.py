@@ -10,7 +10,8 @@ DEFAULT_FAMILY = "cnn-cluster"
 FAMILIES: dict[str, str] = {
     "cnn-cluster": "pretrained CNN features, memory of normal patches (default; most accurate, "
     "fits in seconds)",
-    "feature-ae": "pretrained CNN features rebuilt through an autoencoder (trains in minutes)",
+    "feature-ae": "pretrained CNN features predicted from near and far neighbours "
+    "(trains in minutes; finest maps)",
     "feature-gan": "pretrained CNN features judged by a patch discriminator trained against "
     "synthesised anomalies (SimpleNet-style)",
     "ganomaly": "pixel GAN: encoder-decoder-encoder generator and patch critic (textbook "
@@ -21,7 +22,7 @@ FAMILIES: dict[str, str] = {
 # Settings files for kinds of product (``training/presets/NAME.toml``; a test keeps the two
 # lists equal). Each names its family, so choosing a preset chooses the family too.
 PRESETS: dict[str, str] = {
-    "feature-ae-surface": "feature-ae for flat textured surfaces (tiles, sheet, fabric): "
-    "predicts each patch from patches 64 px away, so a long crack or a wide uneven area is "
-    "not continued from itself",
+    "feature-ae-surface": "feature-ae for flat textured surfaces (tiles, sheet, fabric) in "
+    "about half the training time: only the default's far ring, which predicts each patch "
+    "from patches 64 px away",
 }
