@@ -156,7 +156,8 @@ class FeatureAEModel(StandardisedFeatures):
         self.hidden = tuple(int(h) for h in hidden)
         self.latent_dim, self.kernel_size = int(latent_dim), int(kernel_size)
         self.context = rings(context)
-        self.ring_scales = tuple(float(s) for s in ring_scales or [1.0] * len(self.context))
+        scales = [1.0] * len(self.context) if ring_scales is None else ring_scales
+        self.ring_scales = tuple(float(s) for s in scales)
         if len(self.ring_scales) != len(self.context) or min(self.ring_scales) <= 0:
             raise ValueError(
                 f"ring_scales {list(self.ring_scales)} must be positive, one per ring "

@@ -141,27 +141,33 @@ def test_feature_ae_map_is_the_feature_reconstruction_error() -> None:
 
 
 def test_feature_ae_rings_map_the_larger_error_each_in_its_own_scale() -> None:
+    torch.manual_seed(0)
     config = {"backbone": RANDOM_BACKBONE, "input_size": (64, 64), "latent_dim": 8}
-    model = FeatureAEModel(**config, context=(2, 8), ring_scales=(2.0, 0.5)).eval()
+    model = FeatureAEModel(**config, context=(2, 8)).eval()
     near, far = model.autoencoders
     assert (near.encoder[0][0].dilation, far.encoder[0][0].dilation) == ((2, 2), (8, 8))
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         emb = model.embed(images)
-        errors = [(emb - ae(emb)).pow(2).mean(dim=1) for ae in (near, far)]
-        expected = torch.maximum(errors[0] / 2.0, errors[1] / 0.5)
+        errors = [(emb - ae(emb)).pow(2).mean(dim=1, keepdim=True) for ae in (near, far)]
+        # each ring in units of its own median, so that each is the larger somewhere
+        model.ring_scales = tuple(float(e.median()) for e in errors)
+        scaled = [e / s for e, s in zip(errors, model.ring_scales, strict=True)]
+        assert (scaled[0] > scaled[1]).any() and (scaled[1] > scaled[0]).any()
+        expected = torch.maximum(*scaled)
         out = model(images)
+        assert torch.allclose(model.patch_map(emb), expected, rtol=1e-5)
         # the score is judged against the near ring's level alone (see the model's doc)
-        model.part_level = float(part_level(errors[0][:, None] / 2.0).mean())
+        model.part_level = float(part_level(scaled[0]).mean())
         relative = model(images)
-    assert torch.allclose(out.pred_score, expected.flatten(1).amax(dim=1), rtol=1e-5)
-    level = part_level(errors[0][:, None] / 2.0).clamp(
+    assert torch.allclose(out.pred_score, expected.flatten(1).topk(1).values[:, 0], rtol=1e-5)
+    level = part_level(scaled[0]).clamp(
         model.part_level / LEVEL_MARGIN, model.part_level * LEVEL_MARGIN
     )
     assert torch.allclose(relative.pred_score, out.pred_score / level, rtol=1e-5)
     # scales and rings go into the config a bundle rebuilds the model from
     again = FeatureAEModel(**model.config(), load_weights=False)
-    assert (again.context, again.ring_scales) == ((2, 8), (2.0, 0.5))
+    assert (again.context, again.ring_scales) == ((2, 8), model.ring_scales)
 
 
 @pytest.mark.parametrize(
@@ -185,8 +191,11 @@ def test_feature_ae_bundle_from_before_rings_loads_as_one_ring() -> None:
     config["context"] = 2  # as saved before rings: one number, no scales
     del config["ring_scales"]
     model = FeatureAEModel(**config, load_weights=False)
-    model.load_state_dict(one.state_dict(), strict=True)  # the same parameter names
+    model.load_state_dict(one.state_dict(), strict=True)
     assert (model.context, model.ring_scales) == ((2,), (1.0,))
+    # one ring keeps the parameter names of bundles saved before rings
+    names = {k.split(".")[0] for k in model.state_dict()} - {"extractor", "blur"}
+    assert "autoencoder" in names and not any(n.startswith("far_") for n in names)
 
 
 def test_feature_ae_with_context_predicts_each_position_from_its_neighbours_only() -> None:
