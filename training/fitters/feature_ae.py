@@ -98,14 +98,14 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
 
 @torch.no_grad()
 def ring_scales(model: FeatureAEModel, val: BatchSource, batch_size: int) -> tuple[float, ...]:
-    """Each ring's ``SCALE_QUANTILE`` error on the held-out good images' features."""
+    """Each ring's ``SCALE_QUANTILE`` error on the held-out good images' features (its
+    unscaled error, whatever scales the model holds)."""
     model.eval()
-    model.ring_scales = (1.0,) * len(model.context)
     errors: list[list[torch.Tensor]] = [[] for _ in model.context]
     for batch in val.batches(None, batch_size, shuffle=False):
-        maps = model.ring_maps(model.standardise(split_weights(batch)[0]))
-        for kept, m in zip(errors, maps, strict=True):
-            kept.append(m.flatten().float().cpu())
+        emb = model.standardise(split_weights(batch)[0])
+        for kept, ae in zip(errors, model.autoencoders, strict=True):
+            kept.append(model.residual(emb, ae(emb)).flatten().cpu())
     scales = []
     for ring, kept in zip(model.context, errors, strict=True):
         e = torch.cat(kept) if kept else torch.empty(0)
