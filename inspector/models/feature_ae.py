@@ -206,6 +206,11 @@ class FeatureAEModel(StandardisedFeatures):
             for ae, scale in zip(self.autoencoders, self.ring_scales, strict=True)
         ]
 
+    def near_map(self, emb: torch.Tensor) -> torch.Tensor:
+        """The nearest ring's scaled error alone (B, 1, h, w): a part's level is measured
+        on it (see ``part_level`` in the class notes)."""
+        return self.residual(emb, self.autoencoder(emb)) / self.ring_scales[0]
+
     @staticmethod
     def combine(maps: list[torch.Tensor]) -> torch.Tensor:
         """The rings' largest scaled error per position: the map, before upsampling."""
