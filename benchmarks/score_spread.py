@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inspector.imageio import iter_image_files
 from inspector.runtime import Inspector
-from training.data import good_images, split_holdout
+from training.data import good_images, mvtec_test_set, split_holdout
 
 
 def spread(insp: Inspector, files: list[Path]) -> np.ndarray:
@@ -36,16 +35,12 @@ def main() -> None:
     fit, held = split_holdout(
         good_images(args.data), settings.get("holdout", 0.2), seed=settings.get("seed", 0)
     )
-    test = args.data / "test"
-    defective = [
-        f for d in sorted(test.iterdir()) if d.is_dir() and d.name != "good"
-        for f in iter_image_files(d)
-    ]  # fmt: skip
+    test = mvtec_test_set(args.data)
     groups = {
         "calibration (held-out good)": held,
         "fitted good (as many)": fit[: len(held)],
-        "test good": list(iter_image_files(test / "good")),
-        "test defective": defective,
+        "test good": [t.path for t in test if not t.is_anomalous],
+        "test defective": [t.path for t in test if t.is_anomalous],
     }
     print(f"image threshold {insp.thresholds.image:.3f}")
     print(f"{'group':30s} {'n':>4s} {'median':>7s} {'p90':>7s} {'max':>7s} {'> thr':>6s}")

@@ -199,17 +199,14 @@ class FeatureAEModel(StandardisedFeatures):
         """Mean squared reconstruction error per position, (B, 1, h, w): loss and map alike."""
         return (emb - rebuilt.float()).pow(2).mean(dim=1, keepdim=True)
 
-    def ring_maps(self, emb: torch.Tensor) -> list[torch.Tensor]:
-        """Each ring's reconstruction error per position (B, 1, h, w) over its scale."""
-        return [
-            self.residual(emb, ae(emb)) / scale
-            for ae, scale in zip(self.autoencoders, self.ring_scales, strict=True)
-        ]
+    def ring_map(self, emb: torch.Tensor, ring: int) -> torch.Tensor:
+        """Ring ``ring``'s (0: the nearest) reconstruction error per position (B, 1, h, w)
+        over its scale; a part's level is measured on ring 0's (see ``part_level``)."""
+        return self.residual(emb, self.autoencoders[ring](emb)) / self.ring_scales[ring]
 
-    def near_map(self, emb: torch.Tensor) -> torch.Tensor:
-        """The nearest ring's scaled error alone (B, 1, h, w): a part's level is measured
-        on it (see ``part_level`` in the class notes)."""
-        return self.residual(emb, self.autoencoder(emb)) / self.ring_scales[0]
+    def ring_maps(self, emb: torch.Tensor) -> list[torch.Tensor]:
+        """Every ring's ``ring_map``, nearest first."""
+        return [self.ring_map(emb, r) for r in range(len(self.context))]
 
     @staticmethod
     def combine(maps: list[torch.Tensor]) -> torch.Tensor:

@@ -84,7 +84,7 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     if s.relative_to_part:
 
         def near_map(batch: torch.Tensor) -> torch.Tensor:
-            return model.near_map(model.standardise(split_weights(batch)[0]))
+            return model.ring_map(model.standardise(split_weights(batch)[0]), 0)
 
         model.part_level = good_part_level(model, val, s.batch_size, near_map)
     return {

@@ -157,7 +157,7 @@ def test_feature_ae_rings_map_the_larger_error_each_in_its_own_scale() -> None:
         expected = torch.maximum(*scaled)
         out = model(images)
         assert torch.allclose(model.patch_map(emb), expected, rtol=1e-5)
-        assert torch.allclose(model.near_map(emb), scaled[0], rtol=1e-5)
+        assert torch.allclose(model.ring_map(emb, 0), scaled[0], rtol=1e-5)
         # the score is judged against the near ring's level alone (see the model's doc)
         model.part_level = float(part_level(scaled[0]).mean())
         relative = model(images)
