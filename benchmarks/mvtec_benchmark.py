@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/mvtec_benchmark.py ../shared/datasets [--model feature-ae] \
         [--config settings.toml] \
-        [--set input_size=320 ...] [--only screw] [--out benchmarks/results/NAME.json]
+        [--set input_size=320 ...] [--only screw] [--out benchmarks/results/NAME.json] \
+        [--keep DIR]
 
 Per category, one process trains and evaluates (so max RSS is that category's) and a fresh
 one loads the bundle and times inspection, as a station would. Prints a markdown table
@@ -152,6 +153,11 @@ def main() -> int:
     )
     ap.add_argument("--only", nargs="*", help="category names to run")
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each category's bundle as DIR/<category> (to inspect or rescore it later)",
+    )
     args = ap.parse_args()
     from training.settings import TrainSettings
 
@@ -168,7 +174,7 @@ def main() -> int:
     ctx = mp.get_context("spawn")
     for cat in cats:
         with tempfile.TemporaryDirectory() as tmp:
-            bundle = str(Path(tmp) / "bundle")
+            bundle = str(args.keep / cat.name if args.keep else Path(tmp) / "bundle")
             row = _in_process(ctx, run_category, str(cat), bundle, settings)
             row.update(_in_process(ctx, run_speed, str(cat), bundle))
         rows.append(row)

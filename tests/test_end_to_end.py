@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,25 @@ def test_every_family_finds_the_sample_defects(
         assert len(scales) == len(TrainSettings.for_family(family).context) > 1
         assert ins.meta.training["fit"]["ring_scales"] == scales
         assert min(scales) > 0 and scales != [1.0] * len(scales)
+        # the near ring maps the finest stage's error, the far one all (exported too)
+        assert ins.meta.model_config["ring_stages"] == [0, None]
+
+
+def test_feature_ae_stages_rescores_a_bundle_as_training_measured_it(
+    family_bundles: dict[str, Path], sample_product: Path
+) -> None:
+    """benchmarks/feature_ae_stages.py: for the bundle's own stages it measures the scales,
+    level and thresholds that fitting did; another choice is calibrated afresh."""
+    script = runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "feature_ae_stages.py"))
+    bundle = family_bundles["feature-ae"]
+    check, rows = script["rescore"](bundle, sample_product, [(0, None), (None, None)])
+    (scales, level), (again, level_again) = check["saved"], check["measured"]
+    assert again == pytest.approx(scales, rel=1e-4) and level_again == pytest.approx(
+        level, rel=1e-4
+    )
+    (own, own_thresholds, own_result), (every, every_thresholds, _) = rows
+    assert own == check["stages"] == (0, None) and every == (None, None)
+    assert own_thresholds.image == pytest.approx(check["thresholds"].image, rel=1e-4)
+    assert own_thresholds.pixel == pytest.approx(check["thresholds"].pixel, rel=1e-4)
+    assert every_thresholds.image != pytest.approx(own_thresholds.image, rel=1e-3)
+    assert own_result["image_auroc"] >= FAMILY_MIN_AUROC["feature-ae"][0]

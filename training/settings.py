@@ -81,6 +81,9 @@ class TrainSettings:
             many feature cells away, never from the position itself (0: a plain autoencoder);
             several distances (rings, nearest first) train one network each, and the map
             is their largest error (``inspector.models.feature_ae``).
+        fine_near_ring: feature autoencoder with two rings or more: the nearest ring maps
+            only the error of the finest backbone stage in ``layers``, not that over every
+            stage (``inspector.models.feature_ae``; benchmarks/RESULTS.md).
         rarity_power: feature autoencoder and feature GAN: weight each training position by
             ``(1 / size of its group of similar patches) ** rarity_power``, so rare kinds of
             good patch are learnt as well as common ones (0: all alike;
@@ -142,6 +145,7 @@ class TrainSettings:
     latent_dim: int = 48
     kernel_size: int = 1
     context: tuple[int, ...] = (2,)
+    fine_near_ring: bool = False
     rarity_power: float = 0.0
     rarity_groups: int = 4096
     relative_to_part: bool = False
@@ -226,9 +230,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # A near ring (2 cells) and a far one (8), their larger error mapped, the score judged
     # against the near ring's level: magnetic tile 0.858 (near alone) -> 0.952, screw 0.955
     # -> 0.957, in exploratory runs on cached features (2026-12-01); benchmark figures in
-    # benchmarks/RESULTS.md.
+    # benchmarks/RESULTS.md. The near ring mapping only the finest stage's error: screw
+    # 0.964 -> 0.981, the same trained networks rescored (2026-12-01, third session).
     "feature-ae": {
         "context": (2, 8),
+        "fine_near_ring": True,
         "hidden": (256,),
         "latent_dim": 128,
         "epochs": 80,

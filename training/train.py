@@ -103,7 +103,38 @@ def train(
     fit_summary = family.fit(model, ctx)
     fit_seconds = time.perf_counter() - t0
 
-    # Score the held-out good images exactly as inspection will, then set thresholds.
+    calibrated, cal_report, scored = calibrated_meta(model, s, pre, cal_files, skipped)
+    training = {
+        "data": str(Path(data).resolve()),
+        "fit_images": len(fit_files),
+        "calibration_images": scored,
+        "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
+        "skipped_files": sorted(set(skipped)),
+        "fit_seconds": round(fit_seconds, 2),
+        "total_seconds": round(time.perf_counter() - t0, 2),
+        "settings": s.to_dict(),
+        "fit": fit_summary,
+        "calibration": cal_report,
+    }
+    meta = replace(calibrated, training=training)
+    out = Path(out)
+    meta = save_bundle(out, model, meta)
+    (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
+    return meta
+
+
+def calibrated_meta(
+    model: AnomalyModel,
+    s: TrainSettings,
+    pre: Preprocessing,
+    cal_files: list[Path],
+    skipped: list[str],
+) -> tuple[BundleMeta, dict, int]:
+    """Score the held-out good images exactly as inspection will, then set thresholds.
+
+    Returns the bundle metadata without its training summary, the calibration report and
+    how many images were scored; unreadable ones are named in ``skipped``.
+    """
     placeholder = BundleMeta(
         family=s.model,
         model_config=model.config(),
@@ -124,27 +155,12 @@ def train(
         medians.append(float(np.median(amap)))
     if not scores:
         raise ValueError("no readable calibration images")
-    thresholds, stats, cal_report = calibrate(
+    thresholds, stats, report = calibrate(
         np.array(scores),
         np.array(maxima),
         np.array(medians),
         s.target_false_reject_rate,
         s.min_defect_area_px,
     )
-    training = {
-        "data": str(Path(data).resolve()),
-        "fit_images": len(fit_files),
-        "calibration_images": len(scores),
-        "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
-        "skipped_files": sorted(set(skipped)),
-        "fit_seconds": round(fit_seconds, 2),
-        "total_seconds": round(time.perf_counter() - t0, 2),
-        "settings": s.to_dict(),
-        "fit": fit_summary,
-        "calibration": cal_report,
-    }
-    meta = replace(placeholder, thresholds=thresholds, score_stats=stats, training=training)
-    out = Path(out)
-    meta = save_bundle(out, model, meta)
-    (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
-    return meta
+    meta = replace(placeholder, thresholds=thresholds, score_stats=stats)
+    return meta, report, len(scores)

@@ -31,7 +31,12 @@ class HeldOut:
 def test_ring_scales_put_every_rings_held_out_error_at_one() -> None:
     torch.manual_seed(0)
     model = FeatureAEModel(
-        backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=(16,), latent_dim=4, context=(1, 3)
+        backbone=RANDOM_BACKBONE,
+        input_size=(64, 64),
+        hidden=(16,),
+        latent_dim=4,
+        context=(1, 3),
+        ring_stages=(0, 1),  # each scale is that of the error the ring maps
     )
     # The far ring's network starts out much worse, as an untrained far ring predicts.
     with torch.no_grad():

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from inspector.models.feature_ae import FeatureAEModel
+from inspector.models.feature_ae import FeatureAEModel, near_ring_on_finest_stage
 from training.batches import BatchSource
 from training.fitters.context import (
     FitContext,
@@ -31,6 +31,9 @@ def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
         latent_dim=s.latent_dim,
         kernel_size=s.kernel_size,
         context=s.context,
+        ring_stages=(
+            near_ring_on_finest_stage(s.context, len(s.layers)) if s.fine_near_ring else None
+        ),
         blur_sigma=s.blur_sigma,
         score_topk=s.score_topk,
     )
@@ -80,13 +83,7 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
     s = ctx.settings
     result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
-    model.ring_scales = ring_scales(model, val, s.batch_size)
-    if s.relative_to_part:
-
-        def near_map(batch: torch.Tensor) -> torch.Tensor:
-            return model.ring_map(model.standardise(split_weights(batch)[0]), 0)
-
-        model.part_level = good_part_level(model, val, s.batch_size, near_map)
+    measure_good_levels(model, val, s)
     return {
         **result.summary(),
         "map_shift": list(model.map_shift),
@@ -96,16 +93,28 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     }
 
 
+def measure_good_levels(model: FeatureAEModel, val: BatchSource, s: TrainSettings) -> None:
+    """Set the trained model's ring scales and, if the product wants parts judged against
+    themselves, good parts' level, from the held-out good images' features ``val``."""
+    model.ring_scales = ring_scales(model, val, s.batch_size)
+    if s.relative_to_part:
+
+        def near_map(batch: torch.Tensor) -> torch.Tensor:
+            return model.ring_map(model.standardise(split_weights(batch)[0]), 0)
+
+        model.part_level = good_part_level(model, val, s.batch_size, near_map)
+
+
 @torch.no_grad()
 def ring_scales(model: FeatureAEModel, val: BatchSource, batch_size: int) -> tuple[float, ...]:
     """Each ring's ``SCALE_QUANTILE`` error on the held-out good images' features (its
-    unscaled error, whatever scales the model holds)."""
+    unscaled ``ring_error``, whatever scales the model holds)."""
     model.eval()
     errors: list[list[torch.Tensor]] = [[] for _ in model.context]
     for batch in val.batches(None, batch_size, shuffle=False):
         emb = model.standardise(split_weights(batch)[0])
-        for kept, ae in zip(errors, model.autoencoders, strict=True):
-            kept.append(model.residual(emb, ae(emb)).flatten().cpu())
+        for ring, kept in enumerate(errors):
+            kept.append(model.ring_error(emb, ring).flatten().cpu())
     scales = []
     for ring, kept in zip(model.context, errors, strict=True):
         e = torch.cat(kept) if kept else torch.empty(0)

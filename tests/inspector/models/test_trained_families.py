@@ -10,7 +10,11 @@ import torch
 from inspector.models import create_model, list_models
 from inspector.models.base import GaussianBlur
 from inspector.models.cae import ConvAEModel
-from inspector.models.feature_ae import FeatureAEModel, FeatureAutoencoder
+from inspector.models.feature_ae import (
+    FeatureAEModel,
+    FeatureAutoencoder,
+    near_ring_on_finest_stage,
+)
 from inspector.models.feature_gan import FeatureGANModel
 from inspector.models.part_level import LEVEL_MARGIN, part_level
 from inspector.models.pixel_residual import SSIM_C1, SSIM_C2, SSIM_SIGMA, PixelResidual
@@ -171,9 +175,43 @@ def test_feature_ae_rings_map_the_larger_error_each_in_its_own_scale() -> None:
     assert (again.context, again.ring_scales) == ((2, 8), model.ring_scales)
 
 
+def test_feature_ae_rings_can_each_map_one_stages_error() -> None:
+    torch.manual_seed(0)
+    model = FeatureAEModel(
+        backbone=RANDOM_BACKBONE,
+        input_size=(64, 64),
+        latent_dim=8,
+        context=(2, 8),
+        ring_stages=(0, 1),
+    ).eval()
+    fine = model.extractor.channels[0]
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        emb = model.embed(images)
+        near, far = (emb - ae(emb) for ae in model.autoencoders)
+        assert torch.allclose(
+            model.ring_error(emb, 0), near[:, :fine].pow(2).mean(1, keepdim=True), rtol=1e-5
+        )
+        assert torch.allclose(
+            model.ring_error(emb, 1), far[:, fine:].pow(2).mean(1, keepdim=True), rtol=1e-5
+        )
+    again = FeatureAEModel(**model.config(), load_weights=False)
+    assert again.ring_stages == (0, 1)
+
+
+def test_the_near_ring_alone_reads_the_finest_stage() -> None:
+    assert near_ring_on_finest_stage((2, 8), stages=2) == (0, None)
+    assert near_ring_on_finest_stage((1, 2, 8), stages=3) == (0, None, None)
+    # a lone ring, or a single stage, keeps every stage's error
+    assert near_ring_on_finest_stage((2,), stages=2) == (None,)
+    assert near_ring_on_finest_stage((2, 8), stages=1) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
+        ({"context": (2, 8), "ring_stages": (0,)}, "one stage per ring"),
+        ({"context": (2, 8), "ring_stages": (0, 2)}, "from 0 to 1"),
         ({"context": (8, 2)}, "nearest first"),
         ({"context": (2, 2)}, "distinct"),
         ({"context": ()}, "distinct"),
@@ -190,10 +228,10 @@ def test_feature_ae_bundle_from_before_rings_loads_as_one_ring() -> None:
     one = FeatureAEModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), context=2)
     config = one.config()
     config["context"] = 2  # as saved before rings: one number, no scales
-    del config["ring_scales"]
+    del config["ring_scales"], config["ring_stages"]
     model = FeatureAEModel(**config, load_weights=False)
     model.load_state_dict(one.state_dict(), strict=True)
-    assert (model.context, model.ring_scales) == ((2,), (1.0,))
+    assert (model.context, model.ring_scales, model.ring_stages) == ((2,), (1.0,), (None,))
     # one ring keeps the parameter names of bundles saved before rings
     names = {k.split(".")[0] for k in model.state_dict()} - {"extractor", "blur"}
     assert "autoencoder" in names and not any(n.startswith("far_") for n in names)
