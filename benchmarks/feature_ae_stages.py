@@ -70,7 +70,7 @@ def rescore(
     for choice in choices:
         model.ring_stages = stage_choice(choice, model.context, model.extractor.channels)
         measure_good_levels(model, val, s)
-        calibrated, _, _ = calibrated_meta(model, s, pre, held, [])
+        calibrated, _ = calibrated_meta(model, s, pre, held, [])
         result = evaluate(Inspector(TorchBackend(model), calibrated), data)
         rows.append((model.ring_stages, calibrated.thresholds, result))
     return check, rows

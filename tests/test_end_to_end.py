@@ -226,9 +226,8 @@ def test_feature_ae_stages_rescores_a_bundle_as_training_measured_it(
     bundle = family_bundles["feature-ae"]
     check, rows = script["rescore"](bundle, sample_product, [(0, None), (None, None)])
     (scales, level), (again, level_again) = check["saved"], check["measured"]
-    assert again == pytest.approx(scales, rel=1e-4) and level_again == pytest.approx(
-        level, rel=1e-4
-    )
+    assert again == pytest.approx(scales, rel=1e-4)
+    assert level_again == pytest.approx(level, rel=1e-4)
     (own, own_thresholds, own_result), (every, every_thresholds, _) = rows
     assert own == check["stages"] == (0, None) and every == (None, None)
     assert own_thresholds.image == pytest.approx(check["thresholds"].image, rel=1e-4)

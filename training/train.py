@@ -103,11 +103,11 @@ def train(
     fit_summary = family.fit(model, ctx)
     fit_seconds = time.perf_counter() - t0
 
-    calibrated, cal_report, scored = calibrated_meta(model, s, pre, cal_files, skipped)
+    calibrated, cal_report = calibrated_meta(model, s, pre, cal_files, skipped)
     training = {
         "data": str(Path(data).resolve()),
         "fit_images": len(fit_files),
-        "calibration_images": scored,
+        "calibration_images": cal_report["calibration_images"],
         "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
         "skipped_files": sorted(set(skipped)),
         "fit_seconds": round(fit_seconds, 2),
@@ -129,11 +129,11 @@ def calibrated_meta(
     pre: Preprocessing,
     cal_files: list[Path],
     skipped: list[str],
-) -> tuple[BundleMeta, dict, int]:
+) -> tuple[BundleMeta, dict]:
     """Score the held-out good images exactly as inspection will, then set thresholds.
 
-    Returns the bundle metadata without its training summary, the calibration report and
-    how many images were scored; unreadable ones are named in ``skipped``.
+    Returns the bundle metadata without its training summary and the calibration report
+    (which counts the images scored); unreadable ones are named in ``skipped``.
     """
     placeholder = BundleMeta(
         family=s.model,
@@ -163,4 +163,4 @@ def calibrated_meta(
         s.min_defect_area_px,
     )
     meta = replace(placeholder, thresholds=thresholds, score_stats=stats)
-    return meta, report, len(scores)
+    return meta, report
