@@ -1,10 +1,12 @@
 """Training the feature-space GAN discriminator on cached backbone features.
 
 Each step synthesises anomalous features by adding Gaussian noise (``noise_std``) to the
-adapted features of good patches (standardised features, through an adaptor that starts
-as the identity, so the noise starts in units of each channel's spread); the
-discriminator learns to score good ones above +margin and synthesised ones below -margin
-(SimpleNet's truncated L1 loss), and the adaptor learns with it. The backbone is frozen,
+features of good patches (standardised, through an adaptor that starts as the identity,
+so the noise starts in units of each channel's spread). With context rings the noise goes
+on the patch's own features only: the neighbour means stay as they were, so a synthesised
+anomaly is a patch that does not fit its surroundings. The discriminator learns to score
+good ones above +margin and synthesised ones below -margin (SimpleNet's truncated L1
+loss), and the adaptor learns with it. The backbone is frozen,
 so, as for the feature autoencoder, its features are cached for a few augmented views.
 With rarity weights (``training.fitters.rarity``, on by default) a training batch is not
 whole images but single positions drawn by how rare their kind of good patch is, so the
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inspector.models.feature_gan import FeatureGANModel
-from training.batches import SampledPositions
+from training.batches import CachedViews, SampledPositions
 from training.fitters.context import (
     FitContext,
     backbone_config,
@@ -44,7 +46,20 @@ def build_feature_gan(s: TrainSettings) -> FeatureGANModel:
         hidden=s.hidden[0],
         blur_sigma=s.blur_sigma,
         score_topk=s.score_topk,
+        context=s.context,
     )
+
+
+def with_patch_noise(
+    judged: torch.Tensor, dim: int, std: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Synthesised anomalies: a copy of ``judged`` (B, C, ...) whose first ``dim`` channels,
+    the patch's own features, carry Gaussian noise of ``std``; the context channels after
+    them, its neighbours, are left as they were."""
+    noise = torch.randn(judged[:, :dim].shape, generator=generator, device=judged.device)
+    fake = judged.clone()
+    fake[:, :dim] += noise.to(judged.dtype) * std
+    return fake
 
 
 class FeatureGANTask:
@@ -67,14 +82,23 @@ class FeatureGANTask:
         ]
 
     def _scores(
-        self, raw: torch.Tensor, generator: torch.Generator | None = None
+        self, cached: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Discriminator outputs on good adapted features and on their noisy copies."""
-        good = self.model.adapt(raw)
-        noise = torch.randn(good.shape, generator=generator, device=good.device)
-        fake = good + noise.to(good.dtype) * self.noise_std
-        scores = self.model.discriminator(torch.cat([good, fake]))
-        s_good, s_fake = scores.float().chunk(2)
+        """Discriminator outputs on good inputs and on copies whose patch carries noise.
+
+        With context rings ``cached`` holds ``judged_inputs`` and the noise goes on the
+        patch's channels before the adaptor, which mixes patch and neighbours. Without,
+        ``cached`` holds raw features and the noise goes on the adapted features, as the
+        figures measured before rings were (benchmarks/RESULTS.md).
+        """
+        dim, std = self.model.dim, self.noise_std
+        if self.model.context:
+            fake = with_patch_noise(cached, dim, std, generator)
+            adapted = self.model.adaptor(torch.cat([cached, fake]))
+        else:
+            good = self.model.adapt(cached)
+            adapted = torch.cat([good, with_patch_noise(good, dim, std, generator)])
+        s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
         return s_good, s_fake
 
     def training_step(
@@ -109,8 +133,25 @@ class FeatureGANTask:
         }
 
 
+def judged_inputs(model: FeatureGANModel, views: CachedViews, chunk: int = 64) -> None:
+    """Cached raw features replaced, in place, by what the adaptor takes: standardised, with
+    the context rings' neighbour means. They are computed on whole maps, before training
+    draws single positions from them."""
+    v, n, _, h, w = views.data.shape
+    out = torch.empty(v, n, model.dim * (1 + len(model.context)), h, w, dtype=views.data.dtype)
+    with torch.inference_mode():
+        for i in range(v):
+            for start in range(0, n, chunk):
+                raw = views.data[i, start : start + chunk]
+                out[i, start : start + chunk] = model.with_context(model.standardise(raw))
+    views.data = out
+
+
 def fit_feature_gan(model: FeatureGANModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
+    if model.context:
+        judged_inputs(model, train)
+        judged_inputs(model, val)
     # The discriminator judges each position alone, so with rarity weights it learns from
     # positions drawn by weight rather than whole images (see ``SampledPositions``).
     source = SampledPositions(train) if ctx.settings.rarity_power > 0 else train

@@ -15,7 +15,7 @@ from inspector.models.feature_ae import (
     FeatureAutoencoder,
     near_ring_on_finest_stage,
 )
-from inspector.models.feature_gan import FeatureGANModel
+from inspector.models.feature_gan import FeatureGANModel, RingMean
 from inspector.models.part_level import LEVEL_MARGIN, part_level
 from inspector.models.pixel_residual import SSIM_C1, SSIM_C2, SSIM_SIGMA, PixelResidual
 
@@ -40,6 +40,10 @@ def test_trained_families_are_registered() -> None:
             {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "latent_dim": 8, "context": 2},
         ),
         ("feature-gan", {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "hidden": 16}),
+        (
+            "feature-gan",
+            {"backbone": RANDOM_BACKBONE, "input_size": [64, 96], "hidden": 16, "context": [2, 8]},
+        ),
         ("ganomaly", {"input_size": [64, 96], "base_channels": 4, "depth": 3, "latent_dim": 8}),
         (
             "ganomaly",
@@ -287,6 +291,44 @@ def test_feature_gan_adaptor_starts_as_the_identity() -> None:
     model = FeatureGANModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=16)
     x = torch.randn(2, model.dim, 8, 8)
     assert torch.allclose(model.adaptor(x), x, atol=1e-6)
+
+
+def test_ring_mean_averages_the_eight_neighbours_at_its_distance() -> None:
+    x = torch.randn(1, 3, 12, 12)
+    out = RingMean(3, distance=2)(x)
+    ring = [(5 + dy, 5 + dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0)]
+    expected = torch.stack([x[0, :, y, xx] for y, xx in ring]).mean(0)
+    assert torch.allclose(out[0, :, 5, 5], expected, atol=1e-6)
+    # at a corner the neighbours outside the map count as zero, the average patch
+    inside = [x[0, :, 0, 2], x[0, :, 2, 0], x[0, :, 2, 2]]
+    assert torch.allclose(out[0, :, 0, 0], torch.stack(inside).sum(0) / 8, atol=1e-6)
+
+
+def test_feature_gan_with_context_judges_each_patch_beside_its_neighbours() -> None:
+    model = FeatureGANModel(
+        backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=16, context=[2, 8]
+    ).eval()
+    dim = model.dim
+    assert model.adaptor.in_channels == model.discriminator.net[0].in_channels == 3 * dim
+    images = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        feats = model.standardise(model.aggregate(images))
+        judged = torch.cat([feats, RingMean(dim, 2)(feats), RingMean(dim, 8)(feats)], 1)
+        verdict = model.discriminator(model.adaptor(judged))
+        out = model(images)
+    assert torch.allclose(out.pred_score, (-verdict).flatten(1).topk(1).values[:, 0], rtol=1e-5)
+    assert model.config()["context"] == [2, 8]
+
+
+def test_feature_gan_bundle_from_before_context_judges_the_patch_alone() -> None:
+    alone = FeatureGANModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=16)
+    config = alone.config()
+    del config["context"]  # as saved before context rings
+    model = FeatureGANModel(**config, load_weights=False)
+    model.load_state_dict(alone.state_dict(), strict=True)
+    assert model.context == () and model.adaptor.in_channels == model.dim
+    # ring 0 is the patch itself, which it always sees
+    assert FeatureGANModel(**{**config, "context": 0}, load_weights=False).context == ()
 
 
 def test_ganomaly_score_adds_its_two_cues_in_good_part_units() -> None:
