@@ -12,10 +12,15 @@ import re
 import sys
 from collections.abc import Sequence
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 # tqdm lines look like "features:  45%|####5     | 18/40 [00:03<00:04, 5.1img/s]".
 _PROGRESS = re.compile(r"([A-Za-z][\w ]*?):\s+(\d{1,3})%\|")
+
+# How long a cancelled run gets to finish its batch and save its checkpoint before it is
+# killed. A batch can take several seconds on a busy 2-core station (3 s was too short
+# once the machine was loaded), and the wait does not block the station.
+CLEAN_EXIT_MS = 20_000
 
 
 def parse_progress(text: str) -> tuple[str, int] | None:
@@ -57,12 +62,24 @@ class Job(QObject):
         return self.proc.state() != QProcess.ProcessState.NotRunning
 
     def cancel(self) -> None:
+        """Ask the run to stop after its current batch (SIGTERM: it keeps its checkpoint and
+        exits); kill it if it is still running ``CLEAN_EXIT_MS`` later. Returns at once:
+        ``finished`` says when it has gone."""
         if self.running():
             self.cancelled = True
             self.proc.terminate()
-            if not self.proc.waitForFinished(3000):
-                self.proc.kill()
-                self.proc.waitForFinished(3000)
+            QTimer.singleShot(CLEAN_EXIT_MS, self._kill_if_running)
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        """Cancel and wait (the station is closing): killed after ``wait_ms``."""
+        self.cancel()
+        if self.running() and not self.proc.waitForFinished(wait_ms):
+            self._kill_if_running()
+
+    def _kill_if_running(self) -> None:
+        if self.running():
+            self.proc.kill()
+            self.proc.waitForFinished(3000)
 
     def _stdout(self) -> None:
         text = bytes(self.proc.readAllStandardOutput().data()).decode(errors="replace")

@@ -175,9 +175,11 @@ class RetrainPanel(QWidget):
         return ["--model", choice]
 
     def cancel(self) -> None:
-        if self.job is not None:
+        if self.job is not None and self.job.running():
             self.job.cancel()
-            self.stage.setText("cancelled")
+            # The run finishes its batch first; ``_trained`` says when it has stopped.
+            self.stage.setText("cancelling …")
+            self.cancel_button.setEnabled(False)
 
     def _run(self, args: list[str], done) -> None:  # noqa: ANN001
         self.job = Job(args, self)
@@ -199,6 +201,7 @@ class RetrainPanel(QWidget):
 
     def _trained(self, code: int) -> None:
         if self.job is not None and self.job.cancelled:
+            self.stage.setText("cancelled")
             self._idle()
             return
         try:
@@ -282,7 +285,7 @@ class RetrainPanel(QWidget):
 
     def stop(self) -> None:
         if self.job is not None:
-            self.job.cancel()
+            self.job.stop()
 
 
 def _evaluation_line(title: str, ev: dict) -> str:

@@ -74,9 +74,11 @@ def test_training_can_be_cancelled(qtbot, window, sample_product: Path) -> None:
     panel.start_training()
     qtbot.waitUntil(lambda: panel.job is not None and panel.job.running(), timeout=10_000)
     panel.cancel()
+    assert panel.stage.text() == "cancelling …"
+    assert not panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=30_000)
     assert not panel.job.running()
     assert panel.stage.text() == "cancelled"
-    qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=10_000)
     assert not panel.promote_button.isEnabled()
 
 
@@ -108,7 +110,7 @@ def test_cancelling_an_autoencoder_keeps_its_last_epoch(qtbot, window, sample_pr
     workdir = panel.candidate.with_name(panel.candidate.name + ".training")
     qtbot.waitUntil((workdir / "checkpoint.pt").is_file, timeout=180_000)
     panel.cancel()  # SIGTERM: the loop stops after its batch and exits cleanly
-    assert not panel.job.running()
+    qtbot.waitUntil(lambda: not panel.job.running(), timeout=30_000)
     assert panel.stage.text() == "cancelled"
     assert panel.job.proc.exitCode() == 130  # not killed: the clean-cancel exit code
     assert torch.load(workdir / "checkpoint.pt", weights_only=True)["epoch"] >= 1
