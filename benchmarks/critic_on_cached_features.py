@@ -33,7 +33,6 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,10 @@ import numpy as np
 import torch
 
 from inspector.models.feature_gan import FeatureGANModel
-from inspector.preprocess import Preprocessing
 from training.batches import CachedViews, SampledPositions
 from training.data import (
     InputImages,
     good_images,
-    intensity_reference,
     mvtec_test_set,
     split_holdout,
 )
@@ -63,6 +60,7 @@ from training.fitters.rarity import split_weights
 from training.loop import seed_everything
 from training.metrics import auroc
 from training.settings import TrainSettings
+from training.train import fitted_preprocessing
 
 
 def parse_changes(pairs: list[str]) -> dict[str, Any]:
@@ -72,16 +70,7 @@ def parse_changes(pairs: list[str]) -> dict[str, Any]:
 def cache(category: Path, out: Path, changes: dict[str, Any]) -> None:
     s = TrainSettings.for_family("feature-gan", tensorboard=False, **changes)
     fit_files, val_files = split_holdout(good_images(category), s.holdout, seed=s.seed)
-    pre = Preprocessing(
-        input_size=(s.input_size, s.input_size),
-        resize_mode=s.resize_mode,
-        normalize_intensity=s.normalize_intensity,
-    )
-    reference = (
-        intensity_reference(fit_files, pre, s.min_contrast) if s.normalize_intensity else None
-    )
-    if reference is not None:
-        pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
+    pre = fitted_preprocessing(s, fit_files)
     seed_everything(s.seed)
     model = build_feature_gan(s).eval()
     ctx = FitContext(s, pre, fit_files, val_files, workdir=out.with_suffix(".work"))

@@ -77,16 +77,7 @@ def train(
         fit_files, cal_files = files, good_images(val_dir)
     else:
         fit_files, cal_files = split_holdout(files, s.holdout, seed=s.seed)
-    pre = Preprocessing(
-        input_size=(s.input_size, s.input_size),
-        resize_mode=s.resize_mode,
-        normalize_intensity=s.normalize_intensity,
-    )
-    reference = (
-        intensity_reference(fit_files, pre, s.min_contrast) if s.normalize_intensity else None
-    )
-    if reference is not None:
-        pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
+    pre = fitted_preprocessing(s, fit_files)
     seed_everything(s.seed)  # weight init of trained families
     model = family.build(s).eval()
     ctx = FitContext(
@@ -121,6 +112,22 @@ def train(
     meta = save_bundle(out, model, meta)
     (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
     return meta
+
+
+def fitted_preprocessing(s: TrainSettings, fit_files: list[Path]) -> Preprocessing:
+    """How the settings turn images into model inputs, with the intensity target (if
+    normalised) measured on the images the model is fitted on."""
+    pre = Preprocessing(
+        input_size=(s.input_size, s.input_size),
+        resize_mode=s.resize_mode,
+        normalize_intensity=s.normalize_intensity,
+    )
+    reference = (
+        intensity_reference(fit_files, pre, s.min_contrast) if s.normalize_intensity else None
+    )
+    if reference is not None:
+        pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
+    return pre
 
 
 def calibrated_meta(
