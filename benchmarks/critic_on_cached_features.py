@@ -32,7 +32,6 @@ import argparse
 import copy
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +48,11 @@ from training.data import (
 )
 from training.fitters import FitContext
 from training.fitters.feature_gan import (
-    MARGIN,
     FeatureGANTask,
     build_feature_gan,
     judged_inputs,
-    with_patch_noise,
 )
 from training.fitters.features import cached_feature_sources
-from training.fitters.rarity import split_weights
 from training.loop import seed_everything
 from training.metrics import auroc
 from training.settings import TrainSettings
@@ -73,8 +69,8 @@ def cache(category: Path, out: Path, changes: dict[str, Any]) -> None:
     pre = fitted_preprocessing(s, fit_files)
     seed_everything(s.seed)
     model = build_feature_gan(s).eval()
-    ctx = FitContext(s, pre, fit_files, val_files, workdir=out.with_suffix(".work"))
-    ctx.show_progress = False
+    work = out.with_suffix(".work")
+    ctx = FitContext(s, pre, fit_files, val_files, workdir=work, show_progress=False)
     t0 = time.perf_counter()
     train, _ = cached_feature_sources(model, ctx)
     tests = mvtec_test_set(category)
@@ -108,24 +104,18 @@ class SwappingTask(FeatureGANTask):
         super().__init__(model, s, torch.zeros(1))
         self.fraction, self.distance = fraction, distance
 
-    def training_step(
-        self, batch: torch.Tensor
-    ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
-        judged, weight = split_weights(batch)
+    def synthesise(
+        self, judged: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         dim, n = self.model.dim, round(len(judged) * self.fraction)
-        fake = with_patch_noise(judged, dim, self.noise_std)
+        fake = super().synthesise(judged, generator)
         donor = judged[torch.randperm(len(judged))[:n], :dim]
         far = (donor - judged[:n, :dim]).norm(dim=1, keepdim=True) > self.distance
         swapped = judged[:n].clone()
         swapped[:, :dim] = donor
         fake[:n] = torch.where(far, swapped, fake[:n])
-        both = self.model.adaptor(torch.cat([judged, fake]))
-        s_good, s_fake = self.model.discriminator(both).chunk(2)
-        self.monitor.add("critic_on_good", s_good)
-        self.monitor.add("critic_on_synthesised", s_fake)
         self.monitor.add("swapped_share", far.float())
-        hinge = (MARGIN - s_good).clamp_min(0) + (MARGIN + s_fake).clamp_min(0)
-        yield "loss", (hinge * weight).mean(), self.optimizers[0]
+        return fake
 
 
 def test_maps(model: FeatureGANModel, test: CachedViews) -> torch.Tensor:

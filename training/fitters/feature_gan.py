@@ -91,15 +91,21 @@ class FeatureGANTask:
         ``cached`` holds raw features and the noise goes on the adapted features, as the
         figures measured before rings were (benchmarks/RESULTS.md).
         """
-        dim, std = self.model.dim, self.noise_std
         if self.model.context:
-            fake = with_patch_noise(cached, dim, std, generator)
+            fake = self.synthesise(cached, generator)
             adapted = self.model.adaptor(torch.cat([cached, fake]))
         else:
             good = self.model.adapt(cached)
-            adapted = torch.cat([good, with_patch_noise(good, dim, std, generator)])
+            adapted = torch.cat([good, self.synthesise(good, generator)])
         s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
         return s_good, s_fake
+
+    def synthesise(
+        self, judged: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Synthesised anomalies from good ``judged`` features: noise on the patch's own
+        channels (``with_patch_noise``)."""
+        return with_patch_noise(judged, self.model.dim, self.noise_std, generator)
 
     def training_step(
         self, batch: torch.Tensor
