@@ -100,9 +100,11 @@ def run_inspect(args: argparse.Namespace) -> int:
             progress=lambda done, total: bar.update(done - bar.n),
         )
     s = run.summary
+    # No yield when nothing could be judged (every image unreadable): say so, not crash.
+    yld = "n/a" if s["yield_percent"] is None else f"{s['yield_percent']:.1f} %"
     print(
         f"{s['total']} images: {s['pass']} PASS, {s['fail']} FAIL, {s['error']} ERROR "
-        f"(yield {s['yield_percent']:.1f} %) with model {insp.model_id}, "
+        f"(yield {yld}) with model {insp.model_id}, "
         f"threshold {insp.thresholds.image:.4g}"
     )
     for row in run.rows:

@@ -151,6 +151,19 @@ def test_cli_inspect_exit_codes(trained_bundle: Path, sample_product: Path, tmp_
     assert main([*args, *map(str, stain)]) == EXIT_ANY_FAIL
 
 
+def test_cli_inspect_when_no_image_is_readable(trained_bundle: Path, tmp_path, capsys):
+    bad = tmp_path / "incoming"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["inspect", "--model", str(trained_bundle), "--out", str(out), str(bad)])
+    captured = capsys.readouterr()
+    assert code == EXIT_ANY_ERROR
+    assert "1 images: 0 PASS, 0 FAIL, 1 ERROR (yield n/a)" in captured.out
+    assert "empty.png" in captured.err and "Traceback" not in captured.err
+    assert json.loads((out / "results.json").read_text())["summary"]["error"] == 1
+
+
 def test_cli_bad_bundle_is_one_clear_line(tmp_path: Path, capsys) -> None:
     code = main(["inspect", "--model", str(tmp_path), "--out", str(tmp_path / "o"), str(tmp_path)])
     err = capsys.readouterr().err
