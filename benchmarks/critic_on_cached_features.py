@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/critic_on_cached_features.py cache CATEGORY CACHE.pt [--set key=JSON ...]
     python benchmarks/critic_on_cached_features.py train CACHE.pt RUN.pt [--seed N]
-        [--steps N] [--batch N] [--set key=JSON ...] [--ema DECAY] [--swap-fraction F]
+        [--steps N] [--batch N] [--set key=JSON ...] [--eval-every N] [--ema DECAY]
+        [--swap-fraction F] [--distance-critic CENTRES]
     python benchmarks/critic_on_cached_features.py combine CACHE.pt RUN.pt [RUN.pt ...] [--ema]
 
 A benchmark run of ``feature-gan`` spends a few minutes on the backbone and about ten on
@@ -18,12 +19,18 @@ averages the test maps of several runs (an ensemble of critics) and scores that.
 
 Figures from here are exploratory: no early stopping on held-out good images and a fixed
 step count, so they show a direction; what ships is measured with mvtec_benchmark.py.
+``--eval-every N`` scores the test set every N steps, to see how the critic's ranking
+moves with training (a learning curve, never a way to pick the model).
 
 Two ideas live only here, because they did not help (benchmarks/RESULTS.md): ``--ema``
 scores a running average of the critic's weights as well, and ``--swap-fraction`` makes
 that share of the synthesised anomalies a good patch from another drawn position put in
 the place of the patch (its context rings unchanged), where the two differ by more than
 ``--swap-distance`` standardised units; the rest are the usual noisy copies.
+``--distance-critic K`` replaces the MLP critic by a radial-basis one, a verdict falling
+with the distance to the nearest of K learned centres started on random good positions
+(``DistanceCritic``); ``--steps 0`` scores it as started, a plain memory of K random
+good patches.
 """
 
 from __future__ import annotations
@@ -31,12 +38,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from inspector.models.feature_gan import FeatureGANModel
 from training.batches import CachedViews, SampledPositions
@@ -118,6 +128,80 @@ class SwappingTask(FeatureGANTask):
         return fake
 
 
+class DistanceCritic(nn.Module):
+    """A radial-basis critic: verdict = bias - scale * mean squared distance of the adapted
+    patch to the nearest of ``centres`` learned points. Unlike a ReLU network, whose verdict
+    keeps growing linearly far from anything it was trained on, its verdict falls for
+    every feature far from all centres (the idea of DUQ, van Amersfoort et al. 2020)."""
+
+    def __init__(self, channels: int, centres: int) -> None:
+        super().__init__()
+        self.centres = nn.Parameter(torch.randn(centres, channels))
+        self.log_scale = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def nearest(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.centres
+        dot = F.conv2d(x, c[:, :, None, None])
+        d2 = (x * x).sum(1, keepdim=True) - 2 * dot + (c * c).sum(1)[None, :, None, None]
+        return d2.clamp_min(0).min(1, keepdim=True).values / x.shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias - self.log_scale.exp() * self.nearest(x)
+
+    @torch.no_grad()
+    def start_from(self, good: torch.Tensor, noise_std: float) -> None:
+        """Centres on the first good patches (N, C) given; scale and bias such that the
+        median of the rest scores +1 and a noisy copy of it -1."""
+        k = len(self.centres)
+        self.centres.copy_(good[:k])
+        typical = self.nearest(good[k:, :, None, None]).median()
+        scale = 2 / noise_std**2
+        self.log_scale.fill_(math.log(scale))
+        self.bias.fill_(1 + scale * typical)
+
+
+class DistanceCriticTask(FeatureGANTask):
+    """The product's loss with a ``DistanceCritic``; the noise goes on the standardised
+    features before the adaptor, so the adaptor cannot win by shrinking the space (after
+    it, shrinking would put good patches near the centres and leave the noise far)."""
+
+    def __init__(self, model: FeatureGANModel, s: TrainSettings) -> None:
+        super().__init__(model, s, torch.zeros(1))
+        critic = model.discriminator
+        self.optimizers = [
+            torch.optim.AdamW(
+                [
+                    {"params": model.adaptor.parameters(), "lr": s.learning_rate * 0.1},
+                    {"params": [critic.centres], "lr": s.learning_rate},
+                    # Two scalars: a fast rate, or they barely move in a few hundred steps.
+                    {"params": [critic.log_scale, critic.bias], "lr": 1e-2, "weight_decay": 0},
+                ],
+                weight_decay=1e-5,
+            )
+        ]
+
+    def _scores(
+        self, cached: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        good = self.model.standardise(cached)
+        adapted = self.model.adaptor(torch.cat([good, self.synthesise(good, generator)]))
+        s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
+        return s_good, s_fake
+
+
+def with_distance_critic(
+    model: FeatureGANModel, views: CachedViews, centres: int, seed: int, noise_std: float
+) -> None:
+    """``model``'s critic replaced by a ``DistanceCritic`` started on random good positions."""
+    flat = views.data.permute(0, 1, 3, 4, 2).reshape(-1, model.dim)
+    order = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))
+    good = model.standardise(flat[order[: centres + 4096]].float()[:, :, None, None])
+    critic = DistanceCritic(model.dim, centres)
+    critic.start_from(good[:, :, 0, 0], noise_std)
+    model.discriminator = critic  # type: ignore[assignment]
+
+
 def test_maps(model: FeatureGANModel, test: CachedViews) -> torch.Tensor:
     """Negated critic verdicts (N, 1, h, w) on the cached test features."""
     model.eval()
@@ -173,6 +257,11 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
         judged_inputs(model, test)
     train_views.attach_weights(c["train_weights"])
     task = FeatureGANTask(model, s, torch.zeros(1))
+    if a.distance_critic:
+        if model.context:
+            raise SystemExit("--distance-critic judges the patch alone (context 0)")
+        with_distance_critic(model, train_views, a.distance_critic, a.seed, s.noise_std)
+        task = DistanceCriticTask(model, s)
     if a.swap_fraction:
         if not model.context:
             raise SystemExit("--swap-fraction needs context rings (--set context=[2,8])")
@@ -192,6 +281,10 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
                 follow(average, model, a.ema)
             if step % 100 == 0:
                 print(step, f"{time.perf_counter() - t0:.0f} s", task.scalars(), flush=True)
+            if a.eval_every and step % a.eval_every == 0 and step < a.steps:
+                now = scores(test_maps(model, test).float(), c["kinds"])
+                print(step, "top1", now["top1"], "top4", now["top4"], flush=True)
+                model.train()
             if step >= a.steps:
                 break
         epoch += 1
@@ -231,9 +324,11 @@ def main() -> None:
     t.add_argument("--batch", type=int, default=16, help="images' worth of positions a step")
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON")
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--eval-every", type=int, default=0, help="score the test set every N steps")
     t.add_argument("--ema", type=float, default=0.0, help="also score a weight average")
     t.add_argument("--swap-fraction", type=float, default=0.0)
     t.add_argument("--swap-distance", type=float, default=6.0)
+    t.add_argument("--distance-critic", type=int, default=0, metavar="CENTRES")
     m = sub.add_parser("combine")
     m.add_argument("cache", type=Path)
     m.add_argument("runs", type=Path, nargs="+")
