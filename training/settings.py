@@ -106,6 +106,8 @@ class TrainSettings:
             instead of copying its input.
         noise_std: feature GAN: the synthetic anomalies' Gaussian noise on the adapted
             standardised features (at the start, in units of each channel's spread).
+        warmup_steps: feature GAN: the learning rates rise linearly to ``learning_rate``
+            over this many optimiser steps (0: full rate from the start).
         preset: the preset these settings started from (``from_preset``), kept in the
             bundle so that the station retrains a model with the same preset.
     """
@@ -156,6 +158,7 @@ class TrainSettings:
     depth: int = 4
     structure_scale: int = 4
     noise_std: float = 0.5
+    warmup_steps: int = 0
     denoise: bool = True
     preset: str = ""
 
