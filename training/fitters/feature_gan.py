@@ -81,7 +81,6 @@ class FeatureGANTask:
                 weight_decay=1e-5,
             )
         ]
-        self.base_rates = [g["lr"] for g in self.optimizers[0].param_groups]
 
     def warm_up(self) -> None:
         """Rates rising linearly to their full value over the first ``warmup_steps`` steps.
@@ -96,8 +95,10 @@ class FeatureGANTask:
         state = optimizer.state.get(optimizer.param_groups[0]["params"][0], {})
         done = int(state["step"]) if "step" in state else 0
         factor = min(1.0, (done + 1) / self.warmup_steps)
-        for group, rate in zip(optimizer.param_groups, self.base_rates, strict=True):
-            group["lr"] = rate * factor
+        for group in optimizer.param_groups:
+            # Each group's full rate is kept in the group (torch's schedulers' key), so it
+            # travels with the optimiser's checkpoint and any task's own groups ramp alike.
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def _scores(
         self, cached: torch.Tensor, generator: torch.Generator | None = None
