@@ -184,10 +184,7 @@ class DistanceCriticTask(FeatureGANTask):
     def _scores(
         self, cached: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        good = self.model.standardise(cached)
-        adapted = self.model.adaptor(torch.cat([good, self.synthesise(good, generator)]))
-        s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
-        return s_good, s_fake
+        return self.judge_noised_before_adaptor(self.model.standardise(cached), generator)
 
 
 def with_distance_critic(

@@ -111,11 +111,19 @@ class FeatureGANTask:
         figures measured before rings were (benchmarks/RESULTS.md).
         """
         if self.model.context:
-            fake = self.synthesise(cached, generator)
-            adapted = self.model.adaptor(torch.cat([cached, fake]))
-        else:
-            good = self.model.adapt(cached)
-            adapted = torch.cat([good, self.synthesise(good, generator)])
+            return self.judge_noised_before_adaptor(cached, generator)
+        good = self.model.adapt(cached)
+        adapted = torch.cat([good, self.synthesise(good, generator)])
+        s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
+        return s_good, s_fake
+
+    def judge_noised_before_adaptor(
+        self, judged: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Discriminator outputs on ``judged`` adaptor inputs and on noisy copies of them,
+        the noise added before the adaptor."""
+        fake = self.synthesise(judged, generator)
+        adapted = self.model.adaptor(torch.cat([judged, fake]))
         s_good, s_fake = self.model.discriminator(adapted).float().chunk(2)
         return s_good, s_fake
 
