@@ -146,6 +146,25 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def warm_up(optimizer: torch.optim.Optimizer, steps: int) -> None:
+    """Rates rising linearly to their full value over an optimiser's first ``steps`` steps.
+
+    A fast learner's first epochs are noisy; on a small set early stopping then keeps one of
+    them (benchmarks/RESULTS.md, the feature GAN at 1e-3). The step count is the optimiser's
+    own, which its checkpoint keeps, so a resumed run continues the ramp where it stopped.
+    """
+    if steps <= 0:
+        return
+    first = optimizer.param_groups[0]["params"][0]
+    state = optimizer.state.get(first, {})
+    done = int(state["step"]) if "step" in state else 0
+    factor = min(1.0, (done + 1) / steps)
+    for group in optimizer.param_groups:
+        # Each group's full rate is kept in the group (torch's schedulers' key), so it
+        # travels with the optimiser's checkpoint and groups at their own rates ramp alike.
+        group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -359,6 +378,7 @@ class TrainingLoop:
                     )
                 opt.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
+                warm_up(opt, self.s.warmup_steps)
                 self.scaler.step(opt)
                 sums[name] = sums.get(name, 0.0) + value * len(batch)
             self.scaler.update()

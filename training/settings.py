@@ -106,8 +106,9 @@ class TrainSettings:
             instead of copying its input.
         noise_std: feature GAN: the synthetic anomalies' Gaussian noise on the adapted
             standardised features (at the start, in units of each channel's spread).
-        warmup_steps: feature GAN: the learning rates rise linearly to ``learning_rate``
-            over this many optimiser steps (0: full rate from the start).
+        warmup_steps: every gradient-trained family: the learning rates rise linearly to
+            their full values over each optimiser's first steps, this many (0: full rate
+            from the start; ``training.loop.warm_up``).
         preset: the preset these settings started from (``from_preset``), kept in the
             bundle so that the station retrains a model with the same preset.
     """

@@ -69,38 +69,3 @@ def test_a_feature_gan_with_context_trains_and_exports_to_a_matching_onnx_graph(
     image = read_image(sorted((sample_product / "test" / "good").iterdir())[0])
     with Inspector.load(out, backend="onnxruntime") as ins:
         assert np.isfinite(ins.inspect(image).score)
-
-
-def test_warm_up_raises_the_rates_step_by_step_and_a_resumed_run_continues_the_ramp() -> None:
-    from training.fitters.feature_gan import FeatureGANTask
-    from training.settings import TrainSettings
-
-    s = TrainSettings.for_family("feature-gan", learning_rate=1e-3, warmup_steps=4)
-
-    def task() -> FeatureGANTask:
-        torch.manual_seed(0)
-        model = FeatureGANModel(backbone=RANDOM_BACKBONE, input_size=(64, 64), hidden=8)
-        model.set_feature_stats(torch.zeros(model.dim), torch.ones(model.dim))
-        return FeatureGANTask(model, s, torch.zeros(1))
-
-    first = task()
-    batch = torch.cat([torch.randn(2, first.model.dim, 4, 4), torch.ones(2, 1, 4, 4)], 1)
-
-    def step(t: FeatureGANTask) -> list[float]:
-        for _, loss, optimizer in t.training_step(batch):
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return [g["lr"] for g in t.optimizers[0].param_groups]
-
-    # adaptor at a tenth of the critic's rate, both ramped: 1/4, 2/4, 3/4, then full
-    for k in (1, 2, 3):
-        assert step(first) == pytest.approx([k * 2.5e-5, k * 2.5e-4])
-    resumed = task()
-    resumed.model.load_state_dict(first.model.state_dict())
-    resumed.optimizers[0].load_state_dict(first.optimizers[0].state_dict())
-    assert step(resumed) == pytest.approx([1e-4, 1e-3])
-    assert step(resumed) == pytest.approx([1e-4, 1e-3])
-    # no warm-up: the full rate from the first step, as bundles measured before it
-    plain = FeatureGANTask(first.model, s.override(warmup_steps=0), torch.zeros(1))
-    assert step(plain) == pytest.approx([1e-4, 1e-3])

@@ -13,7 +13,7 @@ from inspector.preprocess import Preprocessing, fit_to_input
 from training.batches import AugmentedImages
 from training.data import InputImages
 from training.fitters.cae import CAETask, build_cae
-from training.loop import CHECKPOINT, TrainingCancelled, TrainingLoop, improved
+from training.loop import CHECKPOINT, TrainingCancelled, TrainingLoop, improved, warm_up
 from training.settings import TrainSettings
 
 SIZE = 32
@@ -90,6 +90,45 @@ def test_resume_continues_to_the_same_weights(tmp_path: Path) -> None:
     resumed, result = run(settings(epochs=4), tmp_path / "split", resume=True)
     assert result.resumed_from == 2 and result.epochs_run == 4
     assert torch.allclose(weights(full), weights(resumed), atol=1e-6)
+
+
+def test_warm_up_ramps_every_group_by_the_optimisers_own_step_count() -> None:
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+
+    def optimizer() -> torch.optim.Optimizer:
+        # two groups at their own rates, as the feature GAN's adaptor and critic
+        return torch.optim.AdamW([{"params": [a], "lr": 1e-4}, {"params": [b], "lr": 1e-3}])
+
+    def step(opt: torch.optim.Optimizer, steps: int = 4) -> list[float]:
+        opt.zero_grad()
+        (a.sum() + b.sum()).backward()
+        warm_up(opt, steps)
+        opt.step()
+        return [g["lr"] for g in opt.param_groups]
+
+    first = optimizer()
+    for k in (1, 2, 3):  # 1/4, 2/4, 3/4 of each group's own rate
+        assert step(first) == pytest.approx([k * 2.5e-5, k * 2.5e-4])
+    resumed = optimizer()
+    resumed.load_state_dict(first.state_dict())  # what a checkpoint carries
+    assert step(resumed) == pytest.approx([1e-4, 1e-3])
+    assert step(resumed) == pytest.approx([1e-4, 1e-3])
+    # no warm-up: the full rate from the first step, as runs measured before it had
+    assert step(optimizer(), steps=0) == pytest.approx([1e-4, 1e-3])
+
+
+def test_the_loop_warms_up_and_a_resumed_run_continues_the_ramp(tmp_path: Path) -> None:
+    tasks: list[CAETask] = []
+
+    def keep(task: CAETask) -> CAETask:
+        tasks.append(task)
+        return task
+
+    s = settings(epochs=1, learning_rate=1e-3, warmup_steps=8)
+    run(s, tmp_path, task_hook=keep)  # 8 images in batches of 4: 2 steps
+    run(s.override(epochs=2), tmp_path, resume=True, task_hook=keep)
+    rates = [t.optimizers[0].param_groups[0]["lr"] for t in tasks]
+    assert rates == pytest.approx([2 / 8 * 1e-3, 4 / 8 * 1e-3])
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:

@@ -68,7 +68,6 @@ class FeatureGANTask:
 
     def __init__(self, model: FeatureGANModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview, self.noise_std = model, preview, s.noise_std
-        self.warmup_steps = s.warmup_steps
         self.monitor = RunningMeans()
         self.optimizers = [
             torch.optim.AdamW(
@@ -81,24 +80,6 @@ class FeatureGANTask:
                 weight_decay=1e-5,
             )
         ]
-
-    def warm_up(self) -> None:
-        """Rates rising linearly to their full value over the first ``warmup_steps`` steps.
-
-        A fast critic's first epochs are noisy; on a small set early stopping then keeps one
-        of them (benchmarks/RESULTS.md). The step count is the optimiser's own, which its
-        checkpoint keeps, so a resumed run continues the ramp where it stopped.
-        """
-        if self.warmup_steps <= 0:
-            return
-        optimizer = self.optimizers[0]
-        state = optimizer.state.get(optimizer.param_groups[0]["params"][0], {})
-        done = int(state["step"]) if "step" in state else 0
-        factor = min(1.0, (done + 1) / self.warmup_steps)
-        for group in optimizer.param_groups:
-            # Each group's full rate is kept in the group (torch's schedulers' key), so it
-            # travels with the optimiser's checkpoint and any task's own groups ramp alike.
-            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def _scores(
         self, cached: torch.Tensor, generator: torch.Generator | None = None
@@ -138,7 +119,6 @@ class FeatureGANTask:
         self, batch: torch.Tensor
     ) -> Iterator[tuple[str, torch.Tensor, torch.optim.Optimizer]]:
         raw, weight = split_weights(batch)
-        self.warm_up()
         s_good, s_fake = self._scores(raw)
         self.monitor.add("critic_on_good", s_good)
         self.monitor.add("critic_on_synthesised", s_fake)
