@@ -4,7 +4,7 @@ Usage:
     python benchmarks/critic_on_cached_features.py cache CATEGORY CACHE.pt [--set key=JSON ...]
     python benchmarks/critic_on_cached_features.py train CACHE.pt RUN.pt [--seed N]
         [--steps N] [--batch N] [--set key=JSON ...] [--eval-every N] [--ema DECAY]
-        [--swap-fraction F] [--distance-critic CENTRES]
+        [--swap-fraction F] [--distance-critic CENTRES] [--views N]
     python benchmarks/critic_on_cached_features.py combine CACHE.pt RUN.pt [RUN.pt ...] [--ema]
 
 A benchmark run of ``feature-gan`` spends a few minutes on the backbone and about ten on
@@ -30,7 +30,8 @@ the place of the patch (its context rings unchanged), where the two differ by mo
 ``--distance-critic K`` replaces the MLP critic by a radial-basis one, a verdict falling
 with the distance to the nearest of K learned centres started on random good positions
 (``DistanceCritic``); ``--steps 0`` scores it as started, a plain memory of K random
-good patches.
+good patches. ``--views N`` trains on the first N cached views only (view 0 is the
+unaugmented image; 1: no augmentation).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from training.fitters.feature_gan import (
     judged_inputs,
 )
 from training.fitters.features import cached_feature_sources
-from training.loop import seed_everything
+from training.loop import seed_everything, warm_up
 from training.metrics import auroc
 from training.settings import TrainSettings
 from training.train import fitted_preprocessing
@@ -248,6 +249,8 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
     seed_everything(a.seed)
     model = build_feature_gan(s)
     model.set_feature_stats(*c["feature_stats"])
+    if a.views:
+        c["train"], c["train_weights"] = c["train"][: a.views], c["train_weights"][: a.views]
     train_views, test = views_of(c["train"], a.seed), views_of(c["test"][None], a.seed)
     if model.context:
         judged_inputs(model, train_views)
@@ -272,6 +275,7 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
             for _, loss, optimizer in task.training_step(batch):
                 optimizer.zero_grad()
                 loss.backward()
+                warm_up(optimizer, s.warmup_steps)  # as the training loop does
                 optimizer.step()
             step += 1
             if average is not None:
@@ -326,6 +330,7 @@ def main() -> None:
     t.add_argument("--swap-fraction", type=float, default=0.0)
     t.add_argument("--swap-distance", type=float, default=6.0)
     t.add_argument("--distance-critic", type=int, default=0, metavar="CENTRES")
+    t.add_argument("--views", type=int, default=0, help="first N cached views only (0: all)")
     m = sub.add_parser("combine")
     m.add_argument("cache", type=Path)
     m.add_argument("runs", type=Path, nargs="+")
