@@ -257,7 +257,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # The critic at 1e-3 instead of SimpleNet's 2e-4 lifted screw 0.873 -> 0.897 (mean of 3
     # seeds) but, on the 40-image sample product, early stopping kept epoch 2 of a noisy
     # start (image AUROC 1.000 -> 0.600), so it stays an option for sets of hundreds of
-    # images (2026-12-02, sixth session; benchmarks/RESULTS.md).
+    # images (2026-12-02, sixth session; benchmarks/RESULTS.md). With 100 warm-up steps it
+    # trains the sample product too, but over 3 seeds it traded screw 0.873 -> 0.887 for
+    # magnetic tile 0.879 -> 0.868, pixel AUROC lower on both (eighth session): no default.
     "feature-gan": {
         "hidden": (1024,),
         "learning_rate": 2e-4,
