@@ -1,7 +1,8 @@
 """Which signal in a trained GANomaly bundle ranks defective parts above good ones?
 
 Usage:
-    python benchmarks/ganomaly_cues.py BUNDLE CATEGORY [--memory-images N]
+    python benchmarks/ganomaly_cues.py BUNDLE CATEGORY [--memory-cells N] [--memory-stage N]
+        [--untrained-critic] [--seed N]
 
 The product's GANomaly score adds the reconstruction map's maximum to the latent distance.
 On screw and magnetic tile both sit at chance (benchmarks/RESULTS.md). A GAN holds other
@@ -29,24 +30,16 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from inspector.bundle import load_bundle
-from inspector.imageio import read_image
 from inspector.models.ganomaly import GANomalyModel, PatchCritic
-from inspector.preprocess import Preprocessing, prepare_batch
-from training.data import good_images, mvtec_test_set
+from inspector.preprocess import Preprocessing
+from training.data import good_images, iter_batches, mvtec_test_set
 from training.metrics import auroc
-
-
-def _batches(paths: list[Path], spec: Preprocessing, size: int = 8) -> Iterator[torch.Tensor]:
-    for i in range(0, len(paths), size):
-        x, _ = prepare_batch([read_image(p) for p in paths[i : i + size]], spec)
-        yield torch.from_numpy(x)
 
 
 def _cells(features: torch.Tensor) -> torch.Tensor:
@@ -72,8 +65,8 @@ def critic_memory(
     """A random sample of critic-feature cells from good training images, (N, C)."""
     g = torch.Generator().manual_seed(seed)
     bank = []
-    for x in _batches(paths, spec):
-        cells = _cells(critic_stage(model, x, stage))
+    for batch in iter_batches(paths, spec, batch_size=8):
+        cells = _cells(critic_stage(model, torch.from_numpy(batch), stage))
         for c in cells:
             bank.append(c[torch.randperm(c.shape[0], generator=g)[:per_image]])
     return torch.cat(bank)
@@ -88,7 +81,8 @@ def score_cues(
     stage: int,
 ) -> dict[str, np.ndarray]:
     out: dict[str, list[torch.Tensor]] = defaultdict(list)
-    for x in _batches(paths, spec):
+    for batch in iter_batches(paths, spec, batch_size=8):
+        x = torch.from_numpy(batch)
         _, map_max, latent = model.cues(x)
         out["score"].append(model(x).pred_score)
         out["map_max"].append(map_max)
@@ -102,7 +96,7 @@ def score_cues(
         fake = -verdict.flatten(1)
         out["critic_verdict_max"].append(fake.amax(1))
         out["critic_verdict_mean"].append(fake.mean(1))
-        cells = _cells(critic_stage(model, x, stage))
+        cells = _cells(critic_stage(model, x, stage) if stage else feats)
         nearest = torch.stack([torch.cdist(c, bank).amin(1) for c in cells])
         out["critic_memory_max"].append(nearest.amax(1))
         out["critic_memory_top4"].append(nearest.topk(4, dim=1).values.mean(1))
