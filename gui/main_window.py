@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.threshold_panel import ThresholdPanel
 from gui.widgets.verdict_banner import VerdictBanner
-from gui.workers import CaptureWorker, InferenceWorker, save_frame
+from gui.workers import STOP_WAIT_MS, CaptureWorker, InferenceWorker, save_frame
 from inspector.bundle import ScoreStats, Thresholds, update_thresholds
 from inspector.capture import Frame
 from inspector.model_store import ModelStore
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.store = ModelStore(workspace.models_dir)
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.capture: CaptureWorker | None = None
+        self._retired: set[CaptureWorker] = set()  # stopping, kept until their thread ends
         self.model_info: dict | None = None
         self.thresholds: Thresholds | None = None
         self.current: ViewItem | None = None
@@ -179,21 +181,55 @@ class MainWindow(QMainWindow):
 
     # --- source --------------------------------------------------------------------------
     def connect_source(self, spec: str) -> None:
+        """Switch to another source at once; the old capture thread winds down on its own."""
         spec = spec.strip()
-        if self.capture is not None:
-            self.capture.stop()
-            self.capture = None
+        self._retire_capture()
         self.slot.clear()
         if not spec:
             self.source_state.setText("no source")
             return
         self.settings = self.settings.override(source=spec)
-        self.capture = CaptureWorker(spec, self.settings.fps, self.slot)
-        self.capture.state_changed.connect(self._source_state)
-        self.capture.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
-        self.capture.preview.connect(self._preview)
-        self.capture.collected.connect(lambda _p: self.retrain.refresh_count())
-        self.capture.start()
+        worker = CaptureWorker(spec, self.settings.fps, self.slot)
+        self.capture = worker
+        # Every slot goes through _current(): an old worker's queued signals may still arrive
+        # after a switch and must not paint its state or frames over the new source's.
+        worker.state_changed.connect(self._current(worker, self._source_state))
+        worker.frame_error.connect(
+            self._current(worker, lambda msg: self.statusBar().showMessage(msg, 8000))
+        )
+        worker.preview.connect(self._current(worker, self._preview))
+        worker.collected.connect(self._current(worker, lambda _p: self.retrain.refresh_count()))
+        worker.finished.connect(lambda: self._capture_finished(worker))
+        worker.start()
+
+    def _current(self, worker: CaptureWorker, slot: Callable[..., object]) -> Callable[..., None]:
+        def call(*args: object) -> None:
+            if worker is self.capture:
+                slot(*args)
+
+        return call
+
+    def _retire_capture(self) -> None:
+        """Ask the current capture thread to stop without waiting for it.
+
+        Its open or read may block for OpenCV's stream timeout; the UI goes on meanwhile.
+        The worker stays referenced in ``_retired`` until its ``finished`` signal, because a
+        QThread object destroyed while its thread runs aborts the process.
+        """
+        worker, self.capture = self.capture, None
+        if worker is None:
+            return
+        worker.request_stop()
+        if worker.isFinished():
+            worker.deleteLater()  # its finished signal was already handled while current
+        else:
+            self._retired.add(worker)
+
+    def _capture_finished(self, worker: CaptureWorker) -> None:
+        if worker in self._retired:
+            self._retired.discard(worker)
+            worker.wait()  # finished is emitted just before the thread returns
+            worker.deleteLater()
 
     def _source_state(self, state: str, detail: str) -> None:
         text = f"source {self.settings.source}: {STATE_TEXT.get(state, state)}"
@@ -408,8 +444,13 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.workspace.save_settings(self.settings)
-        if self.capture is not None:
-            self.capture.stop()
+        # Every capture thread, old ones too, must have ended before Qt tears down; each
+        # gets long enough for an OpenCV stream timeout, and they wind down in parallel.
+        self._retire_capture()
+        for worker in self._retired:
+            worker.request_stop()
+        for worker in list(self._retired):
+            worker.wait(STOP_WAIT_MS)
         self.inference.stop()
         self.retrain.stop()
         self.folder_panel.stop()

@@ -21,10 +21,14 @@ from PySide6.QtCore import QThread, Signal
 from gui.frame_slot import LatestSlot
 from gui.view_item import ViewItem, to_display
 from inspector.capture import Frame, FrameError, Reconnector, open_source
+from inspector.capture.devices import STREAM_TIMEOUT_MS
 from inspector.recorder import PartContext, PartRecorder
 from inspector.records import InspectionLog
 
 PREVIEW_INTERVAL_S = 0.1  # live preview (trigger mode) at most 10 times a second
+# A closing station waits this long for a capture thread: longer than an OpenCV stream open
+# or read can block (STREAM_TIMEOUT_MS), so no thread is still running when Qt tears down.
+STOP_WAIT_MS = STREAM_TIMEOUT_MS + 3000
 
 
 class CaptureWorker(QThread):
@@ -54,10 +58,22 @@ class CaptureWorker(QThread):
         with self._lock:
             self._collect_every, self._collect_dir = max(0, int(n)), folder
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the thread to stop and return at once.
+
+        An OpenCV open or read of a stream that does not answer blocks for up to its
+        timeout and cannot be interrupted, so nobody should wait for it on the UI thread.
+        Setting the flag under the lock guarantees that no frame of this worker reaches the
+        shared slot after this returns, even if a blocked read completes later.
+        """
+        with self._lock:
+            self._stop.set()
         self.requestInterruption()
-        self._stop.set()
-        self.wait(5000)
+
+    def stop(self, wait_ms: int = STOP_WAIT_MS) -> bool:
+        """Stop and wait (the station is closing); True if the thread has finished."""
+        self.request_stop()
+        return self.wait(wait_ms)
 
     def run(self) -> None:
         source = Reconnector(
@@ -75,9 +91,11 @@ class CaptureWorker(QThread):
                 if frame is None:
                     break  # source ended or stop requested
                 with self._lock:
+                    if self._stop.is_set():
+                        break  # replaced by another source while this frame was read
                     self._last = frame
                     every, folder = self._collect_every, self._collect_dir
-                self.slot.put(frame)
+                    self.slot.put(frame)
                 if every and folder is not None and frame.index % every == 0:
                     self.collected.emit(str(save_frame(frame, folder)))
                 now = time.monotonic()
