@@ -19,12 +19,15 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
+import numbers
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.families import FAMILIES
 from inspector.preprocess import Preprocessing
 
 FORMAT = "visual-inspector-bundle"
@@ -53,6 +56,28 @@ class Thresholds:
     min_defect_area_px: int = 25
     target_false_reject_rate: float = 0.01
 
+    def __post_init__(self) -> None:
+        # A NaN threshold would pass every part (any comparison with NaN is false), so bad
+        # values are refused wherever thresholds are made: bundle.json, the API, the CLI.
+        # inf is allowed here (training's placeholder before calibration, or "no regions"
+        # for pixels); a bundle or a user may only set a finite image threshold
+        # (``finite_image_threshold``).
+        _require_number("image threshold", self.image, allow_inf=True)
+        _require_number("pixel threshold", self.pixel, allow_inf=True)
+        if isinstance(self.min_defect_area_px, bool) or not isinstance(
+            self.min_defect_area_px, numbers.Integral
+        ):
+            raise ValueError(
+                f"min_defect_area_px must be an integer, got {self.min_defect_area_px!r}"
+            )
+        if self.min_defect_area_px < 0:
+            raise ValueError(f"min_defect_area_px must be >= 0, got {self.min_defect_area_px}")
+        _require_number("target_false_reject_rate", self.target_false_reject_rate, False)
+        if not 0.0 <= self.target_false_reject_rate <= 1.0:
+            raise ValueError(
+                f"target_false_reject_rate must be in [0, 1], got {self.target_false_reject_rate}"
+            )
+
 
 @dataclass(frozen=True)
 class ScoreStats:
@@ -62,6 +87,26 @@ class ScoreStats:
     good_max: float
     good_count: int
     pixel_good_median: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("good_median", "good_max", "pixel_good_median"):
+            _require_number(name, getattr(self, name), allow_inf=False)
+
+
+def finite_image_threshold(thresholds: Thresholds) -> Thresholds:
+    """``thresholds`` if its image threshold is finite; an infinite one would pass (or
+    fail) every part whatever its score, which no bundle or user should set."""
+    if not math.isfinite(thresholds.image):
+        raise ValueError(f"image threshold must be a finite number, got {thresholds.image}")
+    return thresholds
+
+
+def _require_number(name: str, value: object, allow_inf: bool) -> None:
+    """Raise ValueError unless ``value`` is a real number (not NaN; inf only if allowed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if math.isnan(float(value)) or (not allow_inf and math.isinf(float(value))):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -104,19 +149,24 @@ class BundleMeta:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise BundleError(f"{where}: not a {FORMAT} (missing or wrong 'format' field)")
         version = d.get("schema_version")
-        if not isinstance(version, int):
-            raise BundleError(f"{where}: schema_version is missing or not an integer")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BundleError(f"{where}: schema_version is missing or not a positive integer")
         if version > SCHEMA_VERSION:
             raise BundleError(
                 f"{where}: bundle schema version {version} is newer than this software reads "
                 f"({SCHEMA_VERSION}); upgrade visual-inspector"
             )
+        family = d.get("model", {}).get("family") if isinstance(d.get("model"), dict) else None
+        if family not in FAMILIES:
+            raise BundleError(
+                f"{where}: unknown model family {family!r} (known: {', '.join(FAMILIES)})"
+            )
         try:
             return cls(
-                family=d["model"]["family"],
+                family=family,
                 model_config=dict(d["model"]["config"]),
                 preprocessing=Preprocessing.from_dict(d["preprocessing"]),
-                thresholds=Thresholds(**d["thresholds"]),
+                thresholds=finite_image_threshold(Thresholds(**d["thresholds"])),
                 score_stats=ScoreStats(**d["score_stats"]),
                 training=dict(d.get("training", {})),
                 evaluation=dict(d.get("evaluation", {})),
@@ -275,6 +325,6 @@ def update_thresholds(directory: str | Path, **changes: Any) -> BundleMeta:
     """Change thresholds in place (e.g. an engineer moving the image threshold)."""
     directory = Path(directory)
     meta = read_meta(directory)
-    meta = replace(meta, thresholds=replace(meta.thresholds, **changes))
+    meta = replace(meta, thresholds=finite_image_threshold(replace(meta.thresholds, **changes)))
     _write_json_atomic(directory / META_FILE, meta.to_json())
     return meta

@@ -20,7 +20,9 @@ def normalize(value: float | np.ndarray, threshold: float, good_median: float) -
 
 
 def judge(score: float, thresholds: Thresholds) -> Verdict:
-    return Verdict.FAIL if score > thresholds.image else Verdict.PASS
+    # Written as "PASS only if at or under": a NaN score compares false and so FAILs,
+    # never slipping a part through.
+    return Verdict.PASS if score <= thresholds.image else Verdict.FAIL
 
 
 def normalized_score(score: float, thresholds: Thresholds, stats: ScoreStats) -> float:

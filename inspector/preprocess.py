@@ -6,6 +6,7 @@ preprocessing and INTER_AREA on uint8 is several times faster than on float32.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -50,6 +51,16 @@ class Preprocessing:
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
             raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, not {self.resize_mode!r}")
+        # Checked here, not found later inside OpenCV as one error per image.
+        size = self.input_size
+        if len(size) != 2 or not all(isinstance(v, numbers.Integral) and v >= 8 for v in size):
+            raise ValueError(f"input_size must be two whole numbers of 8 or more, got {size!r}")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != 3 or not all(isinstance(v, numbers.Real) for v in values):
+                raise ValueError(f"{name} must be three numbers (R, G, B), got {values!r}")
+        if not all(v > 0 for v in self.std) or self.intensity_std <= 0:
+            raise ValueError("std and intensity_std must be above 0")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

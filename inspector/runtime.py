@@ -8,6 +8,7 @@ print(result.verdict, result.score, result.regions)
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,8 +18,14 @@ from typing import Any
 import numpy as np
 
 from inspector.backends import AUTO, Backend, open_backend
-from inspector.bundle import BundleMeta, Thresholds, read_meta, update_thresholds
-from inspector.imageio import DEFAULT_MAX_PIXELS, read_image
+from inspector.bundle import (
+    BundleMeta,
+    Thresholds,
+    finite_image_threshold,
+    read_meta,
+    update_thresholds,
+)
+from inspector.imageio import DEFAULT_MAX_PIXELS, check_image_size, read_image
 from inspector.postprocess import find_regions, judge, normalized_score
 from inspector.preprocess import map_to_image, prepare_batch
 from inspector.result import InspectionResult
@@ -71,14 +78,23 @@ class Inspector:
                 raise ValueError("this inspector was not loaded from a bundle directory")
             self.meta = update_thresholds(self.bundle_dir, **changes)
         else:
-            self.meta = replace(self.meta, thresholds=replace(self.meta.thresholds, **changes))
+            changed = finite_image_threshold(replace(self.meta.thresholds, **changes))
+            self.meta = replace(self.meta, thresholds=changed)
 
     def _as_array(self, image: ImageLike) -> np.ndarray:
         if isinstance(image, np.ndarray):
+            if image.dtype not in (np.uint8, np.uint16):
+                # Preprocessing scales by the integer range; a float, signed or bool array
+                # would be judged at a wrong brightness without any error.
+                raise ValueError(
+                    f"expected a uint8 or uint16 image array, got {image.dtype} "
+                    "(convert floats in [0, 1] with (a * 255).round().astype(np.uint8))"
+                )
             if image.ndim == 2:
                 image = np.repeat(image[:, :, None], 3, axis=2)
             if image.ndim != 3 or image.shape[2] not in (3, 4):
                 raise ValueError(f"expected an HxW or HxWx3 image array, got {image.shape}")
+            check_image_size(image.shape[1], image.shape[0], "image array")
             return image[:, :, :3]
         return read_image(image, max_pixels=self.max_pixels)
 
@@ -93,6 +109,12 @@ class Inspector:
             ImageLoadError: a path could not be read (use ``inspect`` per file to isolate it).
         """
         scores, maps, timings = self.score_maps(images)
+        bad = [i for i, s in enumerate(scores) if not math.isfinite(s)]
+        if bad:
+            raise ValueError(
+                f"the model returned a non-finite score ({scores[bad[0]]}) for image "
+                f"{bad[0]} of the batch: the model bundle is broken"
+            )
         t0 = time.perf_counter()
         th, stats = self.meta.thresholds, self.meta.score_stats
         results = [

@@ -86,7 +86,17 @@ class OnnxRuntimeBackend:
         if precision != "fp32":
             raise ValueError("the ONNX Runtime backend runs the fp32 graph (use tensorrt for fp16)")
         threads = int(os.environ.get("INSPECTOR_ORT_THREADS", "0"))
-        return cls(onnx_path(Path(bundle_dir), meta), device=device, threads=threads)
+        backend = cls(onnx_path(Path(bundle_dir), meta), device=device, threads=threads)
+        # The graph's input size is fixed at export; a bundle.json that says otherwise was
+        # edited or mixed up, and every image would fail with ONNX Runtime's own message.
+        shape = backend.session.get_inputs()[0].shape
+        expected = list(meta.preprocessing.input_size)
+        if [int(v) for v in shape[2:] if isinstance(v, int)] != expected:
+            raise BundleError(
+                f"{backend.path}: graph takes {shape[2:]} pixel inputs but bundle.json's "
+                f"preprocessing.input_size is {expected} (bundle edited or mixed up)"
+            )
+        return backend
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.ascontiguousarray(batch, dtype=np.float32)

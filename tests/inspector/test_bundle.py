@@ -74,6 +74,16 @@ def test_thresholds_change_without_changing_the_model(bundle: Path) -> None:
             lambda b: _edit_json(b, lambda d: d["model"].update(family="no-such-model")),
             "unknown model",
         ),
+        # A NaN threshold would pass every part (a comparison with NaN is false).
+        (lambda b: _edit_json(b, lambda d: d["thresholds"].update(image=float("nan"))), "finite"),
+        (lambda b: _edit_json(b, lambda d: d["thresholds"].update(image=None)), "a number"),
+        (lambda b: _edit_json(b, lambda d: d["thresholds"].update(image="15.0")), "a number"),
+        (lambda b: _edit_json(b, lambda d: d.update(schema_version=0)), "positive integer"),
+        (
+            lambda b: _edit_json(b, lambda d: d["preprocessing"].update(input_size=[0, 0])),
+            "input_size",
+        ),
+        (lambda b: _edit_json(b, lambda d: d["preprocessing"].update(mean=[0.5])), "three"),
         (
             lambda b: _edit_json(
                 b,
@@ -107,3 +117,37 @@ def test_missing_directory(tmp_path: Path) -> None:
         load_bundle(tmp_path / "nothing")
     with pytest.raises(BundleError, match="not a model bundle"):
         load_bundle(tmp_path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_image_threshold_is_refused(bundle: Path, value: float) -> None:
+    insp = Inspector.load(bundle)
+    before = insp.thresholds.image
+    with pytest.raises(ValueError, match="finite"):
+        insp.set_thresholds(image=value)
+    with pytest.raises(ValueError, match="finite"):
+        insp.set_thresholds(image=value, save=True)
+    assert insp.thresholds.image == before
+    assert read_meta(bundle).thresholds.image == before
+
+
+def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_product: Path) -> None:
+    """Broken weights (a NaN in the memory) whose hash was rewritten to match: the model
+    runs, and its NaN score must be an error, not a PASS."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    from inspector.postprocess import judge
+
+    weights = bundle / "weights.safetensors"
+    tensors = load_file(weights)
+    tensors["memory"][:] = float("nan")
+    save_file(tensors, weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    _edit_json(bundle, lambda d: d["weights"].update(sha256=digest))
+    insp = Inspector.load(bundle, backend="torch")
+    image = next((sample_product / "test" / "good").iterdir())
+    with pytest.raises(ValueError, match="non-finite score"):
+        insp.inspect(image)
+    assert str(judge(float("nan"), insp.thresholds)) == "FAIL"

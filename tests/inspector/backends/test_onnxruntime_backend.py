@@ -89,6 +89,20 @@ def test_missing_or_tampered_onnx_is_refused(exported_bundle: Path, tmp_path: Pa
         Inspector.load(bad, backend="onnxruntime")
 
 
+def test_input_size_edited_away_from_the_graph_is_refused(
+    exported_bundle: Path, tmp_path: Path
+) -> None:
+    import json
+
+    bad = Path(shutil.copytree(exported_bundle, tmp_path / "edited"))
+    meta_file = bad / "bundle.json"
+    data = json.loads(meta_file.read_text())
+    data["preprocessing"]["input_size"] = [224, 224]
+    meta_file.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=r"input_size is \[224, 224\]"):
+        Inspector.load(bad, backend="onnxruntime")
+
+
 def test_bundle_without_export_names_the_command(trained_bundle: Path) -> None:
     with pytest.raises(BundleError, match="inspector export --model"):
         Inspector.load(trained_bundle, backend="onnxruntime")
