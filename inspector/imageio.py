@@ -20,6 +20,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
+# Below this many pixels a side there is nothing to inspect: a thumbnail or an icon stretched
+# to the model's input would be scored as if it were a part.
+MIN_SIDE = 16
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 # Writers and copy tools sometimes pad files after the end marker; decoders ignore that.
@@ -71,7 +74,8 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     """
     p = Path(path)
     if not p.exists():
-        raise ImageLoadError(p, "file not found")
+        broken = p.is_symlink()
+        raise ImageLoadError(p, "broken symbolic link" if broken else "file not found")
     if p.is_dir():
         raise ImageLoadError(p, "is a directory, not an image file")
     if not p.is_file():
@@ -110,6 +114,7 @@ def read_image_bytes(
     fmt, width, height = _read_header(data, name, max_pixels)
     if width <= 0 or height <= 0:
         raise ImageLoadError(name, f"image has no pixels ({width}x{height})")
+    check_image_size(width, height, name)
     if width * height > max_pixels:
         raise ImageLoadError(
             name,
@@ -130,6 +135,14 @@ def read_image_bytes(
             f"{width}x{height} in the {fmt} header (corrupt file)",
         )
     return _to_rgb(decoded, fmt, name)
+
+
+def check_image_size(width: int, height: int, name: str) -> None:
+    """Raise ImageLoadError for an image too small to inspect (under ``MIN_SIDE`` a side)."""
+    if min(width, height) < MIN_SIDE:
+        raise ImageLoadError(
+            name, f"image is {width}x{height} px, too small to inspect (under {MIN_SIDE} px a side)"
+        )
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -178,16 +191,20 @@ def iter_image_files(
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]  # a bare string would otherwise be iterated character by character
-    found: set[Path] = set()
+    # Keyed by the real location, so one file given as a relative and an absolute path (or
+    # through a link) is inspected once; the first spelling given is the one reported.
+    found: dict[str, Path] = {}
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            found.update(_scan_folder(p, recursive))
+            listed = _scan_folder(p, recursive)
         elif p.exists():
-            found.add(p)
+            listed = [p]
         else:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(p))
-    return sorted(found)
+        for f in listed:
+            found.setdefault(os.path.realpath(f), f)
+    return sorted(found.values())
 
 
 def _scan_folder(folder: Path, recursive: bool) -> list[Path]:
@@ -202,7 +219,8 @@ def _scan_folder(folder: Path, recursive: bool) -> list[Path]:
             for n in names
             if not n.startswith(".")
             and Path(n).suffix.lower() in IMAGE_SUFFIXES
-            and Path(root, n).is_file()
+            # A broken link is kept, so it becomes an ERROR row instead of vanishing.
+            and (Path(root, n).is_file() or Path(root, n).is_symlink())
         )
     return files
 
@@ -241,10 +259,39 @@ def _check_complete(data: bytes, fmt: str, name: str) -> None:
     to check and gives a precise message for every build.
     """
     tail = _tail(data)
-    if fmt == "PNG" and not tail.endswith(_PNG_END):
-        raise ImageLoadError(name, "file is truncated (PNG IEND chunk missing at the end)")
-    if fmt in ("JPEG", "MPO") and not tail.endswith(_JPEG_END):
+    # Some cameras and phones append data after the end marker (metadata, a motion-photo
+    # video); decoders ignore it, so the marker is looked for where the image data ends,
+    # not only at the end of the file.
+    if fmt == "PNG" and not tail.endswith(_PNG_END) and _PNG_END not in data:
+        raise ImageLoadError(name, "file is truncated (PNG IEND chunk missing)")
+    if fmt in ("JPEG", "MPO") and not tail.endswith(_JPEG_END) and not _jpeg_has_end(data):
         raise ImageLoadError(name, "file is truncated (JPEG end-of-image marker FFD9 missing)")
+
+
+def _jpeg_has_end(data: bytes) -> bool:
+    """Whether the end-of-image marker follows the first scan's data.
+
+    The segments before the first scan are skipped by their lengths: an EXIF thumbnail in
+    them ends with the same marker, which must not vouch for a truncated main image. Inside
+    entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so the
+    first FFD9 after the scan starts is the image's own end.
+    """
+    pos = 2  # after SOI
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False  # not a marker where one must be: leave it to the tail check
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:  # start of scan
+            return data.find(_JPEG_END, pos + 2 + length) != -1
+        pos += 2 + length
+    return False
 
 
 def _tail(data: bytes, size: int = 16) -> bytes:
@@ -264,8 +311,18 @@ def _tail(data: bytes, size: int = 16) -> bytes:
 def _to_rgb(decoded: np.ndarray, fmt: str, name: str) -> np.ndarray:
     if np.issubdtype(decoded.dtype, np.floating):
         # Float TIFFs are expected in [0, 1]; uint16 keeps ~5 decimal digits of precision.
-        clipped = np.clip(np.nan_to_num(decoded, nan=0.0), 0.0, 1.0)
-        decoded = np.rint(clipped * 65535.0).astype(np.uint16)
+        # Anything else (0-255 floats, NaN holes of a depth sensor) would be clipped into a
+        # different picture without a word, so it is refused with what was found.
+        if not np.isfinite(decoded).all():
+            raise ImageLoadError(name, f"float {fmt} data holds NaN or infinite pixels")
+        low, high = float(decoded.min()), float(decoded.max())
+        if low < 0.0 or high > 1.0:
+            raise ImageLoadError(
+                name,
+                f"float {fmt} pixels range {low:g} to {high:g}, outside the [0, 1] expected "
+                "of float images (save as 8- or 16-bit integers)",
+            )
+        decoded = np.rint(decoded * 65535.0).astype(np.uint16)
     elif decoded.dtype not in (np.uint8, np.uint16):
         raise ImageLoadError(name, f"unsupported pixel type {decoded.dtype} in {fmt} data")
     channels = 1 if decoded.ndim == 2 else decoded.shape[2]

@@ -15,6 +15,7 @@ from PIL import Image
 from inspector.imageio import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
+    MIN_SIDE,
     ImageLoadError,
     iter_image_files,
     read_image,
@@ -103,19 +104,46 @@ def test_rgba_png_drops_alpha_and_keeps_colour(tmp_path: Path) -> None:
 
 def test_gray_alpha_png(tmp_path: Path) -> None:
     path = tmp_path / "la.png"
-    Image.new("LA", (12, 8), (77, 5)).save(path)
+    Image.new("LA", (24, 16), (77, 5)).save(path)
     image = read_image(path)
-    assert image.shape == (8, 12, 3)
+    assert image.shape == (16, 24, 3)
     assert (image == 77).all()
 
 
-def test_float_tiff_is_clipped_to_uint16(tmp_path: Path) -> None:
-    values = np.array([[-0.5, 0.0, 0.5, 1.0, 2.0]], np.float32)
-    path = tmp_path / "float.tif"
+def float_tiff(path: Path, row: list[float]) -> Path:
+    values = np.tile(np.array([row], np.float32), (16, 4))  # 16 rows: above MIN_SIDE
     Image.fromarray(values, "F").save(path)
-    image = read_image(path)
+    return path
+
+
+def test_float_tiff_in_unit_range_becomes_uint16(tmp_path: Path) -> None:
+    image = read_image(float_tiff(tmp_path / "float.tif", [0.0, 0.25, 0.5, 1.0]))
     assert image.dtype == np.uint16
-    assert list(image[0, :, 0]) == [0, 0, 32768, 65535, 65535]
+    assert list(image[0, :4, 0]) == [0, 16384, 32768, 65535]
+
+
+@pytest.mark.parametrize(
+    ("row", "word"),
+    [([0.0, 12.0, 255.0, 3.0], "outside the [0, 1]"), ([0.0, float("nan"), 0.5, 1.0], "nan")],
+)
+def test_float_tiff_out_of_range_or_nan_is_refused(
+    tmp_path: Path, row: list[float], word: str
+) -> None:
+    # Clipping 0-255 floats to [0, 1] would turn the part white without a word.
+    expect_error(float_tiff(tmp_path / "float.tif", row), word)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (15, 200)])
+def test_image_too_small_to_inspect(tmp_path: Path, size: tuple[int, int]) -> None:
+    h, w = size
+    expect_error(write(tmp_path / "tiny.png", noise(h, w)), "too small")
+
+
+def test_smallest_accepted_image(tmp_path: Path) -> None:
+    assert read_image(write(tmp_path / "small.png", noise(MIN_SIDE, MIN_SIDE))).shape[:2] == (
+        MIN_SIDE,
+        MIN_SIDE,
+    )
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -142,6 +170,42 @@ def test_jpeg_with_trailing_padding_loads(tmp_path: Path) -> None:
     path = write(tmp_path / "pad.jpg", red_bgr())
     path.write_bytes(path.read_bytes() + b"\x00" * 100 + b"\r\n")
     assert read_image(path).shape == (40, 60, 3)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_data_appended_after_the_end_marker_loads(tmp_path: Path, suffix: str) -> None:
+    # Phones (motion photos) and some cameras append data after the image; decoders ignore it.
+    path = write(tmp_path / f"trailer{suffix}", red_bgr())
+    path.write_bytes(path.read_bytes() + b"CAMERA-META serial=1234 " + bytes(range(256)) * 40)
+    assert read_image(path).shape == (40, 60, 3)
+
+
+def test_truncated_jpeg_with_exif_thumbnail_is_still_truncated(tmp_path: Path) -> None:
+    # The thumbnail in the EXIF segment ends with its own FFD9, before the main image's scan.
+    thumb = cv2.imencode(".jpg", noise(16, 16))[1].tobytes()
+    app1 = b"Exif\x00\x00" + thumb
+    segment = b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
+    data = cv2.imencode(".jpg", noise(200, 300))[1].tobytes()
+    with_thumb = data[:2] + segment + data[2:]
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(with_thumb[: int(len(with_thumb) * 0.7)])
+    expect_error(path, "truncated")
+    path.write_bytes(with_thumb)  # whole, the same file loads
+    assert read_image(path).shape == (200, 300, 3)
+
+
+def test_broken_link_in_a_folder_is_listed_and_named(tmp_path: Path) -> None:
+    write(tmp_path / "ok.png", red_bgr())
+    (tmp_path / "gone.png").symlink_to(tmp_path / "missing.png")
+    files = iter_image_files(tmp_path)
+    assert [f.name for f in files] == ["gone.png", "ok.png"]
+    expect_error(tmp_path / "gone.png", "broken symbolic link")
+
+
+def test_one_file_given_twice_is_listed_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    write(tmp_path / "ok.png", red_bgr())
+    monkeypatch.chdir(tmp_path)
+    assert iter_image_files(["ok.png", tmp_path / "ok.png", tmp_path]) == [Path("ok.png")]
 
 
 def test_jpeg_padded_with_zeros_after_truncation(tmp_path: Path) -> None:
