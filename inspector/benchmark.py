@@ -21,7 +21,12 @@ from inspector.imageio import ImageLoadError, iter_image_files, read_image
 
 def benchmark_images(meta: BundleMeta, images: Path | None, limit: int = 64) -> list[np.ndarray]:
     """Images to time with: ``images``, else the bundle's training images if still there,
-    else mid-grey noise at the model's input size."""
+    else mid-grey noise at the model's input size.
+
+    Raises:
+        ValueError: ``images`` was given but holds no readable image (timing noise instead
+            would report figures for images the user did not ask for).
+    """
     folder = images
     if folder is None:
         data = meta.training.get("data")
@@ -33,6 +38,8 @@ def benchmark_images(meta: BundleMeta, images: Path | None, limit: int = 64) -> 
                 out.append(read_image(path))
             except ImageLoadError:
                 continue
+    if not out and images is not None:
+        raise ValueError(f"{images}: no readable image to time with")
     if not out:
         h, w = meta.preprocessing.input_size
         rng = np.random.default_rng(0)

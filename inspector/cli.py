@@ -11,6 +11,9 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
+
+from inspector.commands import EXIT_INTERNAL, EXIT_USAGE
 
 COMMAND_MODULES = ("inspector.commands", "training.commands", "gui.commands")
 
@@ -44,10 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError) as exc:
-        # User errors (bad paths, bad bundles, bad settings): one clear line, no traceback.
+    except (OSError, ValueError, RuntimeError) as exc:
+        # What a user or the machine got wrong (bad paths, bad bundles, bad settings, an
+        # unwritable output folder, no GPU, TensorRT missing): one clear line, and status 2,
+        # never 1, which scripts on a line read as "some part FAILed".
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except Exception:
+        # A bug: the traceback is what a report needs, and the status says it was not a FAIL.
+        traceback.print_exc()
+        print("internal error: please report the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

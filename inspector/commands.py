@@ -6,8 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-# Exit status of ``inspect``: scripts on a line can branch on it.
-EXIT_ALL_PASS, EXIT_ANY_FAIL, EXIT_USAGE, EXIT_ANY_ERROR = 0, 1, 2, 3
+from inspector.arg_types import finite_float, non_negative_int, positive_int
+
+# Exit status of ``inspect``: scripts on a line can branch on it. Every command exits with
+# EXIT_USAGE when it cannot do its job (bad arguments, paths, bundles, environment) and with
+# EXIT_INTERNAL on a bug.
+EXIT_ALL_PASS, EXIT_ANY_FAIL, EXIT_USAGE, EXIT_ANY_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +19,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "inspect",
         help="inspect image files or folders with a model bundle",
         description="Inspect images; writes results.csv, results.json and report.html. "
-        "Exit status: 0 all PASS, 1 some FAIL, 3 some ERROR (unreadable files).",
+        "Exit status: 0 all PASS, 1 some FAIL, 3 some ERROR (unreadable files), 2 cannot "
+        "run (bad arguments, paths or model), 4 internal error.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
     p.add_argument("--model", required=True, type=Path, help="model bundle directory")
@@ -25,9 +30,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="save each anomaly map as float32 .npy at the image's resolution",
     )
-    p.add_argument("--threshold", type=float, help="image threshold for this run only")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-pixels", type=int, help="refuse images larger than this")
+    p.add_argument("--threshold", type=finite_float, help="image threshold for this run only")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--max-pixels", type=positive_int, help="refuse images larger than this")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     add_backend_arguments(p)
     p.set_defaults(func=run_inspect)
@@ -49,8 +54,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--device", default="cpu")
     b.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
     b.add_argument("--images", type=Path, help="images to time with (default: training images)")
-    b.add_argument("--warmup", type=int, default=5)
-    b.add_argument("--iterations", type=int, default=30)
+    b.add_argument("--warmup", type=non_negative_int, default=5)
+    b.add_argument("--iterations", type=positive_int, default=30)
     b.add_argument("--json", type=Path, help="also write the rows as JSON here")
     b.set_defaults(func=run_benchmark_command)
 
@@ -132,7 +137,10 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
             backends.append("tensorrt")
     else:
         backends = [b.strip() for b in args.backend.split(",") if b.strip()]
-    batches = [int(b) for b in args.batch.split(",")]
+    try:
+        batches = [positive_int(b.strip()) for b in args.batch.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"--batch {args.batch}: each batch size {exc}") from None
     rows = run_benchmark(
         args.model,
         backends,

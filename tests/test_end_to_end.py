@@ -170,6 +170,107 @@ def test_cli_bad_bundle_is_one_clear_line(tmp_path: Path, capsys) -> None:
     assert code == 2 and "error:" in err and "Traceback" not in err
 
 
+def test_cli_environment_errors_are_one_line_and_never_read_as_fail(
+    trained_bundle: Path, sample_product: Path, tmp_path, capsys
+) -> None:
+    """An --out that is a file (FileExistsError) or a bad --batch-size must not exit 1,
+    which a line's script reads as "some part FAILed"."""
+    image = str(sorted((sample_product / "test" / "good").iterdir())[0])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    code = main(["inspect", "--model", str(trained_bundle), "--out", str(a_file), image])
+    err = capsys.readouterr().err
+    assert code == 2 and "error:" in err and "Traceback" not in err
+    for bad in ("-1", "0", "x"):
+        with pytest.raises(SystemExit) as info:
+            main(
+                [
+                    "inspect",
+                    "--model",
+                    str(trained_bundle),
+                    "--out",
+                    "o",
+                    "--batch-size",
+                    bad,
+                    image,
+                ]
+            )
+        assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["inspect", "--model", str(trained_bundle), "--out", "o", "--threshold", "nan", image])
+
+
+def test_api_refuses_arrays_it_would_misjudge(trained_bundle: Path) -> None:
+    insp = Inspector.load(trained_bundle)
+    for array in (
+        np.full((64, 64, 3), 0.5, np.float32),  # floats in [0, 1]: would look black
+        np.zeros((64, 64, 3), bool),
+        np.zeros((64, 64, 3), np.int8),
+    ):
+        with pytest.raises(ValueError, match="uint8 or uint16"):
+            insp.inspect(array)
+    with pytest.raises(ValueError, match="too small"):
+        insp.inspect(np.zeros((3, 3, 3), np.uint8))
+    assert insp.inspect(np.zeros((64, 64), np.uint16)).verdict in ("PASS", "FAIL")
+
+
+def test_train_refuses_an_unusable_output_before_fitting(sample_product: Path, tmp_path) -> None:
+    from training.train import train
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="not a folder"):
+        train(sample_product, a_file, TrainSettings(), show_progress=False)
+
+
+def test_train_on_unreadable_files_only_names_them(tmp_path: Path) -> None:
+    from training.train import train
+
+    data = tmp_path / "good"
+    data.mkdir()
+    for i in range(6):
+        (data / f"{i}.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"none of the \d+ images could be read: .*0\.png"):
+        train(data, tmp_path / "model", TrainSettings(), show_progress=False)
+
+
+def test_fit_images_counts_only_the_images_read(sample_product: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from training.train import train
+
+    data = tmp_path / "good"
+    shutil.copytree(sample_product / "train" / "good", data)
+    n_good = len(list(data.iterdir()))
+    for i in range(3):
+        (data / f"zz_broken{i}.png").write_bytes(b"")
+    settings = TrainSettings(holdout=0.2)
+    meta = train(data, tmp_path / "model", settings, show_progress=False, val_dir=data)
+    assert meta.training["fit_images"] == n_good
+    assert len(meta.training["skipped_files"]) == 3
+
+
+def test_evaluate_keeps_images_whose_mask_is_bad_or_missing(
+    trained_bundle: Path, sample_product: Path, tmp_path
+) -> None:
+    import shutil
+
+    data = Path(shutil.copytree(sample_product, tmp_path / "product"))
+    masks = data / "ground_truth" / "stain"
+    first, second = sorted(masks.iterdir())[:2]
+    first.unlink()  # missing: its image must stay in the image metrics
+    second.write_bytes(b"")  # unreadable: likewise
+    result = evaluate(Inspector.load(trained_bundle), data)
+    full = evaluate(Inspector.load(trained_bundle), sample_product)
+    assert result["images"] == full["images"] and not result["errors"]
+    assert (
+        result["per_defect"]["stain"]["n_defective"] == full["per_defect"]["stain"]["n_defective"]
+    )
+    assert any("no ground-truth mask" in w for w in result["warnings"])
+    assert any(second.name in w for w in result["warnings"])
+    assert result["pixel_auroc"] is not None
+
+
 def test_cli_evaluate_writes_json(trained_bundle: Path, sample_product: Path, tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert (

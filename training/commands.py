@@ -7,7 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from inspector.commands import add_backend_arguments
+from inspector.arg_types import (
+    finite_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from inspector.commands import EXIT_ANY_ERROR, add_backend_arguments
 from inspector.families import FAMILIES, PRESETS
 from training.settings import TrainSettings
 
@@ -55,7 +61,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "the F1-optimal threshold",
     )
     g = p.add_argument_group("model")
-    g.add_argument("--input-size", type=int)
+    g.add_argument("--input-size", type=positive_int)
     g.add_argument("--resize-mode", choices=["stretch", "letterbox"])
     g.add_argument(
         "--normalize-intensity",
@@ -64,25 +70,27 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="bring every image to the same brightness and contrast first",
     )
     g.add_argument("--backbone", help="timm model name")
-    g.add_argument("--layers", type=int, nargs="+", help="backbone stages, e.g. 2 3")
+    g.add_argument("--layers", type=positive_int, nargs="+", help="backbone stages, e.g. 2 3")
     g.add_argument(
         "--backbone-weights",
         help="'embedded' (offline EfficientNet-Lite0/1/2), 'hub', or a weights file",
     )
     g.add_argument("--strategy", choices=["coreset", "kmeans"], help="how centres are chosen")
-    g.add_argument("--memory-fraction", type=float)
-    g.add_argument("--max-memory", type=int)
-    g.add_argument("--latent-dim", type=int, help="autoencoder bottleneck width")
+    g.add_argument("--memory-fraction", type=positive_float)
+    g.add_argument("--max-memory", type=positive_int)
+    g.add_argument("--latent-dim", type=positive_int, help="autoencoder bottleneck width")
     g = p.add_argument_group(
         "training loop (autoencoder and GAN families)",
         "Checkpoints and TensorBoard logs go to BUNDLE.training/ beside the bundle "
         "(tensorboard --logdir BUNDLE.training/tensorboard). Ctrl-C stops cleanly after the "
         "current batch; --resume continues from the last finished epoch.",
     )
-    g.add_argument("--epochs", type=int, help="most passes over the training images")
-    g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate")
-    g.add_argument("--patience", type=int, help="early-stopping epochs (0 = never stop early)")
-    g.add_argument("--batch-size", type=int)
+    g.add_argument("--epochs", type=positive_int, help="most passes over the training images")
+    g.add_argument("--lr", dest="learning_rate", type=positive_float, help="learning rate")
+    g.add_argument(
+        "--patience", type=non_negative_int, help="early-stopping epochs (0 = never stop early)"
+    )
+    g.add_argument("--batch-size", type=positive_int)
     g.add_argument(
         "--augment",
         nargs="+",
@@ -105,21 +113,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="write TensorBoard logs (default on)",
     )
     g = p.add_argument_group("calibration")
-    g.add_argument("--holdout", type=float, help="share of good images held out (default 0.2)")
+    g.add_argument(
+        "--holdout", type=finite_float, help="share of good images held out (default 0.2)"
+    )
     g.add_argument(
         "--target-frr",
         dest="target_false_reject_rate",
-        type=float,
+        type=finite_float,
         help="good parts allowed to fail (default 0.01)",
     )
-    g.add_argument("--min-defect-area", dest="min_defect_area_px", type=int)
+    g.add_argument("--min-defect-area", dest="min_defect_area_px", type=non_negative_int)
     p.add_argument(
         "--export",
         choices=["onnx", "none"],
         default="onnx",
         help="also export the graph into the bundle (default onnx: the fastest CPU runtime)",
     )
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=non_negative_int)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
@@ -140,7 +150,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="good images for INT8 calibration (default: the bundle's training images)",
     )
-    p.add_argument("--max-batch", type=int, default=32, help="largest TensorRT batch")
+    p.add_argument("--max-batch", type=positive_int, default=32, help="largest TensorRT batch")
     p.set_defaults(func=run_export)
 
 
@@ -318,6 +328,8 @@ def _evaluate_and_print(
         )
     for err in result["errors"]:
         print(f"  ERROR {err}")
+    for note in result.get("warnings", []):
+        print(f"  warning: {note}")
     write_json(result, out)
     if record:
         keys = (
@@ -334,7 +346,8 @@ def _evaluate_and_print(
         )
         update_evaluation(bundle, {k: result.get(k) for k in keys})
     print(f"evaluation written to {out}")
-    return 0
+    # As ``inspect``: images that could not be judged are not a clean run.
+    return EXIT_ANY_ERROR if result["errors"] else 0
 
 
 def run_demo(args: argparse.Namespace) -> int:

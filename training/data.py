@@ -112,7 +112,13 @@ def intensity_reference(
 def iter_batches(
     files: Sequence[Path], spec: Preprocessing, batch_size: int = 16, skipped: list | None = None
 ) -> Iterator[np.ndarray]:
-    """Preprocessed (B, 3, H, W) batches; unreadable files are skipped and recorded."""
+    """Preprocessed (B, 3, H, W) batches; unreadable files are skipped and recorded.
+
+    Raises:
+        NoReadableImages: ``files`` is not empty but none of them could be read.
+    """
+    problems: list[str] = []
+    read = 0
     for start in range(0, len(files), batch_size):
         arrays = []
         for path in files[start : start + batch_size]:
@@ -122,8 +128,22 @@ def iter_batches(
                 if skipped is None:
                     raise
                 skipped.append(str(exc))
+                problems.append(str(exc))
         if arrays:
+            read += len(arrays)
             yield prepare_batch(arrays, spec)[0]
+    if files and not read:
+        raise NoReadableImages(problems)
+
+
+class NoReadableImages(ValueError):
+    """None of the images given could be read (each is named with its reason)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        )
+        super().__init__(f"none of the {len(problems)} images could be read: {shown}")
 
 
 class InputImages:
@@ -153,6 +173,8 @@ class InputImages:
                 continue
             images.append(image)
             geoms.append(geom)
+        if files and not images:
+            raise NoReadableImages(skipped[-len(files) :] if skipped else [])
         return cls(images, geoms, spec)
 
     def __len__(self) -> int:

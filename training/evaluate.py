@@ -17,9 +17,12 @@ from training.data import LabelledImage, mvtec_test_set
 PIXEL_EVAL_MAX_SIDE = 512  # maps and masks are compared at most at this size, to bound memory
 
 
-def _mask_for(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray:
+def _mask_for(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray | None:
+    """The defect mask at the map's size; all-normal for a good image; None for a defective
+    image without one (it then counts in the image metrics only: an empty mask would call
+    its defect pixels normal and bias the pixel metrics)."""
     if item.mask is None:
-        return np.zeros(shape, bool)
+        return None if item.is_anomalous else np.zeros(shape, bool)
     mask = read_image(item.mask)[:, :, 0] > 0
     if mask.shape != shape:
         raise ValueError(
@@ -28,7 +31,7 @@ def _mask_for(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _shrink(amap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _shrink(amap: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     import cv2
 
     h, w = amap.shape
@@ -37,6 +40,8 @@ def _shrink(amap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return amap, mask
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(amap, size, interpolation=cv2.INTER_AREA)
+    if mask is None:
+        return small, None
     return small, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
 
 
@@ -54,14 +59,23 @@ def evaluate(
     """
     items = mvtec_test_set(category)
     scores, labels, defects, maps, masks, errors = [], [], [], [], [], []
+    warnings: list[str] = []  # mask problems: the image still counts in the image metrics
     latencies = []
+    no_mask = 0
     for i, item in enumerate(items):
         try:
             r = inspector.inspect(item.path)
-            mask = _mask_for(item, r.anomaly_map.shape)
         except (ImageLoadError, ValueError) as exc:
             errors.append(str(exc))
             continue
+        try:
+            mask = _mask_for(item, r.anomaly_map.shape)
+        except (ImageLoadError, ValueError) as exc:
+            # A bad mask costs the pixel metrics this image, not the image metrics.
+            warnings.append(f"{exc} (image kept in the image metrics only)")
+            mask = None
+        if mask is None and item.is_anomalous and item.mask is None:
+            no_mask += 1
         scores.append(r.score)
         labels.append(int(item.is_anomalous))
         defects.append(item.defect)
@@ -71,6 +85,11 @@ def evaluate(
         masks.append(mask)
         if progress:
             progress(i + 1, len(items))
+    if no_mask:
+        warnings.append(
+            f"{no_mask} defective images have no ground-truth mask: left out of the pixel "
+            "metrics (image metrics include them)"
+        )
     scores_a, labels_a, defects_a = np.array(scores), np.array(labels), np.array(defects)
     t = inspector.thresholds.image
     result: dict[str, Any] = {
@@ -79,6 +98,7 @@ def evaluate(
         "threshold": t,
         "images": len(scores),
         "errors": errors,
+        "warnings": warnings,
         "latency_ms_mean": float(np.mean(latencies)) if latencies else None,
         **_summary(scores_a, labels_a, maps, masks, t),
         "per_defect": {},
@@ -97,6 +117,9 @@ def _summary(scores: np.ndarray, labels: np.ndarray, maps: list, masks: list, t:
     out: dict[str, Any] = {"n_good": int((labels == 0).sum()), "n_defective": int(labels.sum())}
     both = 0 < labels.sum() < len(labels)
     out["image_auroc"] = metrics.auroc(scores, labels) if both else None
+    # Pixel metrics over the images with a mask (every good one; defective ones with theirs).
+    pairs = [(a, m) for a, m in zip(maps, masks, strict=True) if m is not None]
+    maps, masks = [a for a, _ in pairs], [m for _, m in pairs]
     has_defect_pixels = any(m.any() for m in masks)
     out["pixel_auroc"] = metrics.pixel_auroc(maps, masks) if has_defect_pixels else None
     out["aupro"] = metrics.aupro(maps, masks, fpr_limit=0.3) if has_defect_pixels else None

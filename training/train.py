@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import replace
@@ -71,6 +72,7 @@ def train(
     """
     s = settings or TrainSettings()
     family = family_of(s)
+    check_output_folder(Path(out))
     t0 = time.perf_counter()
     files = good_images(data)
     if val_dir is not None:
@@ -97,7 +99,7 @@ def train(
     calibrated, cal_report = calibrated_meta(model, s, pre, cal_files, skipped)
     training = {
         "data": str(Path(data).resolve()),
-        "fit_images": len(fit_files),
+        "fit_images": count_read(fit_files, skipped),
         "calibration_images": cal_report["calibration_images"],
         "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
         "skipped_files": sorted(set(skipped)),
@@ -112,6 +114,20 @@ def train(
     meta = save_bundle(out, model, meta)
     (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
     return meta
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output path that cannot become a bundle before minutes of fitting, not after."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder; choose another --out")
+    parent = next((p for p in (out, *out.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{out}: cannot be written ({parent} is not a writable folder)")
+
+
+def count_read(files: list[Path], skipped: list[str]) -> int:
+    """How many of ``files`` were read: ``skipped`` holds "<path>: <reason>" messages."""
+    return sum(1 for f in files if not any(m.startswith(f"{f}: ") for m in skipped))
 
 
 def fitted_preprocessing(s: TrainSettings, fit_files: list[Path]) -> Preprocessing:
