@@ -82,8 +82,10 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     from inspector.folder import inspect_files
     from inspector.imageio import iter_image_files
+    from inspector.outputs import check_output_folder
     from inspector.runtime import Inspector
 
+    check_output_folder(args.out)
     files = iter_image_files(args.paths)
     if not files:
         print("error: no image files found", file=sys.stderr)

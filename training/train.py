@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import replace
@@ -15,6 +14,7 @@ from inspector.backends.torch_backend import TorchBackend
 from inspector.bundle import BundleMeta, ScoreStats, Thresholds, save_bundle
 from inspector.imageio import ImageLoadError
 from inspector.models import AnomalyModel
+from inspector.outputs import check_output_folder
 from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from training.calibrate import calibrate
@@ -72,7 +72,7 @@ def train(
     """
     s = settings or TrainSettings()
     family = family_of(s)
-    check_output_folder(Path(out))
+    check_output_folder(Path(out))  # before minutes of fitting, not after
     t0 = time.perf_counter()
     files = good_images(data)
     if val_dir is not None:
@@ -114,15 +114,6 @@ def train(
     meta = save_bundle(out, model, meta)
     (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
     return meta
-
-
-def check_output_folder(out: Path) -> None:
-    """Refuse an output path that cannot become a bundle before minutes of fitting, not after."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: exists and is not a folder; choose another --out")
-    parent = next((p for p in (out, *out.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{out}: cannot be written ({parent} is not a writable folder)")
 
 
 def count_read(files: list[Path], skipped: list[str]) -> int:
