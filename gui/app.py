@@ -24,7 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="camera index, video file, rtsp/http URL or image folder (default: last used; "
         "on a first start the sample test images, played as a camera)",
     )
-    p.add_argument("--fps", type=float, help="frame rate for an image folder (default 2)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="frame rate for an image folder (default 2, remembered); given here it also "
+        "paces a video file for this session, which otherwise plays at its own rate",
+    )
     p.add_argument("--trigger", choices=["continuous", "triggered"], help="inspection mode")
     p.add_argument(
         "--save-images", choices=["fail", "all", "none"], help="which part images to keep"
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=str(args.output_dir) if args.output_dir else None,
     )
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(workspace, settings)
+    window = MainWindow(workspace, settings, video_fps=args.fps)
     window.show()
     if args.screenshot:
         # The window as context: the timer dies with it instead of keeping it alive.

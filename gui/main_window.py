@@ -56,9 +56,22 @@ STATE_TEXT = {
 class MainWindow(QMainWindow):
     """Live inspection, log, folder inspection, retraining and model versions in tabs."""
 
-    def __init__(self, workspace: Workspace, settings: StationSettings | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        settings: StationSettings | None = None,
+        video_fps: float | None = None,
+    ) -> None:
+        """
+        Args:
+            workspace: where the station keeps its settings, log, models and images.
+            settings: resolved settings (default: the workspace's saved ones).
+            video_fps: a rate given on the command line for this session; without it a
+                video file plays at its own rate (``settings.fps`` is for image folders).
+        """
         super().__init__()
         self.workspace = workspace
+        self.video_fps = video_fps
         self.settings = settings or workspace.load_settings()
         self.log = InspectionLog(workspace.log_file)
         self.store = ModelStore(workspace.models_dir)
@@ -189,7 +202,7 @@ class MainWindow(QMainWindow):
             self.source_state.setText("no source")
             return
         self.settings = self.settings.override(source=spec)
-        worker = CaptureWorker(spec, self.settings.fps, self.slot)
+        worker = CaptureWorker(spec, self.settings.fps, self.slot, self.video_fps)
         self.capture = worker
         # Every slot goes through _current(): an old worker's queued signals may still arrive
         # after a switch and must not paint its state or frames over the new source's.

@@ -20,7 +20,14 @@ from PySide6.QtCore import QThread, Signal
 
 from gui.frame_slot import LatestSlot
 from gui.view_item import ViewItem, to_display
-from inspector.capture import Frame, FrameError, Reconnector, open_source
+from inspector.capture import (
+    CaptureSource,
+    Frame,
+    FrameError,
+    Reconnector,
+    VideoFileSource,
+    open_source,
+)
 from inspector.capture.devices import STREAM_TIMEOUT_MS
 from inspector.recorder import PartContext, PartRecorder
 from inspector.records import InspectionLog
@@ -39,9 +46,23 @@ class CaptureWorker(QThread):
     preview = Signal(object)  # display-sized RGB image of the newest frame
     collected = Signal(str)  # path of a frame saved for retraining
 
-    def __init__(self, spec: str, fps: float, slot: LatestSlot[Frame]) -> None:
+    def __init__(
+        self,
+        spec: str,
+        fps: float,
+        slot: LatestSlot[Frame],
+        video_fps: float | None = None,
+    ) -> None:
+        """
+        Args:
+            spec: what the user typed (camera number, URL, folder, video file).
+            fps: rate an image folder is played at.
+            slot: the hand-over to the inference thread.
+            video_fps: rate for a video file; None plays it at the rate the file states.
+        """
         super().__init__()
         self.spec, self.fps, self.slot = spec, fps, slot
+        self.video_fps = video_fps
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._last: Frame | None = None
@@ -77,7 +98,7 @@ class CaptureWorker(QThread):
 
     def run(self) -> None:
         source = Reconnector(
-            lambda: open_source(self.spec, fps=self.fps, loop=True),
+            lambda: make_source(self.spec, self.fps, self.video_fps),
             on_state=lambda state, detail: self.state_changed.emit(state, detail),
         )
         last_preview = 0.0
@@ -104,6 +125,16 @@ class CaptureWorker(QThread):
                     self.preview.emit(to_display(frame.image, None)[0])
         finally:
             source.close()
+
+
+def make_source(spec: str, folder_fps: float, video_fps: float | None = None) -> CaptureSource:
+    """The source for ``spec``, looping: an image folder at ``folder_fps``, a video file at
+    ``video_fps`` or, when that is None, at the rate the file states (the folder rate, 2 fps
+    by default, would play a 25 fps recording in slow motion)."""
+    source = open_source(spec, fps=folder_fps, loop=True)
+    if isinstance(source, VideoFileSource):
+        return VideoFileSource(source.path, loop=True, fps=video_fps)
+    return source
 
 
 def save_frame(frame: Frame, folder: Path) -> Path:
