@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
             workspace.images_dir(self.settings),
             self.settings.save_policy,
             self.settings.trigger_mode,
+            self.settings.threshold_overrides,
         )
         self.inference.result_ready.connect(self.show_result)
         self.inference.model_loaded.connect(self._model_loaded)
@@ -296,12 +297,10 @@ class MainWindow(QMainWindow):
         self.thresholds = info["thresholds"]
         self.map_range = info["map_range"]
         self.settings = self.settings.override(model=info["path"])
-        override = self.settings.threshold_overrides.get(info["model_id"])
         th = self.thresholds
         assert th is not None
-        if override is not None:
-            self.thresholds = replace(th, image=override)
-            self.inference.set_image_threshold(override)
+        # The worker already applied the operator's override before its first part.
+        self.thresholds = replace(th, image=info["image_threshold"])
         stats: ScoreStats = info["score_stats"]
         self.threshold.configure(th.image, stats.good_median, self.thresholds.image)
         self.model_label.setText(
@@ -329,7 +328,9 @@ class MainWindow(QMainWindow):
         self.current = item
         self.counters.add(item.verdict)
         self.history.add_part(item, thumbnail(item, self.map_range))
-        self._paint()
+        # The banner shows the verdict that was counted and logged. A slider move the
+        # worker had not yet applied would otherwise show PASS for a part counted as FAIL.
+        self._paint(item.threshold)
         t = item.timings_ms
         self.stats.setText(
             f"{self.fps:.1f} parts/s  ·  model {t.get('model', math.nan):.0f} ms  ·  "
@@ -337,10 +338,13 @@ class MainWindow(QMainWindow):
             f"{item.latency_ms:.0f} ms  ·  dropped frames {self.slot.dropped}"
         )
 
-    def _paint(self) -> None:
+    def _paint(self, judged_at: float | None = None) -> None:
+        """Draw the current part, judged at ``judged_at`` or else the slider's threshold."""
         item, th = self.current, self.thresholds
         if item is None or th is None or self.model_info is None:
             return
+        if judged_at is not None:
+            th = replace(th, image=judged_at)
         stats: ScoreStats = self.model_info["score_stats"]
         verdict, norm = rejudge(item, th, stats)
         s = self.settings
@@ -354,9 +358,13 @@ class MainWindow(QMainWindow):
         self.thresholds = replace(self.thresholds, image=value)
         overrides = dict(self.settings.threshold_overrides)
         overrides[self.model_info["model_id"]] = value
-        self.settings = self.settings.override(threshold_overrides=overrides)
-        self.inference.set_image_threshold(value)
+        self._set_overrides(overrides)
+        self.inference.set_image_threshold(self.model_info["model_id"], value)
         self._paint()
+
+    def _set_overrides(self, overrides: dict[str, float]) -> None:
+        self.settings = self.settings.override(threshold_overrides=overrides)
+        self.inference.set_threshold_overrides(overrides)
 
     def save_threshold(self, value: float) -> None:
         if self.model_info is None:
@@ -368,7 +376,8 @@ class MainWindow(QMainWindow):
             return
         overrides = dict(self.settings.threshold_overrides)
         overrides.pop(self.model_info["model_id"], None)
-        self.settings = self.settings.override(threshold_overrides=overrides)
+        self._set_overrides(overrides)
+        self.inference.set_image_threshold(self.model_info["model_id"], value)
         self.model_info["thresholds"] = replace(self.model_info["thresholds"], image=value)
         self.threshold.configure(value, self.model_info["score_stats"].good_median, value)
         self.statusBar().showMessage(f"threshold {value:.4g} saved into the model", 8000)

@@ -162,13 +162,17 @@ class InferenceWorker(QThread):
         images_dir: Path,
         save_policy: str = "fail",
         trigger_mode: str = "continuous",
+        threshold_overrides: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.slot = slot
         self.log_path, self.images_dir = log_path, images_dir
         self._lock = threading.Lock()
         self._pending_model: str | None = None
-        self._pending_threshold: float | None = None
+        # Operator thresholds per model id, applied inside _load: a model's first part
+        # must be judged by the operator's threshold, not the bundle's until the UI catches up.
+        self._overrides = dict(threshold_overrides or {})
+        self._pending_threshold: tuple[str, float] | None = None
         self._save_policy = save_policy
         self.trigger_mode = trigger_mode
         self._trigger = threading.Event()
@@ -179,9 +183,15 @@ class InferenceWorker(QThread):
         with self._lock:
             self._pending_model = str(bundle)
 
-    def set_image_threshold(self, value: float) -> None:
+    def set_image_threshold(self, model_id: str, value: float) -> None:
+        """Judge the next parts by ``value`` if the running model is ``model_id``."""
         with self._lock:
-            self._pending_threshold = float(value)
+            self._pending_threshold = (model_id, float(value))
+
+    def set_threshold_overrides(self, overrides: dict[str, float]) -> None:
+        """The operator's per-model thresholds, applied whenever such a model is loaded."""
+        with self._lock:
+            self._overrides = dict(overrides)
 
     def set_save_policy(self, policy: str) -> None:
         with self._lock:
@@ -212,8 +222,8 @@ class InferenceWorker(QThread):
                 if insp is None or recorder is None:
                     self._stop.wait(0.05)
                     continue
-                if threshold is not None:
-                    insp.set_thresholds(image=threshold)
+                if threshold is not None and threshold[0] == insp.model_id:
+                    insp.set_thresholds(image=threshold[1])
                 recorder.policy = policy
                 frame = self._next_frame()
                 if frame is not None:
@@ -236,7 +246,11 @@ class InferenceWorker(QThread):
             return None
         map_range = map_display_range(insp)
         recorder = PartRecorder(log, self.images_dir, policy, map_range)
-        meta = insp.meta
+        meta = insp.meta  # as in the bundle, before any override
+        with self._lock:
+            override = self._overrides.get(meta.model_id)
+        if override is not None:
+            insp.set_thresholds(image=override)
         self.model_loaded.emit(
             {
                 "path": bundle,
@@ -245,6 +259,8 @@ class InferenceWorker(QThread):
                 "family": meta.family,
                 "created": meta.created,
                 "thresholds": meta.thresholds,
+                "image_threshold": insp.thresholds.image,  # what parts are judged by now
+                "override": override is not None,
                 "score_stats": meta.score_stats,
                 "map_range": map_range,
                 "training": meta.training,
