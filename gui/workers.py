@@ -217,8 +217,13 @@ class InferenceWorker(QThread):
                     pending, self._pending_model = self._pending_model, None
                     threshold, self._pending_threshold = self._pending_threshold, None
                     policy = self._save_policy
-                if pending:
-                    insp, recorder = self._load(pending, log, policy) or (insp, recorder)
+                loaded = self._load(pending, log, policy) if pending else None
+                if loaded is not None:
+                    # The old runtime session holds native memory (~5 MB for ONNX Runtime)
+                    # that dropping the object alone does not give back.
+                    if insp is not None:
+                        insp.close()
+                    insp, recorder = loaded
                 if insp is None or recorder is None:
                     self._stop.wait(0.05)
                     continue
