@@ -198,6 +198,9 @@ def test_cli_environment_errors_are_one_line_and_never_read_as_fail(
         assert info.value.code == 2
     with pytest.raises(SystemExit):
         main(["inspect", "--model", str(trained_bundle), "--out", "o", "--threshold", "nan", image])
+    out = str(tmp_path / "o")
+    code = main(["inspect", "--model", str(trained_bundle), "--out", out, "--device", "gpu", image])
+    assert code == 2 and "cpu, cuda or cuda:N" in capsys.readouterr().err
 
 
 def test_api_refuses_arrays_it_would_misjudge(trained_bundle: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ def open_backend(
     precision: str = "fp32",
 ) -> Backend:
     """Load the bundle in backend ``name`` (or the best available one for ``auto``)."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        # A typo such as "gpu" would otherwise run on the CPU without a word.
+        raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
     if name == AUTO:
         name = choose_backend(meta, device)
     return backend_class(name).load(Path(bundle_dir), meta, device=device, precision=precision)
