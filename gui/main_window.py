@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.frame_slot import LatestSlot
+from gui.inference_worker import InferenceWorker
 from gui.settings import SAMPLE_PRODUCT, TRIGGER_MODES, StationSettings, Workspace
 from gui.view_item import ViewItem, rejudge, render, thumbnail
 from gui.widgets.counters import Counters
@@ -37,9 +38,10 @@ from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.threshold_panel import ThresholdPanel
 from gui.widgets.verdict_banner import VerdictBanner
-from gui.workers import STOP_WAIT_MS, CaptureWorker, InferenceWorker, save_frame
+from gui.workers import STOP_WAIT_MS, CaptureWorker, error_queue, save_frame
 from inspector.bundle import ScoreStats, Thresholds, update_thresholds
 from inspector.capture import Frame
+from inspector.capture.devices import hide_password
 from inspector.model_store import ModelStore
 from inspector.recorder import SAVE_POLICIES
 from inspector.records import InspectionLog
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.log = InspectionLog(workspace.log_file)
         self.store = ModelStore(workspace.models_dir)
         self.slot: LatestSlot[Frame] = LatestSlot()
+        self.capture_errors = error_queue()  # unreadable frames, each logged as a part
         self.capture: CaptureWorker | None = None
         self._retired: set[CaptureWorker] = set()  # stopping, kept until their thread ends
         self.model_info: dict | None = None
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
             self.settings.save_policy,
             self.settings.trigger_mode,
             self.settings.threshold_overrides,
+            self.capture_errors,
         )
         self.inference.result_ready.connect(self.show_result)
         self.inference.model_loaded.connect(self._model_loaded)
@@ -203,7 +207,10 @@ class MainWindow(QMainWindow):
             self.source_state.setText("no source")
             return
         self.settings = self.settings.override(source=spec)
-        worker = CaptureWorker(spec, self.settings.fps, self.slot, self.video_fps)
+        worker = CaptureWorker(
+            spec, self.settings.fps, self.slot, self.video_fps, self.capture_errors
+        )
+        self.inference.set_source(hide_password(spec))
         self.capture = worker
         # Every slot goes through _current(): an old worker's queued signals may still arrive
         # after a switch and must not paint its state or frames over the new source's.

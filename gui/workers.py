@@ -1,25 +1,25 @@
-"""Capture and inference threads of the station.
+"""The capture thread of the station, and what it hands over.
 
 capture thread --LatestSlot (newest frame only)--> inference thread --Qt signal--> UI thread
+               --error queue (every unreadable frame)-->
 
-Both are QThreads that stop on ``requestInterruption()`` and report through typed signals.
-The inference thread is the only place a model runs; it imports the runtime lazily, so the
-``gui`` package itself never imports torch (and a future ONNX-only station needs none).
+Both threads are QThreads that stop on ``requestInterruption()`` and report through typed
+signals; the inference thread is in ``gui.inference_worker``.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
-import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from gui.frame_slot import LatestSlot
-from gui.view_item import ViewItem, to_display
+from gui.view_item import to_display
 from inspector.capture import (
     CaptureSource,
     Frame,
@@ -29,13 +29,27 @@ from inspector.capture import (
     open_source,
 )
 from inspector.capture.devices import STREAM_TIMEOUT_MS
-from inspector.recorder import PartContext, PartRecorder
-from inspector.records import InspectionLog
 
 PREVIEW_INTERVAL_S = 0.1  # live preview (trigger mode) at most 10 times a second
 # A closing station waits this long for a capture thread: longer than an OpenCV stream open
 # or read can block (STREAM_TIMEOUT_MS), so no thread is still running when Qt tears down.
 STOP_WAIT_MS = STREAM_TIMEOUT_MS + 3000
+ERROR_QUEUE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class CaptureError:
+    """A frame the capture thread could not read, on its way to the inspection log."""
+
+    source: str
+    name: str
+    message: str
+    timestamp: float
+
+
+def error_queue() -> queue.Queue[CaptureError]:
+    """The capture -> inference hand-over for unreadable frames: every one is kept."""
+    return queue.Queue(maxsize=ERROR_QUEUE_SIZE)
 
 
 class CaptureWorker(QThread):
@@ -52,6 +66,7 @@ class CaptureWorker(QThread):
         fps: float,
         slot: LatestSlot[Frame],
         video_fps: float | None = None,
+        errors: queue.Queue[CaptureError] | None = None,
     ) -> None:
         """
         Args:
@@ -59,10 +74,13 @@ class CaptureWorker(QThread):
             fps: rate an image folder is played at.
             slot: the hand-over to the inference thread.
             video_fps: rate for a video file; None plays it at the rate the file states.
+            errors: where unreadable frames go, for the inference thread to log as ERROR
+                parts (the newest-frame slot would drop them).
         """
         super().__init__()
         self.spec, self.fps, self.slot = spec, fps, slot
         self.video_fps = video_fps
+        self.errors = errors
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._last: Frame | None = None
@@ -96,6 +114,14 @@ class CaptureWorker(QThread):
         self.request_stop()
         return self.wait(wait_ms)
 
+    def _report(self, exc: FrameError, source: Reconnector) -> None:
+        self.frame_error.emit(str(exc))
+        label = source.source.label if source.source is not None else self.spec
+        error = CaptureError(label, Path(exc.path).name, str(exc), time.time())
+        with self._lock:  # like frames: nothing from a stopped (replaced) worker
+            if self.errors is not None and not self._stop.is_set():
+                _put_nowait(self.errors, error)
+
     def run(self) -> None:
         source = Reconnector(
             lambda: make_source(self.spec, self.fps, self.video_fps),
@@ -107,7 +133,7 @@ class CaptureWorker(QThread):
                 try:
                     frame = source.next_frame(self._stop)
                 except FrameError as exc:
-                    self.frame_error.emit(str(exc))
+                    self._report(exc, source)
                     continue
                 if frame is None:
                     break  # source ended or stop requested
@@ -125,6 +151,13 @@ class CaptureWorker(QThread):
                     self.preview.emit(to_display(frame.image, None)[0])
         finally:
             source.close()
+
+
+def _put_nowait(q: queue.Queue[CaptureError], error: CaptureError) -> None:
+    try:
+        q.put_nowait(error)
+    except queue.Full:
+        pass  # only before a model is loaded can errors pile up this far; the bar shows them
 
 
 def make_source(spec: str, folder_fps: float, video_fps: float | None = None) -> CaptureSource:
@@ -146,179 +179,3 @@ def save_frame(frame: Frame, folder: Path) -> Path:
     if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
     return path
-
-
-class InferenceWorker(QThread):
-    """Takes the newest frame (every frame, or one per trigger), inspects and records it."""
-
-    result_ready = Signal(object)  # ViewItem
-    model_loaded = Signal(object)  # dict: model_id, family, path, thresholds, score_stats, ...
-    model_failed = Signal(str)
-
-    def __init__(
-        self,
-        slot: LatestSlot[Frame],
-        log_path: Path,
-        images_dir: Path,
-        save_policy: str = "fail",
-        trigger_mode: str = "continuous",
-        threshold_overrides: dict[str, float] | None = None,
-    ) -> None:
-        super().__init__()
-        self.slot = slot
-        self.log_path, self.images_dir = log_path, images_dir
-        self._lock = threading.Lock()
-        self._pending_model: str | None = None
-        # Operator thresholds per model id, applied inside _load: a model's first part
-        # must be judged by the operator's threshold, not the bundle's until the UI catches up.
-        self._overrides = dict(threshold_overrides or {})
-        self._pending_threshold: tuple[str, float] | None = None
-        self._save_policy = save_policy
-        self.trigger_mode = trigger_mode
-        self._trigger = threading.Event()
-        self._stop = threading.Event()
-
-    # --- called from the UI thread -------------------------------------------------------
-    def load_model(self, bundle: str | Path) -> None:
-        with self._lock:
-            self._pending_model = str(bundle)
-
-    def set_image_threshold(self, model_id: str, value: float) -> None:
-        """Judge the next parts by ``value`` if the running model is ``model_id``."""
-        with self._lock:
-            self._pending_threshold = (model_id, float(value))
-
-    def set_threshold_overrides(self, overrides: dict[str, float]) -> None:
-        """The operator's per-model thresholds, applied whenever such a model is loaded."""
-        with self._lock:
-            self._overrides = dict(overrides)
-
-    def set_save_policy(self, policy: str) -> None:
-        with self._lock:
-            self._save_policy = policy
-
-    def trigger(self) -> None:
-        """Software trigger: inspect the newest frame (trigger mode)."""
-        self._trigger.set()
-
-    def stop(self) -> None:
-        self.requestInterruption()
-        self._stop.set()
-        self.wait(10000)
-
-    # --- worker thread -----------------------------------------------------------------
-    def run(self) -> None:
-        log = InspectionLog(self.log_path)
-        recorder: PartRecorder | None = None
-        insp: Any = None
-        try:
-            while not self.isInterruptionRequested():
-                with self._lock:
-                    pending, self._pending_model = self._pending_model, None
-                    threshold, self._pending_threshold = self._pending_threshold, None
-                    policy = self._save_policy
-                loaded = self._load(pending, log, policy) if pending else None
-                if loaded is not None:
-                    # The old runtime session holds native memory (~5 MB for ONNX Runtime)
-                    # that dropping the object alone does not give back.
-                    if insp is not None:
-                        insp.close()
-                    insp, recorder = loaded
-                if insp is None or recorder is None:
-                    self._stop.wait(0.05)
-                    continue
-                if threshold is not None and threshold[0] == insp.model_id:
-                    insp.set_thresholds(image=threshold[1])
-                recorder.policy = policy
-                frame = self._next_frame()
-                if frame is not None:
-                    self.result_ready.emit(self._inspect(insp, recorder, frame))
-        finally:
-            log.close()
-            if insp is not None:
-                insp.close()
-
-    def _load(
-        self, bundle: str, log: InspectionLog, policy: str
-    ) -> tuple[Any, PartRecorder] | None:
-        from inspector.folder import map_display_range
-        from inspector.runtime import Inspector
-
-        try:
-            insp = Inspector.load(bundle)
-        except Exception as exc:  # any bad bundle: report it, keep the current model running
-            self.model_failed.emit(f"{bundle}: {exc}")
-            return None
-        map_range = map_display_range(insp)
-        recorder = PartRecorder(log, self.images_dir, policy, map_range)
-        meta = insp.meta  # as in the bundle, before any override
-        with self._lock:
-            override = self._overrides.get(meta.model_id)
-        if override is not None:
-            insp.set_thresholds(image=override)
-        self.model_loaded.emit(
-            {
-                "path": bundle,
-                "backend": insp.backend.name,
-                "model_id": meta.model_id,
-                "family": meta.family,
-                "created": meta.created,
-                "thresholds": meta.thresholds,
-                "image_threshold": insp.thresholds.image,  # what parts are judged by now
-                "override": override is not None,
-                "score_stats": meta.score_stats,
-                "map_range": map_range,
-                "training": meta.training,
-                "evaluation": meta.evaluation,
-            }
-        )
-        return insp, recorder
-
-    def _next_frame(self) -> Frame | None:
-        if self.trigger_mode == "triggered":
-            if not self._trigger.wait(0.05):
-                return None
-            self._trigger.clear()
-            return self.slot.get(timeout=2.0)
-        return self.slot.get(timeout=0.05)
-
-    def _inspect(self, insp: Any, recorder: PartRecorder, frame: Frame) -> ViewItem:
-        ctx = PartContext(frame.source, insp.model_id, frame.name, frame.timestamp)
-        try:
-            result = insp.inspect(frame.image)
-        except Exception as exc:  # one bad frame must never stop the line; it is logged
-            rec = recorder.record_error(
-                ctx, f"{frame.name or frame.source}: {exc}", insp.thresholds.image
-            )
-            image, _, scale = to_display(frame.image, None)
-            return ViewItem(
-                image,
-                np.zeros(image.shape[:2], np.float32),
-                scale,
-                float("nan"),
-                "ERROR",
-                insp.thresholds.image,
-                source=frame.source,
-                name=frame.name,
-                timestamp=frame.timestamp,
-                record_id=rec.id,
-                error=rec.error,
-            )
-        rec = recorder.record(frame.image, result, ctx)
-        image, amap, scale = to_display(frame.image, result.anomaly_map)
-        return ViewItem(
-            image=image,
-            anomaly_map=amap,
-            scale=scale,
-            score=result.score,
-            verdict=str(result.verdict),
-            threshold=result.threshold,
-            regions=result.regions,
-            source=frame.source,
-            name=frame.name,
-            timestamp=frame.timestamp,
-            latency_ms=(time.time() - frame.timestamp) * 1e3,
-            timings_ms=dict(result.timings_ms),
-            record_id=rec.id,
-            image_path=rec.image_path,
-        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gui.frame_slot import LatestSlot
-from gui.workers import InferenceWorker
+from gui.inference_worker import InferenceWorker
 from inspector.capture import Frame
 from inspector.imageio import read_image
 
