@@ -59,3 +59,35 @@ def test_errors_are_logged_with_their_reason(tmp_path: Path) -> None:
 def test_unknown_policy_is_refused(tmp_path: Path) -> None:
     with InspectionLog(tmp_path / "log.sqlite") as log, pytest.raises(ValueError, match="policy"):
         PartRecorder(log, tmp_path, "sometimes")
+
+
+def test_overlay_is_a_jpeg_with_the_same_pixels_as_one_full_frame_blend(tmp_path: Path) -> None:
+    import cv2
+
+    from inspector.overlay import draw_regions, heatmap_overlay
+    from inspector.recorder import OVERLAY_STRIP_ROWS, overlay_image
+
+    rng = np.random.default_rng(0)
+    h, w = OVERLAY_STRIP_ROWS * 2 + 37, 300  # strips, and a short last one
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    amap = rng.random((h, w), dtype=np.float32) * 4
+    regions = [DefectRegion(20, OVERLAY_STRIP_ROWS - 10, 50, 40, 2000, 3.5)]
+    whole = draw_regions(heatmap_overlay(image, amap, 0.5, 3.0), regions)
+    assert np.array_equal(overlay_image(image, amap, (0.5, 3.0), regions), whole)
+
+    # Smooth pictures for the file check: JPEG is meant for those, not for noise.
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.dstack([xx * 255 // w, yy * 255 // h, np.full((h, w), 90)]).astype(np.uint8)
+    amap = (4 * np.exp(-((yy - 500) ** 2 + (xx - 150) ** 2) / 8000.0)).astype(np.float32)
+    whole = draw_regions(heatmap_overlay(image, amap, 0.5, 3.0), regions)
+    result = InspectionResult(2.0, 0.7, Verdict.FAIL, 1.0, amap, regions)
+    with InspectionLog(tmp_path / "log.sqlite") as log:
+        r = PartRecorder(log, tmp_path, "fail", (0.5, 3.0)).record(
+            image, result, PartContext("s", "m")
+        )
+    # The part image is lossless; the overlay, only for people, is a JPEG close to the blend.
+    assert r.overlay_path.endswith(".jpg") and r.image_path.endswith(".png")
+    saved = cv2.cvtColor(cv2.imread(r.image_path), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(saved, image)
+    jpeg = cv2.cvtColor(cv2.imread(r.overlay_path), cv2.COLOR_BGR2RGB).astype(int)
+    assert np.abs(jpeg - whole).mean() < 12
