@@ -102,9 +102,7 @@ class InferenceWorker(QThread):
             while not self.isInterruptionRequested():
                 with self._lock:
                     pending, self._pending_model = self._pending_model, None
-                    threshold, self._pending_threshold = self._pending_threshold, None
-                    policy = self._save_policy
-                loaded = self._load(pending, log, policy) if pending else None
+                loaded = self._load(pending, log) if pending else None
                 if loaded is not None:
                     # Free the old session's native memory now, not whenever its last
                     # reference goes.
@@ -114,9 +112,12 @@ class InferenceWorker(QThread):
                 if insp is None or recorder is None:
                     self._stop.wait(0.05)
                     continue
+                # Read after a load, which takes seconds: a choice made meanwhile counts.
+                with self._lock:
+                    threshold, self._pending_threshold = self._pending_threshold, None
+                    recorder.policy = self._save_policy
                 if threshold is not None and threshold[0] == insp.model_id:
                     insp.set_thresholds(image=threshold[1])
-                recorder.policy = policy
                 self._log_capture_errors(insp, recorder)
                 frame = self._next_frame(insp, recorder)
                 if frame is not None:
@@ -126,9 +127,7 @@ class InferenceWorker(QThread):
             if insp is not None:
                 insp.close()
 
-    def _load(
-        self, bundle: str, log: InspectionLog, policy: str
-    ) -> tuple[Any, PartRecorder] | None:
+    def _load(self, bundle: str, log: InspectionLog) -> tuple[Any, PartRecorder] | None:
         from inspector.folder import map_display_range
         from inspector.runtime import Inspector
 
@@ -138,7 +137,7 @@ class InferenceWorker(QThread):
             self.model_failed.emit(f"{bundle}: {exc}")
             return None
         map_range = map_display_range(insp)
-        recorder = PartRecorder(log, self.images_dir, policy, map_range)
+        recorder = PartRecorder(log, self.images_dir, "none", map_range)  # policy set per part
         meta = insp.meta  # as in the bundle, before any override
         with self._lock:
             override = self._overrides.get(meta.model_id)
@@ -242,4 +241,5 @@ class InferenceWorker(QThread):
             timings_ms=dict(result.timings_ms),
             record_id=rec.id,
             image_path=rec.image_path,
+            full_frame=scale == 1.0 and frame.image.dtype == np.uint8,
         )

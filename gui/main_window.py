@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import (
 from gui.frame_slot import LatestSlot
 from gui.inference_worker import InferenceWorker
 from gui.settings import SAMPLE_PRODUCT, TRIGGER_MODES, StationSettings, Workspace
+from gui.training_set import ADDED, add_marked_part, add_saved_image, not_added
 from gui.view_item import ViewItem, rejudge, render, thumbnail
 from gui.widgets.counters import Counters
 from gui.widgets.folder_panel import FolderPanel
@@ -88,6 +87,7 @@ class MainWindow(QMainWindow):
         self._last_result_time = 0.0
         self.fps = 0.0
         self._auto_promote = False
+        self._review: ReviewDialog | None = None
         self.setWindowTitle("Visual Inspector station")
         self._build()
         self.inference = InferenceWorker(
@@ -419,32 +419,27 @@ class MainWindow(QMainWindow):
     def mark_item_good(self, item: ViewItem) -> None:
         if item.record_id is not None:
             self.log.set_label(item.record_id, "good")
-        if not self._add_to_training_set(item.image_path):
-            # Not saved under the current save policy: keep what the station has.
-            folder = Path(self.retrain.data.text())
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"marked_good_{int(item.timestamp * 1000)}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(item.image, cv2.COLOR_RGB2BGR))
-            self.retrain.refresh_count()
         item.label = "good"
-        self.statusBar().showMessage("marked good; added to the next training set", 8000)
+        added = add_marked_part(item, Path(self.retrain.data.text()))
+        self._tell_marked(added is not None)
 
     def mark_record_good(self, record_id: int) -> None:
         rec = self.log.get(record_id)
         if rec is None:
             return
         self.log.set_label(record_id, "good")
-        self._add_to_training_set(rec.image_path)
+        added = add_saved_image(rec.image_path, Path(self.retrain.data.text()))
+        self._tell_marked(added is not None)
 
-    def _add_to_training_set(self, image_path: str) -> bool:
-        """Copy a saved part image into the next training set; False if there is none."""
-        if not image_path or not Path(image_path).is_file():
-            return False
-        folder = Path(self.retrain.data.text())
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(image_path, folder / Path(image_path).name)
-        self.retrain.refresh_count()
-        return True
+    def _tell_marked(self, added: bool) -> None:
+        if added:
+            self.retrain.refresh_count()
+            self.statusBar().showMessage(ADDED, 8000)
+            return
+        message = not_added(self.settings.save_policy)
+        self.statusBar().showMessage(message, 20000)
+        if self._review is not None:
+            self._review.note(message)
 
     def capture_good(self, folder: str) -> None:
         frame = self.capture.last_frame() if self.capture else None

@@ -40,6 +40,9 @@ class ViewItem:
         timings_ms: inspector timings (preprocess, model, postprocess, total).
         record_id: row in the inspection log; image_path: saved part image ("" if not saved).
         error: reason, for ERROR parts.
+        label: the operator's label ("good" for a false reject), "" if none.
+        full_frame: ``image`` is the camera frame itself (8-bit, not downscaled), so it may
+            stand in for a part image that was not saved.
     """
 
     image: np.ndarray
@@ -58,6 +61,7 @@ class ViewItem:
     image_path: str = ""
     error: str = ""
     label: str = ""
+    full_frame: bool = False
 
 
 def to_display(

@@ -37,6 +37,10 @@ class ReviewDialog(QDialog):
             lines.append(f"operator label: {item.label}")
         info = QLabel("<br>".join(lines))
         info.setWordWrap(True)
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#c62828; font-weight:bold;")
+        self.notice.hide()
         self.good_button = QPushButton("Actually good (false reject)")
         self.good_button.setToolTip(
             "Label this part good in the log and add its image to the next training set"
@@ -52,8 +56,14 @@ class ReviewDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(view, 1)
         lay.addWidget(info)
+        lay.addWidget(self.notice)
         lay.addLayout(buttons)
         self.resize(900, 760)
+
+    def note(self, text: str) -> None:
+        """Show what became of the operator's action (e.g. why no image was kept)."""
+        self.notice.setText(text)
+        self.notice.show()
 
     def _mark(self) -> None:
         self.mark_good.emit(self.item)
