@@ -32,7 +32,7 @@ class InferenceWorker(QThread):
 
     result_ready = Signal(object)  # ViewItem
     model_loaded = Signal(object)  # dict: model_id, family, path, thresholds, score_stats, ...
-    model_failed = Signal(str)
+    model_failed = Signal(str, str)  # bundle path, reason
 
     def __init__(
         self,
@@ -134,7 +134,7 @@ class InferenceWorker(QThread):
         try:
             insp = Inspector.load(bundle)
         except Exception as exc:  # any bad bundle: report it, keep the current model running
-            self.model_failed.emit(f"{bundle}: {exc}")
+            self.model_failed.emit(bundle, str(exc))
             return None
         map_range = map_display_range(insp)
         recorder = PartRecorder(log, self.images_dir, "none", map_range)  # policy set per part

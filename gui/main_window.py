@@ -310,9 +310,8 @@ class MainWindow(QMainWindow):
         self.thresholds = replace(th, image=info["image_threshold"])
         stats: ScoreStats = info["score_stats"]
         self.threshold.configure(th.image, stats.good_median, self.thresholds.image)
-        self.model_label.setText(
-            f"model {info['model_id']} ({info['family']}, {info.get('backend', '?')})"
-        )
+        self.model_label.setText(_model_text(info))
+        self.model_label.setStyleSheet("")
         self.model_panel.show_model(info)
         self.model_panel.refresh()
         self.folder_panel.set_model(info["path"])
@@ -320,9 +319,17 @@ class MainWindow(QMainWindow):
         if self.current is None:
             self.banner.show_verdict("", f"model {info['model_id']} ready")
 
-    def _model_failed(self, message: str) -> None:
-        self.model_label.setText("model failed to load")
-        self.statusBar().showMessage(message, 15000)
+    def _model_failed(self, path: str, reason: str) -> None:
+        # The worker keeps judging with the model it had: say which, so nobody believes
+        # the line stopped, or that the new model is the one at work.
+        running = self.model_info
+        still = f"{_model_text(running)} still running" if running else "no model running"
+        self.model_label.setText(f"{still}; {Path(path).name} failed to load")
+        self.model_label.setStyleSheet("color:#c62828; font-weight:bold;")
+        message = f"could not load {path}: {reason}"
+        if running:
+            message += f" (still judging with {running['model_id']})"
+        self.statusBar().showMessage(message, 30000)
         self.model_panel.message.setText(message)
 
     # --- results -------------------------------------------------------------------------
@@ -479,3 +486,7 @@ class MainWindow(QMainWindow):
         self.retrain.stop()
         self.folder_panel.stop()
         self.log.close()
+
+
+def _model_text(info: dict) -> str:
+    return f"model {info['model_id']} ({info['family']}, {info.get('backend', '?')})"
