@@ -32,7 +32,7 @@ from gui.widgets.folder_panel import FolderPanel
 from gui.widgets.history_strip import HistoryStrip
 from gui.widgets.image_view import ImageView
 from gui.widgets.log_panel import LogPanel
-from gui.widgets.model_panel import ModelPanel
+from gui.widgets.model_panel import ModelPanel, calibrated_threshold
 from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.threshold_panel import ThresholdPanel
@@ -309,7 +309,8 @@ class MainWindow(QMainWindow):
         # The worker already applied the operator's override before its first part.
         self.thresholds = replace(th, image=info["image_threshold"])
         stats: ScoreStats = info["score_stats"]
-        self.threshold.configure(th.image, stats.good_median, self.thresholds.image)
+        current = self.thresholds.image
+        self.threshold.configure(calibrated_threshold(info), stats.good_median, current)
         self.model_label.setText(_model_text(info))
         self.model_label.setStyleSheet("")
         self.model_panel.show_model(info)
@@ -392,9 +393,15 @@ class MainWindow(QMainWindow):
         overrides.pop(self.model_info["model_id"], None)
         self._set_overrides(overrides)
         self.inference.set_image_threshold(self.model_info["model_id"], value)
-        self.model_info["thresholds"] = replace(self.model_info["thresholds"], image=value)
-        self.threshold.configure(value, self.model_info["score_stats"].good_median, value)
-        self.statusBar().showMessage(f"threshold {value:.4g} saved into the model", 8000)
+        info = self.model_info
+        info["thresholds"] = replace(info["thresholds"], image=value)
+        self.threshold.configure(calibrated_threshold(info), info["score_stats"].good_median, value)
+        self.model_panel.show_model(info)
+        self.statusBar().showMessage(
+            f"threshold {value:.4g} saved into the model (set by the operator; calibrated "
+            f"{calibrated_threshold(info):.4g})",
+            8000,
+        )
 
     def _display_changed(self, show: bool, opacity: float) -> None:
         self.settings = self.settings.override(show_heatmap=show, opacity=opacity)

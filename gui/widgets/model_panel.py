@@ -17,18 +17,34 @@ from PySide6.QtWidgets import (
 from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
 
 
+def calibrated_threshold(info: dict) -> float:
+    """The image threshold calibration chose, even after an operator saved another one."""
+    cal = info.get("training", {}).get("calibration", {})
+    return float(cal.get("image_threshold", info["thresholds"].image))
+
+
 def describe_model(info: dict) -> str:
     """HTML summary of a loaded model for engineers: what it is and how it was calibrated."""
     th, stats = info["thresholds"], info["score_stats"]
     cal = info.get("training", {}).get("calibration", {})
+    calibration = (
+        f"{100 * th.target_false_reject_rate:.1f} % false rejects on {stats.good_count} "
+        f"held-out good images; measured {100 * cal.get('calibration_false_reject_rate', 0):.1f} %"
+    )
+    calibrated = calibrated_threshold(info)
+    if not cal:
+        image_line = f"image threshold {th.image:.4g}"
+    elif th.image != calibrated:
+        image_line = (
+            f"image threshold {th.image:.4g}, <b>set by the operator</b> (calibrated "
+            f"{calibrated:.4g} for {calibration})"
+        )
+    else:
+        image_line = f"image threshold {th.image:.4g} (calibrated for {calibration})"
     lines = [
         f"<b>Model {info['model_id']}</b> ({info['family']}), created {info.get('created', '')}",
         f"from {info['path']}",
-        f"image threshold {th.image:.4g} (calibrated for "
-        f"{100 * th.target_false_reject_rate:.1f} % false rejects on {stats.good_count} "
-        f"held-out good images; measured {100 * cal.get('calibration_false_reject_rate', 0):.1f} %)"
-        if cal
-        else f"image threshold {th.image:.4g}",
+        image_line,
         f"pixel threshold {th.pixel:.4g}, smallest defect {th.min_defect_area_px} px",
     ]
     ev = info.get("evaluation") or {}
