@@ -7,7 +7,8 @@ crash between the two leaves at worst an unreferenced image, never a lost or dan
 Recording runs on the inspection thread, so it has to be quick for large frames too: for an
 8000x6000 FAIL part the full-frame float blend of the overlay alone took 4-10 s. The overlay
 is now blended in strips of rows on all cores (same pixels, small temporaries) and saved as
-JPEG, since it is only for people; the part image itself stays a lossless PNG.
+JPEG, since it is only for people; the part image itself stays a lossless PNG of the frame
+as taken (16-bit frames in 16 bits).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspector.imageio import to_uint8
+from inspector.capture import display_uint8
 from inspector.overlay import draw_regions, heatmap_overlay
 from inspector.records import InspectionLog, InspectionRecord
 from inspector.result import DefectRegion, InspectionResult
@@ -133,9 +134,9 @@ class PartRecorder:
         image_path = overlay_path = ""
         if self._should_save(verdict):
             img_p, ovl_p = self._paths(ctx, when)
-            rgb = to_uint8(image)
-            _write_image(img_p, rgb)
-            overlay = overlay_image(rgb, result.anomaly_map, self.map_range, result.regions)
+            _write_image(img_p, image)  # the frame as taken: 16-bit stays 16-bit
+            shown = display_uint8(image)
+            overlay = overlay_image(shown, result.anomaly_map, self.map_range, result.regions)
             _write_image(ovl_p, overlay, (cv2.IMWRITE_JPEG_QUALITY, OVERLAY_JPEG_QUALITY))
             image_path, overlay_path = str(img_p), str(ovl_p)
         rec = InspectionRecord(

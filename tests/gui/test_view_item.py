@@ -40,3 +40,14 @@ def test_regions_and_overlay_at_display_scale() -> None:
     assert not np.array_equal(plain[50, 50], heat[50, 50])  # heatmap over the defect
     assert np.array_equal(plain[5, 5], heat[5, 5])  # clean area untouched
     assert tuple(plain[40, 40]) == (255, 40, 40)  # region outline
+
+
+def test_a_12_bit_frame_is_shown_bright_not_black() -> None:
+    import numpy as np
+
+    from gui.view_item import to_display
+
+    frame = np.full((40, 60, 3), 2000, np.uint16)
+    frame[0, 0] = 4095
+    image, _, _ = to_display(frame, None)
+    assert image.dtype == np.uint8 and int(np.median(image)) == 2000 >> 4  # was 2000 >> 8 = 7

@@ -37,15 +37,20 @@ def test_save_policy_decides_which_parts_keep_images(tmp_path: Path, policy, sav
     assert rows[1].source == "cam0" and rows[1].model_id == "m1" and rows[1].part == "a/b c.png"
 
 
-def test_16_bit_images_are_saved_as_8_bit_evidence(tmp_path: Path) -> None:
-    image = np.full((32, 48, 3), 50000, np.uint16)
+def test_16_bit_evidence_is_lossless_and_its_overlay_is_not_black(tmp_path: Path) -> None:
+    import cv2
+
+    image = np.full((32, 48, 3), 3000, np.uint16)  # 12-bit data, as a 12-bit camera gives
+    image[0, 0] = 4095
     with InspectionLog(tmp_path / "log.sqlite") as log:
         r = PartRecorder(log, tmp_path, "all").record(
             image, _result(Verdict.FAIL), PartContext("s", "m")
         )
-    import cv2
-
-    assert cv2.imread(r.image_path).max() == 50000 >> 8
+    saved = cv2.imread(r.image_path, cv2.IMREAD_UNCHANGED)
+    assert saved.dtype == np.uint16 and np.array_equal(saved[:, :, ::-1], image)
+    # The top 8 bits of 3000 are 11 (nearly black); scaled by the 12 bits in use it is 187.
+    overlay = cv2.imread(r.overlay_path)
+    assert abs(int(np.median(overlay)) - (3000 >> 4)) <= 3
 
 
 def test_errors_are_logged_with_their_reason(tmp_path: Path) -> None:
