@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -44,6 +44,8 @@ from inspector.capture.devices import hide_password
 from inspector.model_store import ModelStore
 from inspector.recorder import SAVE_POLICIES
 from inspector.records import InspectionLog
+
+SETTINGS_SAVE_DELAY_MS = 500
 
 STATE_TEXT = {
     "connecting": "connecting …",
@@ -89,6 +91,13 @@ class MainWindow(QMainWindow):
         self._auto_promote = False
         self._review: ReviewDialog | None = None
         self.setWindowTitle("Visual Inspector station")
+        # Settings are written shortly after each change, not only on a clean exit: a killed
+        # process or a power cut must not lose an operator's threshold, source or mode. The
+        # delay folds a slider drag into one write.
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SETTINGS_SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self._save_settings)
         self._build()
         self.inference = InferenceWorker(
             self.slot,
@@ -197,6 +206,16 @@ class MainWindow(QMainWindow):
         self._set_trigger_mode(s.trigger_mode)
         self.resize(1500, 950)
 
+    def _update_settings(self, **changes: object) -> None:
+        self.settings = self.settings.override(**changes)
+        self._save_timer.start()
+
+    def _save_settings(self) -> None:
+        try:
+            self.workspace.save_settings(self.settings)
+        except OSError as exc:  # a full or read-only disk must not stop the line
+            self.statusBar().showMessage(f"could not save the settings: {exc}", 15000)
+
     # --- source --------------------------------------------------------------------------
     def connect_source(self, spec: str) -> None:
         """Switch to another source at once; the old capture thread winds down on its own."""
@@ -206,7 +225,7 @@ class MainWindow(QMainWindow):
         if not spec:
             self.source_state.setText("no source")
             return
-        self.settings = self.settings.override(source=spec)
+        self._update_settings(source=spec)
         worker = CaptureWorker(
             spec, self.settings.fps, self.slot, self.video_fps, self.capture_errors
         )
@@ -303,7 +322,7 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.thresholds = info["thresholds"]
         self.map_range = info["map_range"]
-        self.settings = self.settings.override(model=info["path"])
+        self._update_settings(model=info["path"])
         th = self.thresholds
         assert th is not None
         # The worker already applied the operator's override before its first part.
@@ -378,7 +397,7 @@ class MainWindow(QMainWindow):
         self._paint()
 
     def _set_overrides(self, overrides: dict[str, float]) -> None:
-        self.settings = self.settings.override(threshold_overrides=overrides)
+        self._update_settings(threshold_overrides=overrides)
         self.inference.set_threshold_overrides(overrides)
 
     def save_threshold(self, value: float) -> None:
@@ -404,7 +423,7 @@ class MainWindow(QMainWindow):
         )
 
     def _display_changed(self, show: bool, opacity: float) -> None:
-        self.settings = self.settings.override(show_heatmap=show, opacity=opacity)
+        self._update_settings(show_heatmap=show, opacity=opacity)
         self._paint()
 
     # --- trigger, saving, feedback -------------------------------------------------------
@@ -415,11 +434,11 @@ class MainWindow(QMainWindow):
     def _set_trigger_mode(self, mode: str) -> None:
         if hasattr(self, "inference"):
             self.inference.trigger_mode = mode
-        self.settings = self.settings.override(trigger_mode=mode)
+        self._update_settings(trigger_mode=mode)
         self.trigger_button.setEnabled(mode == "triggered")
 
     def _set_save_policy(self, policy: str) -> None:
-        self.settings = self.settings.override(save_policy=policy)
+        self._update_settings(save_policy=policy)
         self.inference.set_save_policy(policy)
 
     def review(self, item: ViewItem) -> None:
@@ -481,7 +500,8 @@ class MainWindow(QMainWindow):
         if getattr(self, "_closed", False):
             return
         self._closed = True
-        self.workspace.save_settings(self.settings)
+        self._save_timer.stop()
+        self._save_settings()
         # Every capture thread, old ones too, must have ended before Qt tears down; each
         # gets long enough for an OpenCV stream timeout, and they wind down in parallel.
         self._retire_capture()

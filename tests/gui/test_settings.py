@@ -21,3 +21,25 @@ def test_damaged_settings_file_falls_back_to_defaults_and_is_kept(tmp_path) -> N
     ws.settings_file.write_text("{not json")
     assert ws.load_settings() == StationSettings()
     assert (tmp_path / "settings.json.bad").read_text() == "{not json"
+
+
+def test_changes_are_saved_without_a_clean_shutdown(qtbot, window, tmp_path) -> None:
+    """What a kill -9 or a power cut would leave: the file as written while running."""
+    win = window
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    model_id = win.model_info["model_id"]
+    win.set_threshold(12.5)
+    win.trigger_mode.setCurrentText("triggered")
+    other = tmp_path / "other_camera"
+    win.connect_source(str(other))
+
+    def saved() -> bool:
+        s = win.workspace.load_settings() if win.workspace.settings_file.exists() else None
+        return (
+            s is not None
+            and s.threshold_overrides.get(model_id) == 12.5
+            and s.trigger_mode == "triggered"
+            and s.source == str(other)
+        )
+
+    qtbot.waitUntil(saved, timeout=5_000)  # no shutdown() was called
