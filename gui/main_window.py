@@ -36,7 +36,7 @@ from gui.widgets.model_panel import ModelPanel, calibrated_threshold
 from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.threshold_panel import ThresholdPanel
-from gui.widgets.verdict_banner import VerdictBanner
+from gui.widgets.verdict_banner import NO_PARTS, VerdictBanner
 from gui.workers import STOP_WAIT_MS, CaptureWorker, error_queue, save_frame
 from inspector.bundle import ScoreStats, Thresholds, update_thresholds
 from inspector.capture import Frame
@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.fps = 0.0
         self._auto_promote = False
         self._review: ReviewDialog | None = None
+        self._source_down = False  # the banner shows a source problem
         self.setWindowTitle("Visual Inspector station")
         # Settings are written shortly after each change, not only on a clean exit: a killed
         # process or a power cut must not lose an operator's threshold, source or mode. The
@@ -279,6 +280,17 @@ class MainWindow(QMainWindow):
         self.source_state.setStyleSheet(
             "" if state in ("live", "connecting") else "color:#c62828; font-weight:bold;"
         )
+        # The banner is what an operator reads from across the cell: a READY (or the last
+        # PASS) while the camera is gone would say the line is fine.
+        if state in ("retrying", "ended"):
+            self._source_down = True
+            self.banner.show_verdict(NO_PARTS, text)
+        elif state == "live" and self._source_down:
+            self._source_down = False
+            if self.current is not None:
+                self._paint(self.current.threshold)
+            else:
+                self.banner.show_verdict("", "source live; waiting for the first part")
 
     def _preview(self, image) -> None:  # noqa: ANN001 (numpy image)
         # Between triggers the operator sees the camera; in continuous mode the judged
@@ -360,6 +372,7 @@ class MainWindow(QMainWindow):
             self.fps = 1.0 / dt if not self.fps else 0.8 * self.fps + 0.2 / dt
         self._last_result_time = now
         self.current = item
+        self._source_down = False
         self.counters.add(item.verdict)
         self.history.add_part(item, thumbnail(item, self.map_range))
         # The banner shows the verdict that was counted and logged. A slider move the

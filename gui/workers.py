@@ -174,7 +174,11 @@ def save_frame(frame: Frame, folder: Path) -> Path:
     """Write a frame losslessly (16-bit stays 16-bit) for a training set."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = frame.name and Path(frame.name).stem or f"frame{frame.index:06d}"
-    path = folder / f"{time.strftime('%Y%m%d_%H%M%S')}_{frame.index:06d}_{stem}.png"
+    base = f"{time.strftime('%Y%m%d_%H%M%S')}_{frame.index:06d}_{stem}"
+    path, n = folder / f"{base}.png", 1
+    while path.exists():  # the same frame captured twice in a second, or a new source
+        n += 1
+        path = folder / f"{base}_{n}.png"
     img = frame.image
     if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")

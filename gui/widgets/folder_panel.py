@@ -3,7 +3,6 @@ results sorted by score, and open the same report ``inspector inspect`` writes."
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.run_dirs import new_run_dir
 from inspector.imageio import iter_image_files
 
 
@@ -109,7 +109,7 @@ class FolderPanel(QWidget):
         if not Path(folder).is_dir():
             self.status.setText(f"not a folder: {folder}")
             return
-        out = self.output_root / "folder_runs" / time.strftime("%Y%m%d_%H%M%S")
+        out = new_run_dir(self.output_root / "folder_runs")
         self.worker = FolderWorker(self.bundle, folder, str(out))
         self.worker.progress.connect(self._progress)
         self.worker.finished_run.connect(self._done)

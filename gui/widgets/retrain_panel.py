@@ -4,7 +4,6 @@ current model on the same images, then promote (see the versions panel for rollb
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.jobs import Job
+from gui.run_dirs import new_run_dir
 from inspector.bundle import BundleError, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
@@ -158,7 +158,7 @@ class RetrainPanel(QWidget):
         if self.refresh_count() < 2:
             self.stage.setText("need at least 2 good images (capture some or pick a folder)")
             return
-        self.candidate = self.candidates_dir / time.strftime("%Y%m%d_%H%M%S")
+        self.candidate = new_run_dir(self.candidates_dir, "_current")
         args = ["train", "--data", self.data.text(), "--out", str(self.candidate)]
         args += self.model_arguments()
         if self.test.text().strip():

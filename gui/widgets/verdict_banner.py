@@ -7,7 +7,14 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-COLOURS = {"PASS": "#1b8a3a", "FAIL": "#c62828", "ERROR": "#ef6c00", "": "#455a64"}
+NO_PARTS = "NO PARTS"  # the source is failing: nothing is being inspected
+COLOURS = {
+    "PASS": "#1b8a3a",
+    "FAIL": "#c62828",
+    "ERROR": "#ef6c00",
+    NO_PARTS: "#6a1b9a",
+    "": "#455a64",
+}
 
 
 class VerdictBanner(QWidget):

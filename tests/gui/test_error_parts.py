@@ -33,3 +33,13 @@ def test_trigger_without_a_frame_is_an_error_part(qtbot, window, tmp_path) -> No
     win.shutdown()
     with InspectionLog(win.workspace.log_file) as log:
         assert any(r.error.startswith("trigger: no frame") for r in log.query(verdict="ERROR"))
+
+
+def test_the_banner_shows_a_failing_source_instead_of_ready(qtbot, window, tmp_path) -> None:
+    from gui.widgets.verdict_banner import NO_PARTS
+
+    win = window
+    qtbot.waitUntil(lambda: win.current is not None, timeout=60_000)
+    win.connect_source(str(tmp_path / "unplugged"))
+    qtbot.waitUntil(lambda: win.banner.verdict.text() == NO_PARTS, timeout=10_000)
+    assert "unplugged" in win.banner.detail.text()
