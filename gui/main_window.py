@@ -4,45 +4,31 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QPushButton,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
+from gui.capture_control import CaptureControl
 from gui.frame_slot import LatestSlot
 from gui.inference_worker import InferenceWorker
-from gui.settings import SAMPLE_PRODUCT, TRIGGER_MODES, StationSettings, Workspace
+from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace
 from gui.training_set import ADDED, add_marked_part, add_saved_image, not_added
 from gui.view_item import ViewItem, rejudge, render, thumbnail
-from gui.widgets.counters import Counters
 from gui.widgets.folder_panel import FolderPanel
-from gui.widgets.history_strip import HistoryStrip
-from gui.widgets.image_view import ImageView
+from gui.widgets.live_panel import LivePanel
 from gui.widgets.log_panel import LogPanel
 from gui.widgets.model_panel import ModelPanel, calibrated_threshold
 from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
-from gui.widgets.threshold_panel import ThresholdPanel
-from gui.widgets.verdict_banner import NO_PARTS, VerdictBanner
-from gui.workers import STOP_WAIT_MS, CaptureWorker, error_queue, save_frame
+from gui.widgets.verdict_banner import NO_PARTS
+from gui.workers import CaptureWorker, error_queue, save_frame
 from inspector.bundle import ScoreStats, Thresholds, update_thresholds
 from inspector.capture import Frame
 from inspector.capture.devices import hide_password
 from inspector.model_store import ModelStore
-from inspector.recorder import SAVE_POLICIES
 from inspector.records import InspectionLog
 
 SETTINGS_SAVE_DELAY_MS = 500
@@ -80,8 +66,7 @@ class MainWindow(QMainWindow):
         self.store = ModelStore(workspace.models_dir)
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.capture_errors = error_queue()  # unreadable frames, each logged as a part
-        self.capture: CaptureWorker | None = None
-        self._retired: set[CaptureWorker] = set()  # stopping, kept until their thread ends
+        self.sources = CaptureControl(self.slot, self.capture_errors, self)
         self.model_info: dict | None = None
         self.thresholds: Thresholds | None = None
         self.current: ViewItem | None = None
@@ -113,60 +98,23 @@ class MainWindow(QMainWindow):
         self.inference.model_loaded.connect(self._model_loaded)
         self.inference.model_failed.connect(self._model_failed)
         self.inference.start()
+        self.sources.state_changed.connect(self._source_state)
+        self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.sources.preview.connect(self._preview)
+        self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
         self._open_initial_model()
         self.connect_source(self.settings.source)
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
         s = self.settings
-        self.source_edit = QLineEdit(s.source)
-        self.source_edit.setToolTip("camera index, video file, rtsp/http URL, or image folder")
-        connect = QPushButton("Connect")
-        self.trigger_mode = QComboBox()
-        self.trigger_mode.addItems(TRIGGER_MODES)
-        self.trigger_mode.setCurrentText(s.trigger_mode)
-        self.trigger_button = QPushButton("Inspect now  [Space]")
-        self.save_policy = QComboBox()
-        self.save_policy.addItems(SAVE_POLICIES)
-        self.save_policy.setCurrentText(s.save_policy)
-        top = QHBoxLayout()
-        for w in (
-            QLabel("Source"),
-            self.source_edit,
-            connect,
-            QLabel("Mode"),
-            self.trigger_mode,
-            self.trigger_button,
-            QLabel("Save images"),
-            self.save_policy,
-        ):
-            top.addWidget(w)
-
-        self.view = ImageView("waiting for the first part …")
-        self.banner = VerdictBanner()
-        self.counters = Counters()
-        self.stats = QLabel("–")
-        self.stats.setWordWrap(True)
-        self.threshold = ThresholdPanel()
-        self.threshold.set_display(s.show_heatmap, s.opacity)
-        right = QVBoxLayout()
-        right.addWidget(self.banner)
-        right.addWidget(self.counters)
-        right.addWidget(self.stats)
-        right.addWidget(self.threshold)
-        right.addStretch(1)
-        side = QWidget()
-        side.setLayout(right)
-        side.setFixedWidth(420)
-        middle = QHBoxLayout()
-        middle.addWidget(self.view, 1)
-        middle.addWidget(side)
-        self.history = HistoryStrip()
-        live = QWidget()
-        live_lay = QVBoxLayout(live)
-        live_lay.addLayout(top)
-        live_lay.addLayout(middle, 1)
-        live_lay.addWidget(self.history)
+        live = LivePanel(s)
+        self.live = live
+        # The Live tab's widgets, under the names the rest of the window (and tests) use.
+        self.source_edit, self.trigger_mode = live.source_edit, live.trigger_mode
+        self.trigger_button, self.save_policy = live.trigger_button, live.save_policy
+        self.view, self.banner, self.counters = live.view, live.banner, live.counters
+        self.stats, self.threshold, self.history = live.stats, live.threshold, live.history
 
         self.log_panel = LogPanel(self.log)
         self.folder_panel = FolderPanel(self.workspace.root)
@@ -187,7 +135,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.source_state, 1)
         self.statusBar().addPermanentWidget(self.model_label)
 
-        connect.clicked.connect(lambda: self.connect_source(self.source_edit.text()))
+        live.connect_button.clicked.connect(lambda: self.connect_source(self.source_edit.text()))
         self.source_edit.returnPressed.connect(lambda: self.connect_source(self.source_edit.text()))
         self.trigger_mode.currentTextChanged.connect(self._set_trigger_mode)
         self.trigger_button.clicked.connect(self.trigger)
@@ -218,59 +166,20 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"could not save the settings: {exc}", 15000)
 
     # --- source --------------------------------------------------------------------------
+    @property
+    def capture(self) -> CaptureWorker | None:
+        """The capture thread of the current source."""
+        return self.sources.worker
+
     def connect_source(self, spec: str) -> None:
         """Switch to another source at once; the old capture thread winds down on its own."""
         spec = spec.strip()
-        self._retire_capture()
-        self.slot.clear()
+        self.sources.switch(spec, self.settings.fps, self.video_fps)
         if not spec:
             self.source_state.setText("no source")
             return
         self._update_settings(source=spec)
-        worker = CaptureWorker(
-            spec, self.settings.fps, self.slot, self.video_fps, self.capture_errors
-        )
         self.inference.set_source(hide_password(spec))
-        self.capture = worker
-        # Every slot goes through _current(): an old worker's queued signals may still arrive
-        # after a switch and must not paint its state or frames over the new source's.
-        worker.state_changed.connect(self._current(worker, self._source_state))
-        worker.frame_error.connect(
-            self._current(worker, lambda msg: self.statusBar().showMessage(msg, 8000))
-        )
-        worker.preview.connect(self._current(worker, self._preview))
-        worker.collected.connect(self._current(worker, lambda _p: self.retrain.refresh_count()))
-        worker.finished.connect(lambda: self._capture_finished(worker))
-        worker.start()
-
-    def _current(self, worker: CaptureWorker, slot: Callable[..., object]) -> Callable[..., None]:
-        def call(*args: object) -> None:
-            if worker is self.capture:
-                slot(*args)
-
-        return call
-
-    def _retire_capture(self) -> None:
-        """Ask the current capture thread to stop without waiting for it.
-
-        Its open or read may block for OpenCV's stream timeout; the UI goes on meanwhile.
-        The worker stays referenced in ``_retired`` until its ``finished`` signal, because a
-        QThread object destroyed while its thread runs aborts the process.
-        """
-        worker, self.capture = self.capture, None
-        if worker is None:
-            return
-        worker.request_stop()
-        if worker.isFinished():
-            worker.deleteLater()  # its finished signal was already handled while current
-        else:
-            self._retired.add(worker)
-
-    def _capture_finished(self, worker: CaptureWorker) -> None:
-        if worker in self._retired:
-            self._retired.discard(worker)
-            worker.wait()  # finished is emitted just before the thread returns
-            worker.deleteLater()
 
     def _source_state(self, state: str, detail: str) -> None:
         text = f"source {self.settings.source}: {STATE_TEXT.get(state, state)}"
@@ -488,7 +397,7 @@ class MainWindow(QMainWindow):
             self._review.note(message)
 
     def capture_good(self, folder: str) -> None:
-        frame = self.capture.last_frame() if self.capture else None
+        frame = self.sources.last_frame()
         if frame is None:
             self.statusBar().showMessage("no frame to capture yet", 5000)
             return
@@ -497,8 +406,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"saved {path}", 5000)
 
     def _collect_changed(self, every: int, folder: str) -> None:
-        if self.capture is not None:
-            self.capture.collect_every(every, Path(folder) if every else None)
+        self.sources.collect_every(every, Path(folder) if every else None)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.log_panel:
@@ -515,13 +423,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._save_timer.stop()
         self._save_settings()
-        # Every capture thread, old ones too, must have ended before Qt tears down; each
-        # gets long enough for an OpenCV stream timeout, and they wind down in parallel.
-        self._retire_capture()
-        for worker in self._retired:
-            worker.request_stop()
-        for worker in list(self._retired):
-            worker.wait(STOP_WAIT_MS)
+        self.sources.shutdown()  # every capture thread, old ones too, ends before Qt does
         self.inference.stop()
         self.retrain.stop()
         self.folder_panel.stop()

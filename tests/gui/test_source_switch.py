@@ -50,13 +50,13 @@ def test_switching_away_from_a_silent_stream_never_blocks(qtbot, window, parts, 
     t0 = time.monotonic()
     win.connect_source(str(parts))
     assert time.monotonic() - t0 < 0.5
-    assert old in win._retired and old.isRunning()  # still referenced while it runs
+    assert old in win.sources.retired and old.isRunning()  # still referenced while it runs
     n = win.counters.total
     qtbot.waitUntil(lambda: win.counters.total >= n + 2, timeout=30_000)
     # Once OpenCV gives up, the old thread ends and is deleted; its late "retrying" state
     # never reaches the status bar, which keeps showing the new source.
     qtbot.waitUntil(lambda: not shiboken6.isValid(old), timeout=20_000)
-    assert not win._retired
+    assert not win.sources.retired
     assert "live" in win.source_state.text() and "127.0.0.1" not in win.source_state.text()
 
     # Closing while a thread is still blocked waits for it instead of aborting the process.
