@@ -25,6 +25,10 @@ from inspector.records import InspectionLog
 
 TRIGGER_WAIT_S = 2.0  # a trigger with no frame within this is logged as an ERROR part
 NO_IMAGE = np.full((240, 320, 3), 64, np.uint8)  # shown for a part with no picture
+# Neither a model load nor an inspection can be interrupted, and a QThread destroyed while
+# it runs aborts the process: a closing station waits this long. A 48 MP part with its
+# evidence takes ~15 s on a busy 2-core station, a first model load (torch import) more.
+STOP_WAIT_MS = 60_000
 
 
 class InferenceWorker(QThread):
@@ -88,10 +92,11 @@ class InferenceWorker(QThread):
         with self._lock:
             self._source = label
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop after the current part or model load; True once the thread has ended."""
         self.requestInterruption()
         self._stop.set()
-        self.wait(10000)
+        return self.wait(STOP_WAIT_MS)
 
     # --- worker thread -----------------------------------------------------------------
     def run(self) -> None:
