@@ -30,6 +30,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import _destroy
     from gui.main_window import MainWindow
     from gui.settings import StationSettings, Workspace
 
@@ -62,10 +63,13 @@ def main() -> int:
             win.close()
             app.quit()
 
-    timer = QTimer()
+    timer = QTimer(win)  # dies with the window instead of keeping it alive
     timer.timeout.connect(poll)
     timer.start(50)
     app.exec()
+    # Delete the window while the QApplication exists (see gui.app._destroy): left to
+    # PySide's clean-up at interpreter exit it can crash the process after the shot.
+    _destroy(win)
     return 0
 
 
