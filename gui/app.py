@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     app.aboutToQuit.connect(window.shutdown)
     code = int(app.exec())
     app.aboutToQuit.disconnect(window.shutdown)
-    _destroy(window)
+    destroy_window(window)
     del window
     gc.collect()
     return code
@@ -83,7 +83,7 @@ def _screenshot(window: QWidget, path: Path) -> None:
     window.close()
 
 
-def _destroy(window: MainWindow) -> None:
+def destroy_window(window: MainWindow) -> None:
     """Stop the window's threads and delete it while the QApplication still exists.
 
     Left alive past ``app.exec()`` (the aboutToQuit connection and the screenshot timer held

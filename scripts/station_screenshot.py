@@ -30,7 +30,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import _destroy
+    from gui.app import destroy_window
     from gui.main_window import MainWindow
     from gui.settings import StationSettings, Workspace
 
@@ -67,9 +67,9 @@ def main() -> int:
     timer.timeout.connect(poll)
     timer.start(50)
     app.exec()
-    # Delete the window while the QApplication exists (see gui.app._destroy): left to
+    # Delete the window while the QApplication exists (see gui.app.destroy_window): left to
     # PySide's clean-up at interpreter exit it can crash the process after the shot.
-    _destroy(win)
+    destroy_window(win)
     return 0
 
 
