@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from gui.frame_slot import LatestSlot
+from gui.qt_signals import emit
 from gui.workers import STOP_WAIT_MS, CaptureError, CaptureWorker
 from inspector.capture import Frame
 
@@ -94,7 +95,7 @@ class CaptureControl(QObject):
     def _relay(self, worker: CaptureWorker, signal: SignalInstance) -> Callable[..., None]:
         def relay(*args: object) -> None:
             if worker is self.worker:
-                signal.emit(*args)
+                emit(signal, *args)
 
         return relay
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.qt_signals import emit
 from gui.run_dirs import new_run_dir
 from inspector.imageio import iter_image_files
 
@@ -49,13 +50,13 @@ class FolderWorker(QThread):
                     insp,
                     files,
                     self.out_dir,
-                    progress=lambda done, total: self.progress.emit(done, total),
+                    progress=lambda done, total: emit(self.progress, done, total),
                     cancelled=self.isInterruptionRequested,
                 )
         except Exception as exc:  # shown to the engineer; the station keeps running
-            self.failed.emit(str(exc))
+            emit(self.failed, str(exc))
             return
-        self.finished_run.emit(run)
+        emit(self.finished_run, run)
 
 
 class FolderPanel(QWidget):

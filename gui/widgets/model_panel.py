@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.qt_signals import emit
 from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
 
 
@@ -118,7 +119,7 @@ class ModelPanel(QWidget):
             return None
         self.message.setText(f"promoted as version {version.number}")
         self.refresh()
-        self.version_activated.emit(str(version.path))
+        emit(self.version_activated, str(version.path))
         return version
 
     def roll_back(self) -> None:
@@ -139,9 +140,9 @@ class ModelPanel(QWidget):
             return
         self.message.setText(f"now using version {version.number} ({version.model_id})")
         self.refresh()
-        self.version_activated.emit(str(version.path))
+        emit(self.version_activated, str(version.path))
 
     def _open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model bundle folder")
         if folder:
-            self.open_requested.emit(folder)
+            emit(self.open_requested, folder)

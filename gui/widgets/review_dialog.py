@@ -7,6 +7,7 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from gui.qt_signals import emit
 from gui.view_item import ViewItem
 from gui.widgets.image_view import ImageView
 
@@ -66,6 +67,6 @@ class ReviewDialog(QDialog):
         self.notice.show()
 
     def _mark(self) -> None:
-        self.mark_good.emit(self.item)
+        emit(self.mark_good, self.item)
         self.good_button.setEnabled(False)
         self.good_button.setText("Marked good")

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import qt_signals
+
 STEPS = 1000
 
 
@@ -56,7 +58,7 @@ class ThresholdPanel(QWidget):
         grid.addWidget(self.opacity, 2, 2, 1, 2)
         self.slider.valueChanged.connect(self._moved)
         reset.clicked.connect(lambda: self.set_threshold(self.calibrated, emit=True))
-        self.save.clicked.connect(lambda: self.save_requested.emit(self.value()))
+        self.save.clicked.connect(lambda: qt_signals.emit(self.save_requested, self.value()))
         self.heatmap.toggled.connect(self._display)
         self.opacity.valueChanged.connect(self._display)
         self.setEnabled(False)
@@ -80,7 +82,7 @@ class ThresholdPanel(QWidget):
         self.slider.blockSignals(False)
         self.value_label.setText(f"{value:.4g}")
         if emit:
-            self.threshold_changed.emit(value)
+            qt_signals.emit(self.threshold_changed, value)
 
     def set_display(self, show: bool, opacity: float) -> None:
         self.heatmap.setChecked(show)
@@ -89,7 +91,9 @@ class ThresholdPanel(QWidget):
     def _moved(self, _pos: int) -> None:
         v = self.value()
         self.value_label.setText(f"{v:.4g}")
-        self.threshold_changed.emit(v)
+        qt_signals.emit(self.threshold_changed, v)
 
     def _display(self, *_args: object) -> None:
-        self.display_changed.emit(self.heatmap.isChecked(), self.opacity.value() / 100.0)
+        qt_signals.emit(
+            self.display_changed, self.heatmap.isChecked(), self.opacity.value() / 100.0
+        )
