@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from gui.frame_slot import LatestSlot
-from gui.qt_signals import emit
 from gui.workers import STOP_WAIT_MS, CaptureError, CaptureWorker
 from inspector.capture import Frame
 
@@ -95,7 +94,7 @@ class CaptureControl(QObject):
     def _relay(self, worker: CaptureWorker, signal: SignalInstance) -> Callable[..., None]:
         def relay(*args: object) -> None:
             if worker is self.worker:
-                emit(signal, *args)
+                signal.emit(*args)
 
         return relay
 

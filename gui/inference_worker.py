@@ -17,7 +17,6 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from gui.frame_slot import LatestSlot
-from gui.qt_signals import emit
 from gui.view_item import ViewItem, to_display
 from gui.workers import CaptureError
 from inspector.capture import Frame
@@ -127,7 +126,7 @@ class InferenceWorker(QThread):
                 self._log_capture_errors(insp, recorder)
                 frame = self._next_frame(insp, recorder)
                 if frame is not None:
-                    emit(self.result_ready, self._inspect(insp, recorder, frame))
+                    self.result_ready.emit(self._inspect(insp, recorder, frame))
         finally:
             log.close()
             if insp is not None:
@@ -140,7 +139,7 @@ class InferenceWorker(QThread):
         try:
             insp = Inspector.load(bundle)
         except Exception as exc:  # any bad bundle: report it, keep the current model running
-            emit(self.model_failed, bundle, str(exc))
+            self.model_failed.emit(bundle, str(exc))
             return None
         map_range = map_display_range(insp)
         recorder = PartRecorder(log, self.images_dir, "none", map_range)  # policy set per part
@@ -149,8 +148,7 @@ class InferenceWorker(QThread):
             override = self._overrides.get(meta.model_id)
         if override is not None:
             insp.set_thresholds(image=override)
-        emit(
-            self.model_loaded,
+        self.model_loaded.emit(
             {
                 "path": bundle,
                 "backend": insp.backend.name,
@@ -164,7 +162,7 @@ class InferenceWorker(QThread):
                 "map_range": map_range,
                 "training": meta.training,
                 "evaluation": meta.evaluation,
-            },
+            }
         )
         return insp, recorder
 
@@ -181,7 +179,7 @@ class InferenceWorker(QThread):
                 return
             if self.trigger_mode != "triggered":
                 ctx = PartContext(err.source, insp.model_id, err.name, err.timestamp)
-                emit(self.result_ready, self._error_part(insp, recorder, ctx, err.message))
+                self.result_ready.emit(self._error_part(insp, recorder, ctx, err.message))
 
     def _next_frame(self, insp: Any, recorder: PartRecorder) -> Frame | None:
         if self.trigger_mode != "triggered":
@@ -196,7 +194,7 @@ class InferenceWorker(QThread):
                 source = self._source
             ctx = PartContext(source, insp.model_id, "", time.time())
             reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
-            emit(self.result_ready, self._error_part(insp, recorder, ctx, reason))
+            self.result_ready.emit(self._error_part(insp, recorder, ctx, reason))
         return frame
 
     def _error_part(

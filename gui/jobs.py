@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from gui.qt_signals import emit
-
 # tqdm lines look like "features:  45%|####5     | 18/40 [00:03<00:04, 5.1img/s]".
 _PROGRESS = re.compile(r"([A-Za-z][\w ]*?):\s+(\d{1,3})%\|")
 
@@ -52,12 +50,12 @@ class Job(QObject):
         self.proc = QProcess(self)
         self.proc.readyReadStandardOutput.connect(self._stdout)
         self.proc.readyReadStandardError.connect(self._stderr)
-        self.proc.finished.connect(lambda code, _status: emit(self.finished, int(code)))
+        self.proc.finished.connect(lambda code, _status: self.finished.emit(int(code)))
         self.cancelled = False
 
     def start(self) -> None:
         program, args = cli_command(*self.args)
-        emit(self.output, "$ inspector " + " ".join(self.args))
+        self.output.emit("$ inspector " + " ".join(self.args))
         self.proc.start(program, args)
 
     def running(self) -> bool:
@@ -87,13 +85,13 @@ class Job(QObject):
         text = bytes(self.proc.readAllStandardOutput().data()).decode(errors="replace")
         for line in text.splitlines():
             if line.strip():
-                emit(self.output, line)
+                self.output.emit(line)
 
     def _stderr(self) -> None:
         text = bytes(self.proc.readAllStandardError().data()).decode(errors="replace")
         found = parse_progress(text)
         if found:
-            emit(self.progress, *found)
+            self.progress.emit(*found)
         for line in re.split(r"[\r\n]+", text):
             if line.strip() and not _PROGRESS.search(line):
-                emit(self.output, line)
+                self.output.emit(line)

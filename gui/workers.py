@@ -19,7 +19,6 @@ import cv2
 from PySide6.QtCore import QThread, Signal
 
 from gui.frame_slot import LatestSlot
-from gui.qt_signals import emit
 from gui.view_item import to_display
 from inspector.capture import (
     CaptureSource,
@@ -116,7 +115,7 @@ class CaptureWorker(QThread):
         return self.wait(wait_ms)
 
     def _report(self, exc: FrameError, source: Reconnector) -> None:
-        emit(self.frame_error, str(exc))
+        self.frame_error.emit(str(exc))
         label = source.source.label if source.source is not None else self.spec
         error = CaptureError(label, Path(exc.path).name, str(exc), time.time())
         with self._lock:  # like frames: nothing from a stopped (replaced) worker
@@ -126,7 +125,7 @@ class CaptureWorker(QThread):
     def run(self) -> None:
         source = Reconnector(
             lambda: make_source(self.spec, self.fps, self.video_fps),
-            on_state=lambda state, detail: emit(self.state_changed, state, detail),
+            on_state=lambda state, detail: self.state_changed.emit(state, detail),
         )
         last_preview = 0.0
         try:
@@ -145,11 +144,11 @@ class CaptureWorker(QThread):
                     every, folder = self._collect_every, self._collect_dir
                     self.slot.put(frame)
                 if every and folder is not None and frame.index % every == 0:
-                    emit(self.collected, str(save_frame(frame, folder)))
+                    self.collected.emit(str(save_frame(frame, folder)))
                 now = time.monotonic()
                 if now - last_preview >= PREVIEW_INTERVAL_S:
                     last_preview = now
-                    emit(self.preview, to_display(frame.image, None)[0])
+                    self.preview.emit(to_display(frame.image, None)[0])
         finally:
             source.close()
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
 
-from gui.qt_signals import emit
-
 
 class Counters(QWidget):
     reset_requested = Signal()
@@ -34,7 +32,7 @@ class Counters(QWidget):
     def reset(self) -> None:
         self.counts = {"PASS": 0, "FAIL": 0, "ERROR": 0}
         self._refresh()
-        emit(self.reset_requested)
+        self.reset_requested.emit()
 
     @property
     def total(self) -> int:

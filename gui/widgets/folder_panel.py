@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.qt_signals import emit
 from gui.run_dirs import new_run_dir
 from inspector.imageio import iter_image_files
 
@@ -50,13 +49,13 @@ class FolderWorker(QThread):
                     insp,
                     files,
                     self.out_dir,
-                    progress=lambda done, total: emit(self.progress, done, total),
+                    progress=lambda done, total: self.progress.emit(done, total),
                     cancelled=self.isInterruptionRequested,
                 )
         except Exception as exc:  # shown to the engineer; the station keeps running
-            emit(self.failed, str(exc))
+            self.failed.emit(str(exc))
             return
-        emit(self.finished_run, run)
+        self.finished_run.emit(run)
 
 
 class FolderPanel(QWidget):

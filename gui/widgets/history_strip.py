@@ -9,7 +9,6 @@ from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from gui.qimage import to_pixmap
-from gui.qt_signals import emit
 from gui.view_item import THUMB_SIDE, ViewItem
 
 KEEP = 60  # parts kept in the strip; the inspection log keeps everything
@@ -45,4 +44,4 @@ class HistoryStrip(QListWidget):
     def _clicked(self, entry: QListWidgetItem) -> None:
         row = self.row(entry)
         if 0 <= row < len(self.parts):
-            emit(self.part_selected, self.parts[row])
+            self.part_selected.emit(self.parts[row])

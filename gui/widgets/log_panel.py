@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.qt_signals import emit
 from inspector.records import InspectionLog, InspectionRecord
 
 PERIODS = {"last hour": 3600, "today": None, "last 7 days": 7 * 86400, "all": 0}
@@ -141,7 +140,7 @@ class LogPanel(QWidget):
         for index in self.table.selectionModel().selectedRows():
             cell = self.table.item(index.row(), 0)
             if cell is not None:
-                emit(self.mark_good, int(cell.data(Qt.ItemDataRole.DisplayRole)))
+                self.mark_good.emit(int(cell.data(Qt.ItemDataRole.DisplayRole)))
         self.refresh()
 
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.qt_signals import emit
 from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
 
 
@@ -119,7 +118,7 @@ class ModelPanel(QWidget):
             return None
         self.message.setText(f"promoted as version {version.number}")
         self.refresh()
-        emit(self.version_activated, str(version.path))
+        self.version_activated.emit(str(version.path))
         return version
 
     def roll_back(self) -> None:
@@ -140,9 +139,9 @@ class ModelPanel(QWidget):
             return
         self.message.setText(f"now using version {version.number} ({version.model_id})")
         self.refresh()
-        emit(self.version_activated, str(version.path))
+        self.version_activated.emit(str(version.path))
 
     def _open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model bundle folder")
         if folder:
-            emit(self.open_requested, folder)
+            self.open_requested.emit(folder)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from gui.jobs import Job
-from gui.qt_signals import emit
 from gui.run_dirs import new_run_dir
 from inspector.bundle import BundleError, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
@@ -111,7 +110,7 @@ class RetrainPanel(QWidget):
         lay.addWidget(self.log, 1)
         browse.clicked.connect(lambda: self._pick(self.data))
         test_browse.clicked.connect(lambda: self._pick(self.test))
-        capture.clicked.connect(lambda: emit(self.capture_requested, self.data.text()))
+        capture.clicked.connect(lambda: self.capture_requested.emit(self.data.text()))
         self.collect.toggled.connect(self._collect)
         self.every.valueChanged.connect(self._collect)
         self.data.editingFinished.connect(self.refresh_count)
@@ -150,7 +149,7 @@ class RetrainPanel(QWidget):
 
     def _collect(self, *_args: object) -> None:
         n = self.every.value() if self.collect.isChecked() else 0
-        emit(self.collect_changed, n, self.data.text())
+        self.collect_changed.emit(n, self.data.text())
 
     # --- training ----------------------------------------------------------------------
     def start_training(self) -> None:
@@ -280,7 +279,7 @@ class RetrainPanel(QWidget):
     def _promote(self) -> None:
         if self.candidate is not None:
             note = f"retrained on {self.refresh_count()} images from {self.data.text()}"
-            emit(self.promote_requested, str(self.candidate), note)
+            self.promote_requested.emit(str(self.candidate), note)
             self.promote_button.setEnabled(False)
             self.stage.setText("promoted")
 

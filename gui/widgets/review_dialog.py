@@ -7,7 +7,6 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from gui.qt_signals import emit
 from gui.view_item import ViewItem
 from gui.widgets.image_view import ImageView
 
@@ -67,6 +66,6 @@ class ReviewDialog(QDialog):
         self.notice.show()
 
     def _mark(self) -> None:
-        emit(self.mark_good, self.item)
+        self.mark_good.emit(self.item)
         self.good_button.setEnabled(False)
         self.good_button.setText("Marked good")

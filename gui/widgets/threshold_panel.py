@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import qt_signals
-
 STEPS = 1000
 
 
@@ -58,7 +56,7 @@ class ThresholdPanel(QWidget):
         grid.addWidget(self.opacity, 2, 2, 1, 2)
         self.slider.valueChanged.connect(self._moved)
         reset.clicked.connect(lambda: self.set_threshold(self.calibrated, emit=True))
-        self.save.clicked.connect(lambda: qt_signals.emit(self.save_requested, self.value()))
+        self.save.clicked.connect(lambda: self.save_requested.emit(self.value()))
         self.heatmap.toggled.connect(self._display)
         self.opacity.valueChanged.connect(self._display)
         self.setEnabled(False)
@@ -82,7 +80,7 @@ class ThresholdPanel(QWidget):
         self.slider.blockSignals(False)
         self.value_label.setText(f"{value:.4g}")
         if emit:
-            qt_signals.emit(self.threshold_changed, value)
+            self.threshold_changed.emit(value)
 
     def set_display(self, show: bool, opacity: float) -> None:
         self.heatmap.setChecked(show)
@@ -91,9 +89,7 @@ class ThresholdPanel(QWidget):
     def _moved(self, _pos: int) -> None:
         v = self.value()
         self.value_label.setText(f"{v:.4g}")
-        qt_signals.emit(self.threshold_changed, v)
+        self.threshold_changed.emit(v)
 
     def _display(self, *_args: object) -> None:
-        qt_signals.emit(
-            self.display_changed, self.heatmap.isChecked(), self.opacity.value() / 100.0
-        )
+        self.display_changed.emit(self.heatmap.isChecked(), self.opacity.value() / 100.0)
