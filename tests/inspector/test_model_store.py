@@ -40,7 +40,7 @@ def make_bundle(tmp_path: Path) -> MakeBundle:
     def make(name: str) -> Path:
         torch.manual_seed(zlib.crc32(name.encode()))
         meta = BundleMeta(
-            family="cnn_cluster",
+            family="cnn-cluster",
             model_config={"tag": name},
             preprocessing=Preprocessing(input_size=(64, 64)),
             thresholds=Thresholds(image=1.0, pixel=0.5),

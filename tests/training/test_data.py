@@ -101,6 +101,6 @@ def test_intensity_reference_samples_evenly_spaced_images(tmp_path: Path) -> Non
     files = []
     for i, level in enumerate([10, 200, 210, 220, 50]):
         files.append(tmp_path / f"{i}.png")
-        cv2.imwrite(str(files[-1]), np.full((8, 8, 3), level, np.uint8))
-    mean, _ = intensity_reference(files, Preprocessing(input_size=(8, 8)), sample=3)
+        cv2.imwrite(str(files[-1]), np.full((16, 16, 3), level, np.uint8))
+    mean, _ = intensity_reference(files, Preprocessing(input_size=(16, 16)), sample=3)
     assert mean == pytest.approx(50 / 255, abs=1e-6)  # of 10, 210, 50; the first three: 200
