@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from inspector.bundle import ScoreStats, Thresholds
-from inspector.capture import display_uint8
+from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay, make_thumbnail
 from inspector.postprocess import find_regions, normalized_score
 from inspector.result import DefectRegion
@@ -69,7 +69,7 @@ def to_display(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Image (uint8 RGB, scaled to its bit depth) and map shrunk so the longer side is at
     most ``DISPLAY_SIDE``."""
-    image = display_uint8(image)
+    image = to_uint8(image)
     h, w = image.shape[:2]
     scale = min(1.0, DISPLAY_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

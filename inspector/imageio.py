@@ -146,25 +146,23 @@ def check_image_size(width: int, height: int, name: str) -> None:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Convert an image from read_image to uint8 for display and thumbnails.
+    """An 8-bit copy of an image for people to look at (views, thumbnails, overlays).
 
-    uint16 keeps its top 8 bits (fast; 12-bit data stored unshifted will look dark);
-    uint8 is returned unchanged, not copied.
-
-    Args:
-        image: uint8 or uint16 array.
-
-    Returns:
-        uint8 array of the same shape.
+    16-bit images often hold 10-, 12- or 14-bit data (machine-vision cameras, DICOM), which
+    the top 8 bits show almost black. The shift follows the bits the image actually uses
+    (its largest value), rounded to whole bits so the brightness of a 12-bit camera does not
+    flicker with the content of each frame. For display only: what is saved or inspected
+    stays the image itself. uint8 is returned unchanged, not copied.
 
     Raises:
-        TypeError: for any other dtype.
+        TypeError: for a dtype other than uint8 or uint16.
     """
     if image.dtype == np.uint8:
         return image
-    if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
-    raise TypeError(f"to_uint8 expects uint8 or uint16, got {image.dtype}")
+    if image.dtype != np.uint16:
+        raise TypeError(f"to_uint8 expects uint8 or uint16, got {image.dtype}")
+    shift = max(8, int(image.max()).bit_length()) - 8
+    return (image >> shift).astype(np.uint8)
 
 
 def iter_image_files(

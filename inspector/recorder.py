@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspector.capture import display_uint8
+from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay
 from inspector.records import InspectionLog, InspectionRecord
 from inspector.result import DefectRegion, InspectionResult
@@ -135,7 +135,7 @@ class PartRecorder:
         if self._should_save(verdict):
             img_p, ovl_p = self._paths(ctx, when)
             _write_image(img_p, image)  # the frame as taken: 16-bit stays 16-bit
-            shown = display_uint8(image)
+            shown = to_uint8(image)
             overlay = overlay_image(shown, result.anomaly_map, self.map_range, result.regions)
             _write_image(ovl_p, overlay, (cv2.IMWRITE_JPEG_QUALITY, OVERLAY_JPEG_QUALITY))
             image_path, overlay_path = str(img_p), str(ovl_p)

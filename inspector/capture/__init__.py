@@ -26,14 +26,7 @@ A worker thread's loop::
 
 from __future__ import annotations
 
-from inspector.capture.base import (
-    CaptureSource,
-    Frame,
-    FrameError,
-    SourceError,
-    display_uint8,
-    to_rgb,
-)
+from inspector.capture.base import CaptureSource, Frame, FrameError, SourceError, to_rgb
 from inspector.capture.devices import CameraSource, StreamSource, VideoFileSource
 from inspector.capture.factory import open_source
 from inspector.capture.folder import FolderSource
@@ -49,7 +42,6 @@ __all__ = [
     "SourceError",
     "StreamSource",
     "VideoFileSource",
-    "display_uint8",
     "open_source",
     "to_rgb",
 ]

@@ -77,23 +77,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported frame layout {image.shape} (expected mono, BGR or BGRA)")
 
 
-def display_uint8(image: np.ndarray) -> np.ndarray:
-    """An 8-bit copy of a frame for people to look at (live view, thumbnails, overlays).
-
-    16-bit frames often hold 10-, 12- or 14-bit data (machine-vision cameras, DICOM), which
-    the top 8 bits show almost black. The shift follows the bits the frame actually uses
-    (its largest value), rounded to whole bits so the brightness of a 12-bit camera does not
-    flicker with the content of each frame. For display only: what is saved or inspected
-    stays the frame itself. uint8 is returned unchanged, not copied.
-    """
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype != np.uint16:
-        raise TypeError(f"expected a uint8 or uint16 image, got {image.dtype}")
-    shift = max(8, int(image.max()).bit_length()) - 8
-    return (image >> shift).astype(np.uint8)
-
-
 class Pacer:
     """Frame slots on a fixed grid of the monotonic clock, so the rate does not drift."""
 

@@ -433,18 +433,3 @@ def test_reconnector_passes_frame_errors_and_ends_finite_sources(bad_folder: Pat
     assert errors == ["2_empty.png", "3_text.png"]
     assert states == ["connecting", "live", "ended"]
     assert rec.next_frame(stop) is None and len(made) == 1
-
-
-def test_display_copy_follows_the_bits_a_16_bit_frame_uses() -> None:
-    from inspector.capture import display_uint8
-
-    twelve = np.array([[0, 1000, 4095]], np.uint16)
-    assert display_uint8(twelve).tolist() == [[0, 1000 >> 4, 255]]  # not [[0, 3, 15]]
-    full = np.array([[0, 256, 65535]], np.uint16)
-    assert display_uint8(full).tolist() == [[0, 1, 255]]
-    dark = np.array([[0, 200]], np.uint16)  # nothing above 8 bits: values kept
-    assert display_uint8(dark).tolist() == [[0, 200]]
-    eight = np.array([[7, 9]], np.uint8)
-    assert display_uint8(eight) is eight
-    with pytest.raises(TypeError):
-        display_uint8(np.zeros((2, 2), np.float32))

@@ -354,3 +354,16 @@ def test_to_uint8() -> None:
     assert to_uint8(narrow) is narrow
     with pytest.raises(TypeError):
         to_uint8(np.zeros((2, 2, 3), np.float32))
+
+
+def test_to_uint8_follows_the_bits_a_16_bit_image_uses() -> None:
+    twelve = np.array([[0, 1000, 4095]], np.uint16)
+    assert to_uint8(twelve).tolist() == [[0, 1000 >> 4, 255]]  # not [[0, 3, 15]]
+    full = np.array([[0, 256, 65535]], np.uint16)
+    assert to_uint8(full).tolist() == [[0, 1, 255]]
+    dark = np.array([[0, 200]], np.uint16)  # nothing above 8 bits: values kept
+    assert to_uint8(dark).tolist() == [[0, 200]]
+    eight = np.array([[7, 9]], np.uint8)
+    assert to_uint8(eight) is eight
+    with pytest.raises(TypeError):
+        to_uint8(np.zeros((2, 2), np.float32))
