@@ -6,13 +6,20 @@ the Qt GUI (which converts the returned RGB arrays itself).
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
 from inspector.result import DefectRegion
+
+# Rows blended at a time in a tall image: the blend makes several float32 copies of what it
+# is given, ~2 GB for a whole 48 MP frame, and allocating them cost more than the arithmetic.
+STRIP_ROWS = 512
 
 __all__ = [
     "draw_regions",
@@ -99,12 +106,36 @@ def heatmap_overlay(
         raise ValueError(
             f"anomaly map shape {amap.shape[:2]} does not match image shape {img.shape[:2]}"
         )
+    if img.shape[0] <= STRIP_ROWS:
+        return _blend(img, amap, low, high, opacity, colormap)
+    # The blend is per pixel, so strips give exactly the pixels of one call on the whole
+    # image, with small temporaries; numpy releases the GIL in the arithmetic, so they run
+    # on all cores (8000x6000 on 2 cores: 4-10 s in one call, 1.0 s in parallel strips).
+    out = np.empty_like(img)
+
+    def strip(y: int) -> None:
+        rows = slice(y, y + STRIP_ROWS)
+        out[rows] = _blend(img[rows], amap[rows], low, high, opacity, colormap)
+
+    list(_pool().map(strip, range(0, img.shape[0], STRIP_ROWS)))
+    return out
+
+
+def _blend(
+    img: np.ndarray, amap: np.ndarray, low: float, high: float, opacity: float, colormap: int
+) -> np.ndarray:
+    """``heatmap_overlay`` in one piece, on a checked uint8 RGB image and its map."""
     norm = normalize_map(amap, low, high)
     lut_in = np.round(norm * 255.0).astype(np.uint8)
     colour = cv2.cvtColor(cv2.applyColorMap(lut_in, colormap), cv2.COLOR_BGR2RGB)
     alpha = (np.clip(float(opacity), 0.0, 1.0) * norm)[:, :, None]
     out = img.astype(np.float32) * (1.0 - alpha) + colour.astype(np.float32) * alpha
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="overlay")
 
 
 def _default_thickness(height: int, width: int) -> int:

@@ -6,18 +6,16 @@ crash between the two leaves at worst an unreferenced image, never a lost or dan
 
 Recording runs on the inspection thread, so it has to be quick for large frames too: for an
 8000x6000 FAIL part the full-frame float blend of the overlay alone took 4-10 s. The overlay
-is now blended in strips of rows on all cores (same pixels, small temporaries) and saved as
-JPEG, since it is only for people; the part image itself stays a lossless PNG of the frame
+is blended in strips of rows on all cores (``heatmap_overlay``) and saved as JPEG, since it
+is only for people; the part image itself stays a lossless PNG of the frame
 as taken (16-bit frames in 16 bits).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import numpy as np
 from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay
 from inspector.records import InspectionLog, InspectionRecord
-from inspector.result import DefectRegion, InspectionResult
+from inspector.result import InspectionResult
 
 SAVE_POLICIES = ("fail", "all", "none")
 
@@ -43,9 +41,6 @@ class PartContext:
 
 
 OVERLAY_JPEG_QUALITY = 90
-# Rows blended at a time: heatmap_overlay makes several float32 copies of what it is given,
-# ~2 GB for a whole 48 MP frame, and allocating them cost more than the arithmetic.
-OVERLAY_STRIP_ROWS = 512
 
 
 def _write_image(path: Path, rgb: np.ndarray, params: Sequence[int] = ()) -> None:
@@ -55,34 +50,6 @@ def _write_image(path: Path, rgb: np.ndarray, params: Sequence[int] = ()) -> Non
     if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), list(params)):
         raise OSError(f"could not write {tmp}")
     os.replace(tmp, path)
-
-
-def overlay_image(
-    rgb: np.ndarray,
-    anomaly_map: np.ndarray,
-    map_range: tuple[float, float],
-    regions: Sequence[DefectRegion],
-) -> np.ndarray:
-    """Heatmap and defect boxes over a uint8 RGB image, blended strip by strip.
-
-    The blend is per pixel, so the strips give exactly the pixels one call on the whole
-    frame would. numpy releases the GIL in the arithmetic, so strips run on all cores
-    (8000x6000 on the 2-core station: 4-10 s in one call, 2.3 s in strips, 1.0 s parallel).
-    """
-    low, high = map_range
-    out = np.empty_like(rgb)
-
-    def blend(y: int) -> None:
-        rows = slice(y, y + OVERLAY_STRIP_ROWS)
-        out[rows] = heatmap_overlay(rgb[rows], anomaly_map[rows], low, high)
-
-    list(_pool().map(blend, range(0, rgb.shape[0], OVERLAY_STRIP_ROWS)))
-    return draw_regions(out, regions)
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="overlay")
 
 
 class PartRecorder:
@@ -135,8 +102,10 @@ class PartRecorder:
         if self._should_save(verdict):
             img_p, ovl_p = self._paths(ctx, when)
             _write_image(img_p, image)  # the frame as taken: 16-bit stays 16-bit
-            shown = to_uint8(image)
-            overlay = overlay_image(shown, result.anomaly_map, self.map_range, result.regions)
+            low, high = self.map_range
+            overlay = draw_regions(
+                heatmap_overlay(to_uint8(image), result.anomaly_map, low, high), result.regions
+            )
             _write_image(ovl_p, overlay, (cv2.IMWRITE_JPEG_QUALITY, OVERLAY_JPEG_QUALITY))
             image_path, overlay_path = str(img_p), str(ovl_p)
         rec = InspectionRecord(

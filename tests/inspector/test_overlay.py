@@ -63,6 +63,17 @@ def test_heatmap_overlay_mismatched_shapes_raise(map_shape: tuple[int, int]) -> 
         heatmap_overlay(_gray_image(), np.zeros(map_shape, np.float32), 0.0, 1.0)
 
 
+def test_tall_image_in_strips_gives_the_pixels_of_one_full_frame_blend() -> None:
+    from inspector.overlay import STRIP_ROWS, _blend
+
+    rng = np.random.default_rng(0)
+    h, w = STRIP_ROWS * 2 + 37, 300  # strips, and a short last one
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    amap = rng.random((h, w), dtype=np.float32) * 4
+    whole = _blend(image, amap, 0.5, 3.0, 0.5, cv2.COLORMAP_TURBO)
+    assert np.array_equal(heatmap_overlay(image, amap, 0.5, 3.0), whole)
+
+
 def test_draw_regions_draws_box_edges_only_and_copies() -> None:
     img = _gray_image(100, 120, value=0)
     region = DefectRegion(x=20, y=30, width=40, height=25, area_px=1000, max_score=1.0)
