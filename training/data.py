@@ -117,7 +117,7 @@ def iter_batches(
     Raises:
         NoReadableImages: ``files`` is not empty but none of them could be read.
     """
-    problems: list[str] = []
+    first_skip = len(skipped) if skipped is not None else 0
     read = 0
     for start in range(0, len(files), batch_size):
         arrays = []
@@ -128,12 +128,11 @@ def iter_batches(
                 if skipped is None:
                     raise
                 skipped.append(str(exc))
-                problems.append(str(exc))
         if arrays:
             read += len(arrays)
             yield prepare_batch(arrays, spec)[0]
     if files and not read:
-        raise NoReadableImages(problems)
+        raise NoReadableImages(skipped[first_skip:] if skipped is not None else [])
 
 
 class NoReadableImages(ValueError):

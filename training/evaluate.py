@@ -74,7 +74,7 @@ def evaluate(
             # A bad mask costs the pixel metrics this image, not the image metrics.
             warnings.append(f"{exc} (image kept in the image metrics only)")
             mask = None
-        if mask is None and item.is_anomalous and item.mask is None:
+        if item.is_anomalous and item.mask is None:
             no_mask += 1
         scores.append(r.score)
         labels.append(int(item.is_anomalous))
