@@ -71,6 +71,14 @@ def test_gui_never_imports_torch_or_training() -> None:
     assert not offenders
 
 
+def test_station_core_never_imports_qt_torch_gui_or_training() -> None:
+    """PLC links, recipes and monitors drive the station without a window or a model."""
+    banned = {"torch", "timm", "training", "gui", "PySide6"}
+    found = imported_modules("station")
+    offenders = [f"{p.name}: {m}" for p, m in found if m.split(".")[0] in banned]
+    assert not offenders
+
+
 def test_light_imports_do_not_load_torch() -> None:
     # The GUI process and report tools import these; torch costs seconds and hundreds of MB.
     code = (
