@@ -24,6 +24,7 @@ MIN_IMAGE_AUROC = 0.95
 MIN_PIXEL_AUROC = 0.90
 
 
+@pytest.mark.slow
 def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Path, capsys):
     out = tmp_path / "model"
     assert (
@@ -58,6 +59,7 @@ def test_cli_train_writes_a_calibrated_bundle(sample_product: Path, tmp_path: Pa
     assert got == pytest.approx(reference)
 
 
+@pytest.mark.slow
 def test_cli_train_with_a_preset_takes_its_family_and_settings(sample_product: Path, tmp_path):
     out = tmp_path / "surface"
     args = ["train", "--data", str(sample_product), "--out", str(out), "--quiet"]
@@ -237,6 +239,7 @@ def test_train_on_unreadable_files_only_names_them(tmp_path: Path) -> None:
         train(data, tmp_path / "model", TrainSettings(), show_progress=False)
 
 
+@pytest.mark.slow
 def test_fit_images_counts_only_the_images_read(sample_product: Path, tmp_path: Path) -> None:
     import shutil
 
