@@ -302,7 +302,7 @@ def test_heatmap_peaks_where_the_defect_is(trained_bundle: Path, sample_product:
 
 
 # Bounds per family on the sample product (its defects are plain to see), from runs with
-# the fixture's few epochs; the real figures are in benchmarks/RESULTS.md. A new family
+# the fixture's few epochs, not the benchmark figures. A new family
 # fails here until it is given its bounds.
 FAMILY_MIN_AUROC = {
     "cnn-cluster": (0.95, 0.90),
