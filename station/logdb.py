@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from inspector.records import InspectionLog, RecordStoreError
 
@@ -84,7 +85,7 @@ class StationDb:
                     conn.execute("ROLLBACK")
                 raise
 
-    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """All rows of one query."""
         with self._lock, self._errors("cannot read"):
             return list(self._connection().execute(sql, params).fetchall())
