@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from station.logdb import StationDb
 
@@ -35,6 +35,16 @@ _SCHEMA = (
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
 )
 _COLUMNS = "id, timestamp, role, action, subject, old, new, reason"
+
+
+class AuditFilters(TypedDict, total=False):
+    """Filters of ``query`` and ``count``; ``since`` is inclusive, ``until`` exclusive."""
+
+    action: str | None
+    role: str | None
+    subject: str | None
+    since: float | datetime | None
+    until: float | datetime | None
 
 
 class AuditError(Exception):
@@ -124,45 +134,26 @@ class AuditTrail:
         return AuditEntry(*values, id=int(cur.lastrowid))
 
     def query(
-        self,
-        *,
-        limit: int | None = 500,
-        offset: int = 0,
-        action: str | None = None,
-        role: str | None = None,
-        subject: str | None = None,
-        since: float | datetime | None = None,
-        until: float | datetime | None = None,
+        self, *, limit: int | None = 500, offset: int = 0, **filters: Unpack[AuditFilters]
     ) -> list[AuditEntry]:
-        """Rows matching every filter given, newest first (for the Log tab).
+        """Rows matching every filter given (see ``AuditFilters``), newest first.
 
         Args:
             limit: at most this many rows; None for all.
             offset: skip this many matching rows first (paging).
-            action: only this action.
-            role: only rows by this role.
-            subject: only rows about this subject.
-            since: only rows at or after this time (inclusive).
-            until: only rows before this time (exclusive).
+            **filters: see ``AuditFilters``.
         """
         if (limit is not None and limit < 0) or offset < 0:
             raise ValueError("limit and offset must not be negative")
-        clauses: list[str] = []
-        params: list[object] = []
-        for column, value in (("action", action), ("role", role), ("subject", subject)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        for sql, bound in (("timestamp >= ?", since), ("timestamp < ?", until)):
-            if bound is not None:
-                clauses.append(sql)
-                params.append(bound.timestamp() if isinstance(bound, datetime) else float(bound))
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM audit{where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
-        )
+        where, params = _where(filters)
+        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY timestamp DESC, id DESC"
         params += [-1 if limit is None else int(limit), int(offset)]
-        return [_entry(row) for row in self._db.read(sql, params)]
+        return [_entry(row) for row in self._db.read(f"{sql} LIMIT ? OFFSET ?", params)]
+
+    def count(self, **filters: Unpack[AuditFilters]) -> int:
+        """Number of rows matching ``filters`` (for paging)."""
+        where, params = _where(filters)
+        return int(self._db.read(f"SELECT COUNT(*) FROM audit{where}", params)[0][0])
 
     def close(self) -> None:
         """Close the connection; later calls raise AuditError."""
@@ -185,6 +176,27 @@ def _text(value: Any) -> str | None:
         # and a stored 13.81940 is never audited as a rounded neighbour.
         return repr(value)
     return str(value)
+
+
+def _where(filters: AuditFilters) -> tuple[str, list[object]]:
+    unknown = set(filters) - set(AuditFilters.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unknown audit filter(s): {', '.join(sorted(unknown))}")
+    clauses: list[str] = []
+    params: list[object] = []
+    for column in ("action", "role", "subject"):
+        value = filters.get(column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(str(value))
+    for bound, sql in (
+        (filters.get("since"), "timestamp >= ?"),
+        (filters.get("until"), "timestamp < ?"),
+    ):
+        if bound is not None:
+            clauses.append(sql)
+            params.append(bound.timestamp() if isinstance(bound, datetime) else float(bound))
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -65,8 +65,11 @@ def test_query_is_newest_first_with_filters_and_paging(tmp_path: Path) -> None:
         assert [r.action for r in audit.query(action="alarm_raised")] == ["alarm_raised"]
         assert [r.timestamp for r in audit.query(since=11.0, until=13.0)] == [12.0, 11.0]
         assert [r.timestamp for r in audit.query(limit=2, offset=1)] == [12.0, 11.0]
+        assert audit.count() == 4 and audit.count(role="engineer", since=12.0) == 1
         with pytest.raises(ValueError):
             audit.query(limit=-1)
+        with pytest.raises(TypeError, match="unknown audit filter"):
+            audit.count(who="engineer")  # type: ignore[call-arg]
         with pytest.raises(ValueError, match="role and an action"):
             audit.record("", "x")
 
