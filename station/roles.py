@@ -9,16 +9,21 @@ only rule: the window, a PLC link and a remote client all ask it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from station.audit import SYSTEM, AuditTrail
 from station.pins import NoPinSet, PinStore
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class Role(IntEnum):
@@ -113,8 +118,7 @@ class LockPolicy:
     Attributes:
         idle_minutes: back to operator after this long without ``touch`` (exactly then).
         free_attempts: wrong PINs allowed before any wait.
-        first_delay_s: wait after the ``free_attempts``-th wrong PIN; doubles with each
-            further wrong PIN.
+        first_delay_s: wait after the ``free_attempts``-th wrong PIN, doubled at each next.
         max_delay_s: the wait never grows beyond this.
     """
 
@@ -138,10 +142,21 @@ class LockPolicy:
         return min(self.max_delay_s, self.first_delay_s * 2.0 ** (failures - self.free_attempts))
 
 
+def _locked(
+    method: Callable[Concatenate[AccessControl, _P], _T],
+) -> Callable[Concatenate[AccessControl, _P], _T]:
+    @functools.wraps(method)
+    def run(self: AccessControl, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class AccessControl:
     """The station's current role: unlock with a PIN, lock by hand or when idle.
 
-    Not thread-safe by itself: the station state owns one and calls it from one thread.
+    Safe to share between threads (the window and a line link ask the same object).
 
     Args:
         pins: where the PIN hashes are kept.
@@ -165,17 +180,20 @@ class AccessControl:
         self._last_touch = clock()
         self._failures = 0
         self._blocked_until = float("-inf")
+        self._lock = threading.RLock()
 
+    @_locked
     def current_role(self, now: float | None = None) -> Role:
         """The role now; an unlocked role idle for ``idle_minutes`` locks here."""
         now = self._now(now)
         idle_s = self.policy.idle_minutes * 60.0
         if self._role > Role.OPERATOR and now - self._last_touch >= idle_s:
             reason = f"idle {self.policy.idle_minutes:g} min"
-            self._record(SYSTEM, "lock", now, self._role, Role.OPERATOR, reason)
+            self._record(SYSTEM, "lock", now, old=self._role, new=Role.OPERATOR, reason=reason)
             self._role = Role.OPERATOR
         return self._role
 
+    @_locked
     def touch(self, now: float | None = None) -> None:
         """The person did something: restart the idle time (an expired role stays locked)."""
         now = self._now(now)
@@ -186,6 +204,7 @@ class AccessControl:
         """Whether the current role may do ``action``."""
         return may(self.current_role(now), action)
 
+    @_locked
     def require(self, action: Action, now: float | None = None) -> Role:
         """The current role, after checking it may do ``action`` (and counting it as activity).
 
@@ -198,6 +217,7 @@ class AccessControl:
         self.touch(now)
         return role
 
+    @_locked
     def unlock(self, pin: str, now: float | None = None) -> Role:
         """Unlock the highest role whose PIN this is.
 
@@ -217,7 +237,7 @@ class AccessControl:
             if self.pins.check(str(role), pin):
                 self._failures = 0
                 self._blocked_until = float("-inf")
-                self._record(role, "unlock", now, self._role, role, "")
+                self._record(role, "unlock", now, old=self._role, new=role)
                 self._role, self._last_touch = role, now
                 return role
         self._failures += 1
@@ -225,20 +245,22 @@ class AccessControl:
         self._blocked_until = now + wait
         log.warning("wrong PIN (%d in a row); next attempt in %.0f s", self._failures, wait)
         reason = f"wrong PIN, {self._failures} in a row"
-        self._record(SYSTEM, "unlock_failed", now, None, None, reason)
+        self._record(SYSTEM, "unlock_failed", now, reason=reason)
         raise UnlockRefused("wrong PIN" + (f"; try again in {wait:.0f} s" if wait else ""), wait)
 
+    @_locked
     def lock(self, now: float | None = None) -> None:
         """Back to operator now."""
         now = self._now(now)
         if self._role > Role.OPERATOR:
-            self._record(self._role, "lock", now, self._role, Role.OPERATOR, "")
+            self._record(self._role, "lock", now, old=self._role, new=Role.OPERATOR)
         self._role = Role.OPERATOR
 
     def needs_first_pin(self) -> bool:
         """True until any PIN is set: the window then offers to set the engineer PIN."""
         return not any(self.pins.is_set(str(r)) for r in (Role.ENGINEER, Role.ADMIN))
 
+    @_locked
     def set_pin(self, role: Role, pin: str, now: float | None = None) -> None:
         """Set ``role``'s PIN from the station; audited, the PIN itself never recorded.
 
@@ -260,13 +282,11 @@ class AccessControl:
         was_set = self.pins.is_set(str(role))
         self.pins.set_pin(str(role), pin)
         reason = "first PIN of this station" if first else ""
-        old, new = ("set" if was_set else None), "set"
-        if self._audit is not None:
-            self._audit.record(
-                who, Action.SET_PIN, subject=str(role), old=old, new=new, reason=reason, when=now
-            )
+        old = "set" if was_set else None
+        self._record(who, Action.SET_PIN, now, subject=str(role), old=old, new="set", reason=reason)
         self.touch(now)
 
+    @_locked
     def retry_after(self, now: float | None = None) -> float:
         """Seconds until a PIN attempt is checked again (0: now)."""
         return max(0.0, self._blocked_until - self._now(now))
@@ -274,8 +294,6 @@ class AccessControl:
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else float(now)
 
-    def _record(
-        self, who: object, what: str, now: float, old: Role | None, new: Role | None, reason: str
-    ) -> None:
+    def _record(self, who: object, what: str, now: float, **fields: Any) -> None:
         if self._audit is not None:
-            self._audit.record(who, what, old=old, new=new, reason=reason, when=now)
+            self._audit.record(who, what, when=now, **fields)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +119,16 @@ def test_bad_files_raise_audit_errors_naming_the_file(tmp_path: Path) -> None:
     audit.close()
     with pytest.raises(AuditError, match="closed"):
         audit.record("engineer", "set_threshold")
+
+
+def test_a_recorded_row_survives_the_process_being_killed(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite"
+    code = (
+        "import os, sys; from station.audit import AuditTrail; "
+        "a = AuditTrail(sys.argv[1]); a.record('engineer', 'set_threshold', old=1.0, new=2.0); "
+        "os._exit(0)"  # no close, no checkpoint: only what was committed is there
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env)
+    with AuditTrail(path) as audit:
+        assert [(r.old, r.new) for r in audit.query()] == [("1.0", "2.0")]
