@@ -104,14 +104,14 @@ class YieldAlarms:
 
     def on_part(self, verdict: str, when: float | None = None) -> list[AlarmStatus]:
         """Count one part's verdict (PASS, FAIL or ERROR) and update every alarm."""
+        if verdict not in ("PASS", "FAIL", "ERROR"):
+            raise ValueError(f"verdict must be PASS, FAIL or ERROR, not {verdict!r}")
         when = self._now(when)
         with self._lock:
             self._last_part = when
-            if verdict in ("PASS", "FAIL"):
+            if verdict != "ERROR":
                 self._fails_in_a_row = self._fails_in_a_row + 1 if verdict == "FAIL" else 0
                 self._window.append(verdict == "PASS")
-            elif verdict != "ERROR":
-                raise ValueError(f"verdict must be PASS, FAIL or ERROR, not {verdict!r}")
             return self._evaluate(when)
 
     def check(self, now: float | None = None) -> list[AlarmStatus]:
@@ -140,6 +140,8 @@ class YieldAlarms:
             PermissionDenied: ``role`` may not acknowledge alarms.
         """
         require(role, Action.ACK_ALARM)
+        if code not in self._status:
+            raise ValueError(f"{code!r} is not an alarm that can be acknowledged")
         now = self._now(now)
         with self._lock:
             old = self._status[code]
