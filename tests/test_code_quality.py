@@ -26,6 +26,7 @@ def test_ruff_clean() -> None:
             "inspector",
             "training",
             "gui",
+            "station",
             "tests",
             "benchmarks",
             "scripts",
