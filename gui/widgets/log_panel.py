@@ -140,6 +140,7 @@ class LogPanel(QWidget):
             f"{total} parts match  ·  "
             + "  ·  ".join(f"{k} {v}" for k, v in counts.items())
             + ("  (showing the newest 1000)" if total > 1000 else "")
+            + ("  ·  double-click a row to see its part" if rows else "")
         )
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableWidgetItem
 
 from gui.widgets.log_panel import VERDICT_COLUMN, LogPanel
+from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.verdict_banner import COLOURS
 from inspector.imageio import read_image
 from inspector.recorder import PartContext, PartRecorder
@@ -127,12 +128,17 @@ def test_double_click_opens_the_right_part_with_bare_and_heatmap(qtbot, log, log
     assert "defect regions: 1, largest 1200 px" in dialog.info.text()
 
 
-def test_a_part_without_saved_image_opens_with_the_reason(qtbot, log, logged) -> None:
+def opened(qtbot, log: InspectionLog, record_id: int) -> tuple[LogPanel, ReviewDialog]:  # noqa: ANN001
     panel = LogPanel(log)
     qtbot.addWidget(panel)
-    dialog = panel.open_record(logged["pass"])
+    dialog = panel.open_record(record_id)
     assert dialog is not None
     qtbot.addWidget(dialog)
+    return panel, dialog
+
+
+def test_a_part_without_saved_image_opens_with_the_reason(qtbot, log, logged) -> None:
+    _, dialog = opened(qtbot, log, logged["pass"])
     assert dialog.shown_picture() is None
     assert not dialog.heatmap_radio.isEnabled() and not dialog.copy_button.isEnabled()
     assert "save policy" in dialog.view.placeholder
@@ -146,11 +152,7 @@ def test_an_unknown_record_is_said_not_opened(qtbot, log, logged) -> None:
 
 
 def test_marking_good_from_a_logged_part_emits_its_record(qtbot, log, logged) -> None:
-    panel = LogPanel(log)
-    qtbot.addWidget(panel)
-    dialog = panel.open_record(logged["fail"])
-    assert dialog is not None
-    qtbot.addWidget(dialog)
+    panel, dialog = opened(qtbot, log, logged["fail"])
     with qtbot.waitSignal(panel.mark_good) as marked:
         dialog.good_button.click()
     assert marked.args == [logged["fail"]]
