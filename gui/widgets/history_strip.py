@@ -139,7 +139,7 @@ class HistoryStrip(QListWidget):
             bar.setValue(before + CELL.width())  # the same thumbnails stay under the pointer
             if not self._following:
                 self._missed += 1
-                self.live_button.setText(f"◀ Back to live ({self._missed} new)")
+                self.live_button.setText(f"◀ Back to live\n{self._missed} new")
 
     def is_following(self) -> bool:
         """True unless the user scrolled away from the newest part."""
@@ -215,8 +215,9 @@ class HistoryStrip(QListWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
         super().resizeEvent(event)
-        frame = self.frameWidth()
-        self.controls.setGeometry(frame, frame, CONTROLS_WIDTH, self.height() - 2 * frame)
+        # Beside the thumbnails only, clear of the scroll bar below them.
+        view = self.viewport().geometry()
+        self.controls.setGeometry(self.frameWidth(), view.y(), CONTROLS_WIDTH, view.height())
 
     def showEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
         # Parts keep arriving while another tab is shown; come back showing the newest.

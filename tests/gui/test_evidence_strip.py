@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractSlider, QApplication
 
 import gui.widgets.history_strip as module
@@ -90,6 +90,8 @@ def test_user_scroll_stops_following_and_back_to_live_resumes(qtbot, strip) -> N
         add(strip, n)
         assert leftmost(strip) == looking_at  # what the user scrolled to stays put
     assert "7 new" in strip.live_button.text()
+    button = strip.live_button.geometry().translated(strip.controls.pos())
+    assert button.bottom() <= strip.viewport().geometry().bottom()  # not under the scroll bar
     qtbot.mouseClick(strip.live_button, Qt.MouseButton.LeftButton)
     assert strip.is_following() and not strip.live_button.isVisible()
     assert leftmost(strip) == "part36"
@@ -188,3 +190,22 @@ def test_click_selects_the_part_under_the_pointer(qtbot, strip) -> None:
             strip.viewport(), Qt.MouseButton.LeftButton, pos=strip.visualItemRect(entry).center()
         )
     assert selected.args[0].name == "part2"
+
+
+def test_the_mouse_wheel_counts_as_the_user_scrolling(strip) -> None:
+    for n in range(30):
+        add(strip, n)
+    pos = QPointF(300, strip.viewport().height() / 3)
+    wheel = QWheelEvent(
+        pos,
+        strip.viewport().mapToGlobal(pos),
+        QPoint(),
+        QPoint(0, -120),  # one notch down: towards older parts
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(strip.viewport(), wheel)
+    assert strip.horizontalScrollBar().value() > 0
+    assert not strip.is_following() and strip.live_button.isVisible()
