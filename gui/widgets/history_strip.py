@@ -6,12 +6,12 @@ scroll bar's ``actionTriggered`` (drag, click, wheel): Qt moves the value itself
 are inserted, laid out, hidden or shown, and treating those moves as the user's was how the
 strip stopped following new parts.
 
-Nothing moves under the pointer: while the pointer moves over the strip (or holds a button
-on it) new parts are still inserted, but the view is shifted by the same width, so the
-thumbnail the operator is aiming at stays where it is. When the pointer leaves, or rests
-for ``HOLD_S`` without moving, the strip returns to live. The hold is time-limited on
-purpose: a pointer left on the strip (or a Leave event lost when a dialog opens over it) must
-not stop the strip following for good.
+Nothing moves under the pointer: while the pointer moves or clicks over the strip, new parts
+are still inserted, but the view is shifted by the same width, so the thumbnail the operator
+is aiming at stays where it is. When the pointer leaves, or rests for ``HOLD_S`` without
+moving, the strip returns to live. The hold is time-limited on purpose: a pointer left on the
+strip (or a Leave or button release lost to a dialog opened over it) must not stop the strip
+following for good.
 """
 
 from __future__ import annotations
@@ -39,6 +39,17 @@ FRAME = 6  # px of verdict colour around each thumbnail: readable at a glance, n
 CELL = QSize(THUMB_SIDE + 2 * FRAME + 10, THUMB_SIDE + 2 * FRAME + 26)
 CONTROLS_WIDTH = 124
 HOLD_S = 4.0  # a pointer resting this long without moving no longer holds the strip still
+# Each of these (re)starts the hold. A held button is not a hold of its own: a release that
+# goes to a dialog opened by the click would otherwise hold the strip for good.
+HOLD_EVENTS = frozenset(
+    {
+        QEvent.Type.Enter,
+        QEvent.Type.MouseMove,
+        QEvent.Type.HoverMove,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseButtonRelease,
+    }
+)
 
 
 def framed(thumb: np.ndarray, verdict: str) -> QPixmap:
@@ -81,7 +92,6 @@ class HistoryStrip(QListWidget):
         self.parts: list[ViewItem] = []
         self._following = True
         self._held_until = 0.0  # monotonic time the pointer stops holding the view
-        self._pressed = False
         self._missed = 0  # parts added while not following
         self._build_controls()
         bar = self.horizontalScrollBar()
@@ -147,7 +157,7 @@ class HistoryStrip(QListWidget):
 
     def holding(self) -> bool:
         """True while the pointer over the strip holds the thumbnails in place."""
-        return self._pressed or time.monotonic() < self._held_until
+        return time.monotonic() < self._held_until
 
     def back_to_live(self) -> None:
         """Show the newest part and follow new parts again."""
@@ -199,16 +209,9 @@ class HistoryStrip(QListWidget):
 
     def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         kind = event.type()
-        if kind in (QEvent.Type.Enter, QEvent.Type.MouseMove, QEvent.Type.HoverMove):
-            self._hold()
-        elif kind == QEvent.Type.MouseButtonPress:
-            self._pressed = True
-            self._hold()
-        elif kind == QEvent.Type.MouseButtonRelease:
-            self._pressed = False
+        if kind in HOLD_EVENTS:
             self._hold()
         elif kind == QEvent.Type.Leave:
-            self._pressed = False
             self._held_until = 0.0
             self._hold_expired()
         return super().viewportEvent(event)

@@ -110,14 +110,19 @@ def test_scrolling_back_to_the_newest_resumes_following(strip) -> None:
     assert leftmost(strip) == "part30"
 
 
-def _mouse(strip: HistoryStrip, kind: QMouseEvent.Type, x: int) -> None:
+def _mouse(
+    strip: HistoryStrip,
+    kind: QMouseEvent.Type,
+    x: int,
+    button: Qt.MouseButton = Qt.MouseButton.NoButton,
+) -> None:
     pos = QPointF(x, strip.viewport().height() / 3)
     event = QMouseEvent(
         kind,
         pos,
         strip.viewport().mapToGlobal(pos),
-        Qt.MouseButton.NoButton,
-        Qt.MouseButton.NoButton,
+        button,
+        button,
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(strip.viewport(), event)
@@ -141,11 +146,21 @@ def test_thumbnails_hold_still_under_a_moving_pointer(strip) -> None:
     assert leftmost(strip) == "part15"
 
 
-def test_a_resting_pointer_does_not_hold_the_strip_for_ever(strip, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("kind", "button"),
+    [
+        (QMouseEvent.Type.MouseMove, Qt.MouseButton.NoButton),
+        # a press whose release went elsewhere (to the dialog the click opened)
+        (QMouseEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+    ],
+)
+def test_a_resting_pointer_does_not_hold_the_strip_for_ever(
+    strip, monkeypatch, kind, button
+) -> None:
     monkeypatch.setattr(module, "HOLD_S", 0.05)
     for n in range(10):
         add(strip, n)
-    _mouse(strip, QMouseEvent.Type.MouseMove, 300)
+    _mouse(strip, kind, 300, button)
     assert strip.holding()
     time.sleep(0.1)
     add(strip, 10)
