@@ -2,9 +2,9 @@
 
 Following the line: the strip shows the newest part unless the user scrolled it away, and
 then a "back to live" button brings it back. What counts as the user scrolling is only the
-scroll bar's ``actionTriggered`` (drag, click, wheel): Qt moves the value itself when items
-are inserted, laid out, hidden or shown, and treating those moves as the user's was how the
-strip stopped following new parts.
+scroll bar's ``actionTriggered`` (drag, click, wheel): Qt also moves the value itself when
+items are inserted, laid out, hidden or shown (and when a clicked item becomes current), and
+none of those may stop the strip following.
 
 Nothing moves under the pointer: while the pointer moves or clicks over the strip, new parts
 are still inserted, but the view is shifted by the same width, so the thumbnail the operator
