@@ -188,6 +188,14 @@ class LogPanel(QWidget):
             Qt.ItemDataRole.DecorationRole, self._loading if r.image_path else self._no_image
         )
 
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._request_visible)  # a taller table shows more rows
+
+    def showEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
+        super().showEvent(event)
+        QTimer.singleShot(0, self._request_visible)
+
     def _request_visible(self) -> None:
         table = self.table
         if table.rowCount() == 0:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QTableWidgetItem
 
 from gui.widgets.log_panel import VERDICT_COLUMN, LogPanel
@@ -156,3 +157,33 @@ def test_marking_good_from_a_logged_part_emits_its_record(qtbot, log, logged) ->
     with qtbot.waitSignal(panel.mark_good) as marked:
         dialog.good_button.click()
     assert marked.args == [logged["fail"]]
+
+
+def test_thumbnails_are_made_only_for_rows_in_view(qtbot, log, tmp_path: Path) -> None:
+    rec = PartRecorder(log, tmp_path / "images", policy="all")
+    oldest_id = None
+    for n in range(150):
+        stored = rec.record(part((n, 0, 0)), result(Verdict.PASS, 0.1), PartContext("cam", "m"))
+        oldest_id = oldest_id or stored.id
+    assert oldest_id is not None
+    panel = LogPanel(log)
+    qtbot.addWidget(panel)
+    asked: list[str] = []
+    real_get = panel.thumbnails.get
+
+    def counting_get(path: str) -> QPixmap | None:
+        asked.append(path)
+        return real_get(path)
+
+    panel.thumbnails.get = counting_get  # type: ignore[method-assign]
+    panel.resize(900, 500)
+    panel.show()
+    panel.refresh()
+    qtbot.waitUntil(lambda: len(asked) > 0)
+    assert len(set(asked)) < 20  # a screenful, not 150 full-size decodes
+    panel.table.scrollToBottom()
+    oldest = cell_of(panel, oldest_id, 0)
+    qtbot.waitUntil(
+        lambda: colour_at_centre(oldest.data(Qt.ItemDataRole.DecorationRole)) == (0, 0, 0),
+        timeout=10_000,
+    )
