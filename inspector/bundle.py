@@ -73,7 +73,7 @@ class BundleMeta:
         """This metadata with thresholds changed.
 
         The image threshold must be finite and, unless ``allow_implausible`` (a person
-        confirmed it for a session), plausible for the model's good scores.
+        confirmed it for this run), plausible for the model's good scores.
         """
         th = replace(self.thresholds, **changes)
         if allow_implausible:

@@ -68,7 +68,7 @@ class Inspector:
     def set_thresholds(
         self, save: bool = False, allow_implausible: bool = False, **changes: Any
     ) -> None:
-        """Change thresholds for this session; with ``save`` also in the bundle on disk.
+        """Change thresholds for this inspector; with ``save`` also in the bundle on disk.
 
         An image threshold far above every good score (``inspector.verdict``'s plausibility
         rule) is refused with ValueError, unless ``allow_implausible`` says a person confirmed

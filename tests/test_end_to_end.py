@@ -305,8 +305,7 @@ def test_heatmap_peaks_where_the_defect_is(trained_bundle: Path, sample_product:
 
 
 # Bounds per family on the sample product (its defects are plain to see), from runs with
-# the fixture's few epochs; the real figures are in benchmarks/RESULTS.md. A new family
-# fails here until it is given its bounds.
+# the fixture's few epochs. A new family fails here until it is given its bounds.
 FAMILY_MIN_AUROC = {
     "cnn-cluster": (0.95, 0.90),
     "feature-ae": (0.95, 0.90),

@@ -198,7 +198,7 @@ def test_an_implausible_threshold_is_refused_in_a_bundle_and_when_saved(tmp_path
         read_meta(bundle)
 
 
-def test_a_session_threshold_needs_confirmation_when_implausible(tmp_path: Path) -> None:
+def test_a_threshold_for_this_run_needs_confirmation_when_implausible(tmp_path: Path) -> None:
     meta = read_meta(_bundle(tmp_path, {"calibration": OLD_CALIBRATION}))
     with pytest.raises(ValueError, match="plausible limit"):
         meta.with_thresholds(image=1e308)
