@@ -109,7 +109,7 @@ class InferenceWorker(QThread):
                     pending, self._pending_model = self._pending_model, None
                 loaded = self._load(pending, log) if pending else None
                 if loaded is not None:
-                    # Free the old session's native memory now, not whenever its last
+                    # Free the old model's native memory now, not whenever its last
                     # reference goes.
                     if insp is not None:
                         insp.close()
@@ -122,7 +122,9 @@ class InferenceWorker(QThread):
                     threshold, self._pending_threshold = self._pending_threshold, None
                     recorder.policy = self._save_policy
                 if threshold is not None and threshold[0] == insp.model_id:
-                    insp.set_thresholds(image=threshold[1])
+                    # Set by a person at the station, where an implausible value is theirs
+                    # to confirm (inspector.verdict.implausible_threshold_reason).
+                    insp.set_thresholds(image=threshold[1], allow_implausible=True)
                 self._log_capture_errors(insp, recorder)
                 frame = self._next_frame(insp, recorder)
                 if frame is not None:
@@ -147,7 +149,7 @@ class InferenceWorker(QThread):
         with self._lock:
             override = self._overrides.get(meta.model_id)
         if override is not None:
-            insp.set_thresholds(image=override)
+            insp.set_thresholds(image=override, allow_implausible=True)
         self.model_loaded.emit(
             {
                 "path": bundle,

@@ -15,24 +15,26 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
+from inspector.verdict import calibration_in
 
 
 def calibrated_threshold(info: dict) -> float:
-    """The image threshold calibration chose, even after an operator saved another one."""
-    cal = info.get("training", {}).get("calibration", {})
-    return float(cal.get("image_threshold", info["thresholds"].image))
+    """The image threshold calibration chose (exactly as stored), even after an operator
+    saved another one."""
+    cal = calibration_in(info.get("training", {}))
+    return cal.image_threshold if cal is not None else float(info["thresholds"].image)
 
 
 def describe_model(info: dict) -> str:
     """HTML summary of a loaded model for engineers: what it is and how it was calibrated."""
     th, stats = info["thresholds"], info["score_stats"]
-    cal = info.get("training", {}).get("calibration", {})
+    cal = calibration_in(info.get("training", {}))
     calibration = (
         f"{100 * th.target_false_reject_rate:.1f} % false rejects on {stats.good_count} "
-        f"held-out good images; measured {100 * cal.get('calibration_false_reject_rate', 0):.1f} %"
+        f"held-out good images; measured {100 * (cal.false_reject_rate if cal else 0):.1f} %"
     )
     calibrated = calibrated_threshold(info)
-    if not cal:
+    if cal is None:
         image_line = f"image threshold {th.image:.4g}"
     elif th.image != calibrated:
         image_line = (

@@ -19,7 +19,7 @@ class ThresholdPanel(QWidget):
     """Slider over raw image-score units, from the good median to far past the calibration.
 
     Signals:
-        threshold_changed(float): the operator moved the slider (session only).
+        threshold_changed(float): the operator moved the slider (not saved into the model).
         save_requested(float): write this threshold into the model bundle.
         display_changed(bool, float): heatmap shown, opacity 0..1.
     """
@@ -31,6 +31,9 @@ class ThresholdPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.low, self.high, self.calibrated = 0.0, 1.0, 0.5
+        # The threshold itself: the slider has only STEPS positions, so a value set exactly
+        # ("Calibrated", a loaded model) must not be rounded to the nearest step.
+        self._value = 0.5
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, STEPS)
         self.value_label = QLabel("–")
@@ -71,9 +74,10 @@ class ThresholdPanel(QWidget):
         self.set_threshold(current, emit=False)
 
     def value(self) -> float:
-        return self.low + (self.high - self.low) * self.slider.value() / STEPS
+        return self._value
 
     def set_threshold(self, value: float, emit: bool = True) -> None:
+        self._value = value
         pos = round((value - self.low) / max(self.high - self.low, 1e-12) * STEPS)
         self.slider.blockSignals(True)
         self.slider.setValue(max(0, min(STEPS, pos)))
@@ -86,8 +90,8 @@ class ThresholdPanel(QWidget):
         self.heatmap.setChecked(show)
         self.opacity.setValue(round(opacity * 100))
 
-    def _moved(self, _pos: int) -> None:
-        v = self.value()
+    def _moved(self, pos: int) -> None:
+        v = self._value = self.low + (self.high - self.low) * pos / STEPS
         self.value_label.setText(f"{v:.4g}")
         self.threshold_changed.emit(v)
 

@@ -138,7 +138,7 @@ def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_produ
 
     from safetensors.torch import load_file, save_file
 
-    from inspector.postprocess import judge
+    from inspector.verdict import judge
 
     weights = bundle / "weights.safetensors"
     tensors = load_file(weights)
