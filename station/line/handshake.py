@@ -54,6 +54,7 @@ class PartResult:
         image: the frame judged (kept for retention and for checking), or None.
         frame_time: when the frame was grabbed (`time.time()`), or None.
         timings_ms: stage name -> milliseconds (grab, preprocess, model, postprocess).
+        raw_score: the score in the model's own units (NaN for ERROR).
     """
 
     verdict: LineVerdict
@@ -62,6 +63,7 @@ class PartResult:
     image: np.ndarray | None = None
     frame_time: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    raw_score: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -300,10 +302,13 @@ class Handshake:
     async def _select(self, index: int) -> None:
         try:
             name = await self.station.select_recipe(index)
-        except UnknownRecipe:
+        except Exception as exc:  # unknown index, or a recipe whose model does not load
+            why = "names no recipe" if isinstance(exc, UnknownRecipe) else f"failed: {exc}"
+            if not isinstance(exc, UnknownRecipe):
+                log.exception("recipe %d could not be selected", index)
             self.alarms.raise_(
                 AlarmCode.UNKNOWN_RECIPE,
-                f"RecipeIndex {index} names no recipe; staying on "
+                f"RecipeIndex {index} {why}; staying on "
                 f"{self.recipe_index or 'none'}, not ready until a valid index",
             )
             self._recipe_ok = False
