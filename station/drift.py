@@ -11,9 +11,10 @@ Method: an EWMA control chart per quantity (Roberts 1959; NIST/SEMATECH e-Handbo
 raised when ``|z_t - mean| > L * sigma * sqrt(lambda / (2 - lambda))`` and cleared when it is
 back within half that. The defaults lambda = 0.02 and L = 4 average about the last 50 good
 parts, which keeps single odd parts (a heavy tail is common in real image statistics) from
-tripping the chart, and still catch a step of one sigma in about 25 parts. The score chart is one-sided (only rising scores are drift); image statistics are
-two-sided. sigma has a floor (`min_rel_sigma` of the mean) so a calibration set of nearly
-identical images does not make the chart trip on noise.
+tripping the chart, and still catch a step of one sigma in about 25 parts. The score chart
+is one-sided (only rising scores are drift); image statistics are two-sided. sigma has a
+floor (`min_rel_sigma` of the mean) so a calibration set of nearly identical images does not
+make the chart trip on noise.
 """
 
 from __future__ import annotations

@@ -29,9 +29,10 @@ SHIFT_CAUGHT_WITHIN = 150
 def shifted(image: np.ndarray) -> np.ndarray:
     """The camera knocked: the part moves by SHIFT_PX in the image."""
     dx, dy = SHIFT_PX
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    out: np.ndarray = cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return out
 
 
 @pytest.fixture(scope="module")
