@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import statistics
 import tempfile
 import time
@@ -32,12 +31,6 @@ os.environ.setdefault("PYLON_CAMEMU", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ROOT / "sample_images" / "metal_plate"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(bundle: Path | None, ws: Path) -> None:
@@ -66,7 +59,7 @@ async def measure(ws: Path, transport_name: str, triggers: int, warmup: int) -> 
     from station.line.handshake import Handshake, HandshakeSettings, LineRecord
     from station.line.modbus import ModbusServerTransport, ModbusSettings
     from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
-    from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc
+    from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port
     from station.line.runner import LineRunner
     from station.recipes import RecipeBook
 

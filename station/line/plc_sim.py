@@ -12,6 +12,7 @@ Modbus TCP), so a station can be checked end to end before the real PLC is wired
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -31,6 +32,13 @@ from station.line.opcua import OBJECT_NAME, node_id, variant
 from station.line.signals import SignalValue
 
 POLL_S = 0.002  # how often a waiting PLC reads a signal again
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free right now on `host`, for a station server on loopback."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 class SimulatedPlc:

@@ -30,7 +30,7 @@ from station.alarms import AlarmCode, AlarmEvent  # noqa: E402
 from station.line.handshake import Handshake, HandshakeSettings, LineRecord  # noqa: E402
 from station.line.modbus import ModbusServerTransport, ModbusSettings  # noqa: E402
 from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport  # noqa: E402
-from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc  # noqa: E402
+from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port  # noqa: E402
 from station.line.runner import LineRunner  # noqa: E402
 from station.line.signals import LineVerdict  # noqa: E402
 from station.recipes import CameraSettings, Recipe, RecipeBook, save_recipe  # noqa: E402
@@ -96,20 +96,12 @@ async def started(kind: str, runner: LineRunner) -> tuple[Handshake, Any, list, 
     records: list[LineRecord] = []
     alarms: list[AlarmEvent] = []
     if kind == "opcua":
-        transport = OpcUaServerTransport(OpcUaServerSettings("127.0.0.1", _free_port()))
+        transport = OpcUaServerTransport(OpcUaServerSettings("127.0.0.1", free_port()))
     else:
         transport = ModbusServerTransport(ModbusSettings("127.0.0.1", 0))
     hs = Handshake(transport, runner, SETTINGS, alarms.append, records.append)
     await hs.start()
     return hs, transport, records, alarms
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def plc_for(kind: str, transport: Any) -> SimulatedPlc:

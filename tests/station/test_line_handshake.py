@@ -7,7 +7,6 @@ timing fault can be produced on purpose; tests/station/test_line_e2e.py runs the
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,18 +25,12 @@ from station.line.handshake import (
 )
 from station.line.modbus import ModbusServerTransport, ModbusSettings
 from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
-from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc
+from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port
 from station.line.signals import LineVerdict
 
 FAST = HandshakeSettings(
     result_timeout_s=0.5, ack_timeout_s=0.5, heartbeat_s=0.05, plc_watchdog_s=0.0
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ScriptedStation:
