@@ -141,7 +141,7 @@ class Handshake:
         self.station = station
         self.settings = settings or HandshakeSettings()
         self.alarms = AlarmSet(self._alarm_logged(on_alarm))
-        self._on_record = on_record
+        self.on_record = on_record  # may be set after construction (a monitor needs self)
         self.state = LineState.NOT_READY
         self.recipe_index = 0
         self.recipe_name = ""
@@ -263,9 +263,9 @@ class Handshake:
         self._clean = not error
         latency = (time.perf_counter() - t0) * 1e3
         record = LineRecord(part_id, recipe, name, result, cycle, wall, latency, error)
-        if self._on_record is not None:
+        if self.on_record is not None:
             try:
-                self._on_record(record)
+                self.on_record(record)
             except Exception:  # the PLC still gets its verdict; the log says what was lost
                 log.exception("handshake: recording part %r failed", part_id)
         score = result.score if result.score == result.score else 0.0  # NaN is no PLC value

@@ -252,3 +252,48 @@ def test_hardware_trigger_without_a_pulse_gives_error_and_no_frame_alarm(workspa
         run(body)
     finally:
         runner.close()
+
+
+def test_drift_and_retention_reach_the_plc(workspace: Path, tmp_path: Path) -> None:
+    """A calibration far from what the camera sees raises DRIFT on the PLC's Alarm; every
+    image is kept under the part's id; drift does not stop inspection."""
+    from station.drift import Calibration, Reference
+    from station.line.monitor import LineMonitor
+    from station.retention import ImageRetention, RetentionPolicy
+
+    runner = LineRunner(camera(workspace), RecipeBook.load(workspace))
+    dark = Calibration({"brightness": Reference(50.0, 1.0)})  # the light was far dimmer then
+
+    async def body() -> None:
+        hs, transport, records, alarms = await started("modbus", runner)
+        keep = ImageRetention(tmp_path / "images", RetentionPolicy(1, None, None))
+        monitor = LineMonitor(hs, runner.recipes, {"metal_plate": dark}, keep)
+
+        def both(record: LineRecord) -> None:
+            records.append(record)
+            monitor.record(record)
+
+        hs.on_record = both
+        plc = plc_for("modbus", transport)
+        await plc.connect()
+        try:
+            await plc.select_recipe(1)
+            # the camera's folder starts with 6 dented parts, then good ones
+            verdicts = [(await plc.cycle(f"SN-{i}"))[0] for i in range(10)]
+            await asyncio.sleep(0.3)  # the monitor's worker raises the alarm on the loop
+            await plc.beat()
+            assert int(await plc.read("Alarm")) == AlarmCode.DRIFT
+            assert (await plc.cycle("SN-10"))[0] in (1, 2)  # inspection goes on
+        finally:
+            await plc.close()
+            await hs.stop()
+            monitor.close()
+        assert 1 in verdicts
+        assert any(a.code == AlarmCode.DRIFT and "brightness" in a.message for a in alarms)
+        assert set(monitor.kept) == {f"SN-{i}" for i in range(11)}
+        assert all(Path(p).is_file() for p in monitor.kept.values())
+
+    try:
+        run(body)
+    finally:
+        runner.close()
