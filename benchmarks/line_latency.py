@@ -1,0 +1,148 @@
+"""Trigger-to-verdict latency of a line station, measured from a simulated PLC on loopback.
+
+Usage:
+    python benchmarks/line_latency.py [--bundle DIR] [--triggers 1000] [--transport opcua]
+
+The PLC (asyncua or pymodbus client) writes PartId and raises Trigger, then polls ResultReady
+every 2 ms; the latency is from the Trigger write to reading ResultReady true. The station
+is the real chain: the transport's server, the handshake, `LineRunner` with the emulated pylon
+camera (PYLON_CAMEMU, software trigger, playing the sample product's test images) and the
+model on ONNX Runtime. Without ``--bundle`` a default model is trained on
+sample_images/metal_plate first (about 10 s). Prints p50/p95/max and the median of each stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("PYLON_CAMEMU", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ROOT / "sample_images" / "metal_plate"
+
+
+def prepare(bundle: Path | None, ws: Path) -> None:
+    """Workspace with the model (exported to ONNX), recipe 1 and the camera's image folder."""
+    from station.recipes import CameraSettings, Recipe, save_recipe
+    from training.export import export_onnx
+
+    model = ws / "models" / "metal_plate"
+    if bundle is None:
+        from training.settings import TrainSettings
+        from training.train import train
+
+        train(PRODUCT, model, TrainSettings(), show_progress=False)
+    else:
+        shutil.copytree(bundle, model)
+    if not (model / "model.onnx").exists():
+        export_onnx(model)
+    save_recipe(Recipe(1, "metal_plate", str(model), camera=CameraSettings(1000.0)), ws / "recipes")
+    (ws / "camera").mkdir()
+    for path in sorted((PRODUCT / "test").glob("*/*.png")):
+        shutil.copy(path, ws / "camera" / f"{path.parent.name}_{path.name}")
+
+
+async def measure(ws: Path, transport_name: str, triggers: int, warmup: int) -> dict[str, Any]:
+    from inspector.capture.pylon import PylonSettings, PylonSource
+    from station.line.handshake import Handshake, HandshakeSettings, LineRecord
+    from station.line.modbus import ModbusServerTransport, ModbusSettings
+    from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
+    from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port
+    from station.line.runner import LineRunner
+    from station.recipes import RecipeBook
+
+    source = PylonSource(
+        PylonSettings(width=256, height=256, trigger="software", emulator_images=str(ws / "camera"))
+    )
+    runner = LineRunner(source, RecipeBook.load(ws))
+    records: list[LineRecord] = []
+    transport: Any
+    plc: SimulatedPlc
+    if transport_name == "opcua":
+        transport = OpcUaServerTransport(OpcUaServerSettings("127.0.0.1", free_port()))
+    else:
+        transport = ModbusServerTransport(ModbusSettings("127.0.0.1", 0))
+    hs = Handshake(transport, runner, HandshakeSettings(plc_watchdog_s=0), None, records.append)
+    await hs.start()
+    plc = (
+        OpcUaPlc(transport.settings.endpoint)
+        if transport_name == "opcua"
+        else ModbusPlc("127.0.0.1", transport.port)
+    )
+    await plc.connect()
+    latencies = []
+    try:
+        await plc.select_recipe(1)
+        for i in range(warmup + triggers):
+            await plc.wait_for("Ready", True)
+            await plc.write("PartId", f"SN-{i:06d}")
+            t0 = time.perf_counter()
+            await plc.write("Trigger", True)
+            await plc.wait_for("ResultReady", True)
+            latencies.append((time.perf_counter() - t0) * 1e3)
+            await plc.read("Verdict")
+            await plc.ack()
+    finally:
+        await plc.close()
+        await hs.stop()
+        runner.close()
+    lat = np.array(latencies[warmup:])
+    kept = records[warmup:]
+    stages = {
+        name: statistics.median(r.result.timings_ms.get(name, 0.0) for r in kept)
+        for name in ("grab", "preprocess", "model", "postprocess")
+    }
+    stages["station (trigger seen to result written)"] = statistics.median(
+        r.latency_ms for r in kept
+    )
+    errors = sum(1 for r in kept if r.result.verdict == 3)
+    return {
+        "transport": transport_name,
+        "triggers": len(lat),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "max_ms": float(lat.max()),
+        "mean_ms": float(lat.mean()),
+        "stage_median_ms": stages,
+        "error_verdicts": errors,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: train one)")
+    p.add_argument("--triggers", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--transport", choices=["opcua", "modbus"], default="opcua")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    a = p.parse_args()
+    logging.getLogger("asyncua").setLevel(logging.ERROR)  # its plaintext-endpoint notices
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "workspace"
+        prepare(a.bundle, ws)
+        out = asyncio.run(measure(ws, a.transport, a.triggers, a.warmup))
+    print(
+        f"{out['transport']}: {out['triggers']} triggers, trigger to verdict "
+        f"p50 {out['p50_ms']:.1f} ms, p95 {out['p95_ms']:.1f} ms, max {out['max_ms']:.1f} ms "
+        f"({out['error_verdicts']} ERROR verdicts)"
+    )
+    for name, ms in out["stage_median_ms"].items():
+        print(f"  median {name}: {ms:.1f} ms")
+    if a.json is not None:
+        a.json.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

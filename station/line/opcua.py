@@ -1,0 +1,217 @@
+"""OPC UA transport (asyncua): host an ``Inspection`` object, or map nodes on the PLC's server.
+
+Server mode: the station hosts ``opc.tcp://HOST:PORT/inspector/`` with an object
+``Inspection`` whose variables are the handshake signals, node ids
+``ns=<namespace index>;s=Inspection.<Signal>`` (the namespace URI is in `OpcUaServerSettings`);
+the PLC is the client. Client mode: the PLC hosts the variables and the station connects to
+it, reading PLC-side signals through a subscription and writing station-side ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncua import Client, Node, Server, ua
+from asyncua.common.callback import CallbackType, ServerItemCallback
+
+from station.line.signals import (
+    BY_NAME,
+    SIGNALS,
+    ChangeCallback,
+    SignalValue,
+    check_station_signals,
+    default_value,
+)
+
+log = logging.getLogger(__name__)
+
+VARIANT_TYPES = {
+    "bool": ua.VariantType.Boolean,
+    "int": ua.VariantType.Int32,
+    "float": ua.VariantType.Float,
+    "str": ua.VariantType.String,
+}
+OBJECT_NAME = "Inspection"
+
+
+@dataclass(frozen=True)
+class OpcUaServerSettings:
+    """Where the station's OPC UA server listens.
+
+    Attributes:
+        host: interface to bind ("0.0.0.0" for all, "127.0.0.1" for this machine only).
+        port: TCP port (4840 is the OPC UA default).
+        namespace: namespace URI of the ``Inspection`` object's nodes.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 4840
+    namespace: str = "urn:visual-inspector:line"
+
+    @property
+    def endpoint(self) -> str:
+        return f"opc.tcp://{self.host}:{self.port}/inspector/"
+
+
+def node_id(namespace_index: int, name: str) -> ua.NodeId:
+    """The string node id of a station node, e.g. ``ns=2;s=Inspection.Trigger``."""
+    return ua.NodeId.from_string(f"ns={namespace_index};s={name}")
+
+
+def variant(name: str, value: SignalValue) -> ua.Variant:
+    kind = BY_NAME[name].kind
+    py = {"bool": bool, "int": int, "float": float, "str": str}[kind]
+    return ua.Variant(py(value), VARIANT_TYPES[kind])
+
+
+class OpcUaServerTransport:
+    """The station as OPC UA server; the PLC (client) writes triggers and reads verdicts."""
+
+    def __init__(self, settings: OpcUaServerSettings | None = None) -> None:
+        self.settings = settings or OpcUaServerSettings()
+        self.namespace_index = 0
+        self._server: Server | None = None
+        self._nodes: dict[str, ua.NodeId] = {}
+        self._names: dict[ua.NodeId, str] = {}
+        self._on_change: ChangeCallback | None = None
+
+    async def start(self, on_change: ChangeCallback) -> None:
+        self._on_change = on_change
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.settings.endpoint)
+        server.set_server_name("visual-inspector station")
+        index = await server.register_namespace(self.settings.namespace)
+        folder = await server.nodes.objects.add_object(
+            node_id(index, OBJECT_NAME), ua.QualifiedName(OBJECT_NAME, index)
+        )
+        for signal in SIGNALS:
+            nid = node_id(index, f"{OBJECT_NAME}.{signal.name}")
+            var = await folder.add_variable(
+                nid,
+                ua.QualifiedName(signal.name, index),
+                variant(signal.name, default_value(signal)),
+            )
+            await var.write_attribute(
+                ua.AttributeIds.Description,
+                ua.DataValue(ua.Variant(ua.LocalizedText(signal.doc))),
+            )
+            if signal.from_plc:
+                await var.set_writable()
+            self._nodes[signal.name] = nid
+            self._names[nid] = signal.name
+        server.subscribe_server_callback(CallbackType.PostWrite, self._after_write)
+        await server.start()  # raises OSError when the port is taken
+        self._server = server
+        self.namespace_index = index
+        log.info("OPC UA server on %s (namespace %d)", self.settings.endpoint, index)
+
+    async def _after_write(self, event: ServerItemCallback, _dispatcher: Any) -> None:
+        if not event.is_external or self._on_change is None:
+            return
+        results = event.response_params or []
+        for i, item in enumerate(event.request_params.NodesToWrite):
+            name = self._names.get(item.NodeId)
+            ok = i >= len(results) or results[i].is_good()
+            written = item.Value.Value
+            if name is not None and BY_NAME[name].from_plc and ok and written is not None:
+                self._on_change(name, written.Value)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+
+    async def read(self, name: str) -> SignalValue:
+        if self._server is None:
+            raise RuntimeError("OPC UA transport is not started")
+        held = self._server.read_attribute_value(self._nodes[name]).Value
+        if held is None:
+            raise RuntimeError(f"OPC UA node of {name} holds no value")
+        value: SignalValue = held.Value
+        return value
+
+    async def write(self, values: Mapping[str, SignalValue]) -> None:
+        check_station_signals(values)
+        if self._server is None:
+            raise RuntimeError("OPC UA transport is not started")
+        for name, value in values.items():
+            await self._server.write_attribute_value(
+                self._nodes[name], ua.DataValue(variant(name, value))
+            )
+
+
+@dataclass(frozen=True)
+class OpcUaClientSettings:
+    """The PLC's OPC UA server and which of its nodes carry each signal.
+
+    Attributes:
+        url: the PLC server's endpoint, e.g. "opc.tcp://192.168.0.10:4840".
+        node_ids: signal name -> node id string ("ns=3;s=DB_Vision.Trigger"); every signal
+            in `signals.SIGNALS` must be mapped.
+        publish_ms: subscription interval for the PLC-side signals.
+    """
+
+    url: str
+    node_ids: Mapping[str, str] = field(default_factory=dict)
+    publish_ms: float = 10.0
+
+
+class _Forward:
+    def __init__(self, names: dict[str, str], on_change: ChangeCallback) -> None:
+        self.names = names
+        self.on_change = on_change
+
+    def datachange_notification(self, node: Node, val: Any, _data: Any) -> None:
+        self.on_change(self.names[node.nodeid.to_string()], val)
+
+
+class OpcUaClientTransport:
+    """The station as OPC UA client of the PLC's server, on configured node ids."""
+
+    def __init__(self, settings: OpcUaClientSettings) -> None:
+        missing = [s.name for s in SIGNALS if s.name not in settings.node_ids]
+        unknown = [n for n in settings.node_ids if n not in BY_NAME]
+        if missing or unknown:
+            raise ValueError(
+                f"OPC UA node_ids: missing {missing or 'none'}, unknown {unknown or 'none'}"
+            )
+        self.settings = settings
+        self._client: Client | None = None
+        self._nodes: dict[str, Node] = {}
+        self._types: dict[str, ua.VariantType] = {}
+
+    async def start(self, on_change: ChangeCallback) -> None:
+        client = Client(self.settings.url)
+        await client.connect()  # raises OSError / TimeoutError when the PLC is unreachable
+        self._client = client
+        names = {}
+        for name, node_id in self.settings.node_ids.items():
+            node = client.get_node(node_id)
+            self._nodes[name] = node
+            self._types[name] = await node.read_data_type_as_variant_type()
+            names[node.nodeid.to_string()] = name
+        subscription = await client.create_subscription(
+            self.settings.publish_ms, _Forward(names, on_change)
+        )
+        await subscription.subscribe_data_change(
+            [self._nodes[s.name] for s in SIGNALS if s.from_plc]
+        )
+
+    async def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.disconnect()
+
+    async def read(self, name: str) -> SignalValue:
+        value: SignalValue = await self._nodes[name].read_value()
+        return value
+
+    async def write(self, values: Mapping[str, SignalValue]) -> None:
+        check_station_signals(values)
+        for name, value in values.items():
+            typed = ua.Variant(variant(name, value).Value, self._types[name])
+            await self._nodes[name].write_value(ua.DataValue(typed))

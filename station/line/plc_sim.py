@@ -1,0 +1,181 @@
+"""A simulated PLC for commissioning and tests: drives a station's handshake as a PLC would.
+
+It is a real client of the station's transport (asyncua's client for OPC UA, pymodbus's for
+Modbus TCP), so a station can be checked end to end before the real PLC is wired::
+
+    plc = OpcUaPlc("opc.tcp://127.0.0.1:4840/inspector/")
+    await plc.connect()
+    await plc.select_recipe(1)
+    verdict, score = await plc.cycle("SN-0001")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+from asyncua import Client, ua
+from pymodbus.client import AsyncModbusTcpClient
+
+from station.line.modbus import (
+    COIL,
+    DISCRETE,
+    HOLDING,
+    REGISTER_MAP,
+    decode_float,
+    decode_text,
+    encode_text,
+)
+from station.line.opcua import OBJECT_NAME, node_id, variant
+from station.line.signals import SignalValue
+
+POLL_S = 0.002  # how often a waiting PLC reads a signal again
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free right now on `host`, for a station server on loopback."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class SimulatedPlc:
+    """The PLC's side of the handshake over any transport; subclasses read and write signals."""
+
+    beats = 0
+
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def read(self, name: str) -> SignalValue:
+        raise NotImplementedError
+
+    async def write(self, name: str, value: SignalValue) -> None:
+        raise NotImplementedError
+
+    async def wait_for(self, name: str, value: SignalValue, timeout: float = 5.0) -> None:
+        """Poll `name` until it equals `value`; TimeoutError names the signal."""
+        deadline = time.monotonic() + timeout
+        while await self.read(name) != value:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not become {value!r} within {timeout} s")
+            await asyncio.sleep(POLL_S)
+
+    async def beat(self) -> None:
+        self.beats = (self.beats + 1) % 32768
+        await self.write("PlcHeartbeat", self.beats)
+
+    async def select_recipe(self, index: int, timeout: float = 5.0) -> None:
+        await self.write("RecipeIndex", index)
+        await self.wait_for("ActiveRecipe", index, timeout)
+
+    async def trigger(self, part_id: str) -> None:
+        await self.write("PartId", part_id)
+        await self.write("Trigger", True)
+
+    async def result(self, timeout: float = 5.0) -> tuple[int, float]:
+        """Wait for ResultReady; return (Verdict, Score)."""
+        await self.wait_for("ResultReady", True, timeout)
+        return int(await self.read("Verdict")), float(await self.read("Score"))
+
+    async def ack(self, timeout: float = 5.0) -> None:
+        """Acknowledge, wait for ResultReady to drop, then lower Trigger and ResultAck."""
+        await self.write("ResultAck", True)
+        await self.wait_for("ResultReady", False, timeout)
+        await self.write("Trigger", False)
+        await self.write("ResultAck", False)
+
+    async def cycle(self, part_id: str, timeout: float = 5.0) -> tuple[int, float]:
+        """One part: wait Ready, trigger, read the result, acknowledge."""
+        await self.beat()
+        await self.wait_for("Ready", True, timeout)
+        await self.trigger(part_id)
+        verdict, score = await self.result(timeout)
+        await self.ack(timeout)
+        return verdict, score
+
+
+class OpcUaPlc(SimulatedPlc):
+    """A PLC as OPC UA client of the station's server (node ids ns=N;s=Inspection.<Signal>)."""
+
+    def __init__(self, url: str, namespace: str = "urn:visual-inspector:line") -> None:
+        self.url = url
+        self.namespace = namespace
+        self._client: Client | None = None
+        self._nodes: dict[str, Any] = {}
+
+    async def connect(self) -> None:
+        client = Client(self.url)
+        await client.connect()
+        index = await client.get_namespace_index(self.namespace)
+        self._client = client
+        self._nodes = {}
+        self._index = index
+
+    def _node(self, name: str) -> Any:
+        if self._client is None:
+            raise RuntimeError("simulated PLC is not connected")
+        if name not in self._nodes:
+            nid = node_id(self._index, f"{OBJECT_NAME}.{name}")
+            self._nodes[name] = self._client.get_node(nid)
+        return self._nodes[name]
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.disconnect()
+
+    async def read(self, name: str) -> SignalValue:
+        value: SignalValue = await self._node(name).read_value()
+        return value
+
+    async def write(self, name: str, value: SignalValue) -> None:
+        await self._node(name).write_value(ua.DataValue(variant(name, value)))
+
+
+class ModbusPlc(SimulatedPlc):
+    """A PLC as Modbus TCP client of the station's server (register map in `modbus`)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._client = AsyncModbusTcpClient(host, port=port, timeout=2, retries=0)
+
+    async def connect(self) -> None:
+        if not await self._client.connect():
+            raise OSError("simulated PLC: cannot connect to the station's Modbus server")
+
+    async def close(self) -> None:
+        self._client.close()
+
+    async def read(self, name: str) -> SignalValue:
+        table, first, size = REGISTER_MAP[name]
+        if table in (COIL, DISCRETE):
+            read = self._client.read_coils if table == COIL else self._client.read_discrete_inputs
+            bits = await read(first, count=1)
+            return bool(bits.bits[0])
+        read = (
+            self._client.read_holding_registers
+            if table == HOLDING
+            else self._client.read_input_registers
+        )
+        regs = list((await read(first, count=size)).registers)
+        if name == "PartId":
+            return decode_text(regs)
+        if name == "Score":
+            return decode_float(regs)
+        return int(regs[0])
+
+    async def write(self, name: str, value: SignalValue) -> None:
+        table, first, _ = REGISTER_MAP[name]
+        if table == COIL:
+            await self._client.write_coil(first, bool(value))
+        elif name == "PartId":
+            await self._client.write_registers(first, encode_text(str(value)))
+        elif table == HOLDING:
+            await self._client.write_register(first, int(value))
+        else:
+            raise ValueError(f"{name} is not a PLC-side signal")
