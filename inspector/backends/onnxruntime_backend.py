@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from inspector.backends.base import check_input_size
 from inspector.backends.onnx_spec import INPUT_NAME, OUTPUT_NAMES
-from inspector.bundle import BundleError, BundleMeta, file_sha256
+from inspector.bundle import BundleError, BundleMeta, file_sha256, inside_bundle
 
 
 def onnx_path(bundle_dir: Path, meta: BundleMeta) -> Path:
@@ -20,7 +21,9 @@ def onnx_path(bundle_dir: Path, meta: BundleMeta) -> Path:
             f"{bundle_dir}: no ONNX export in this bundle; create it with "
             f"`inspector export --model {bundle_dir} --format onnx`"
         )
-    path = bundle_dir / str(info["file"])
+    if not isinstance(info, dict):
+        raise BundleError(f"{bundle_dir}: exports.onnx in bundle.json is not an object")
+    path = inside_bundle(bundle_dir, info.get("file"), "exports.onnx.file")
     if not path.is_file():
         raise BundleError(f"{path}: ONNX file listed in bundle.json is missing")
     if file_sha256(path) != info.get("sha256"):
@@ -81,7 +84,12 @@ class OnnxRuntimeBackend:
 
     @classmethod
     def load(
-        cls, bundle_dir: Path, meta: BundleMeta, device: str = "cpu", precision: str = "fp32"
+        cls,
+        bundle_dir: Path,
+        meta: BundleMeta,
+        device: str = "cpu",
+        precision: str = "fp32",
+        allow_download: bool = False,
     ) -> OnnxRuntimeBackend:
         if precision != "fp32":
             raise ValueError("the ONNX Runtime backend runs the fp32 graph (use tensorrt for fp16)")
@@ -90,12 +98,7 @@ class OnnxRuntimeBackend:
         # The graph's input size is fixed at export; a bundle.json that says otherwise was
         # edited or mixed up, and every image would fail with ONNX Runtime's own message.
         shape = backend.session.get_inputs()[0].shape
-        expected = list(meta.preprocessing.input_size)
-        if [int(v) for v in shape[2:] if isinstance(v, int)] != expected:
-            raise BundleError(
-                f"{backend.path}: graph takes {shape[2:]} pixel inputs but bundle.json's "
-                f"preprocessing.input_size is {expected} (bundle edited or mixed up)"
-            )
+        check_input_size(backend.path, shape[2:], meta.preprocessing.input_size)
         return backend
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
