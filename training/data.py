@@ -43,7 +43,8 @@ def good_images(root: str | Path) -> list[Path]:
         raise FileNotFoundError(f"training data not found: {root}")
     mvtec = root / "train" / "good"
     files = iter_image_files([mvtec if mvtec.is_dir() else root])
-    files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    # A sub-folder that cannot be listed stays in, to be reported with the skipped files.
+    files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES or p.is_dir()]
     if not files:
         raise ValueError(f"no images found in {root}")
     return files
