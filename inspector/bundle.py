@@ -350,7 +350,13 @@ def read_meta(directory: str | Path) -> BundleMeta:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: corrupt JSON ({exc})") from exc
-    return BundleMeta.from_json(data, path)
+    try:
+        return BundleMeta.from_json(data, path)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        # Whatever shape a damaged or hostile bundle.json has, it is a bad bundle, named.
+        raise BundleError(f"{path}: bundle.json is malformed ({exc!r})") from exc
 
 
 def verify_weights(directory: str | Path, named: str | Path | None = None) -> BundleMeta:
