@@ -157,13 +157,13 @@ def run_inspect(args: argparse.Namespace) -> int:
     yld = "n/a" if s["yield_percent"] is None else f"{s['yield_percent']:.1f} %"
     print(
         f"{s['total']} images: {s['pass']} PASS, {s['fail']} FAIL, {s['error']} ERROR "
-        f"(yield {yld}) with model {insp.model_id}, "
+        f"(yield {yld}) with model {shown(insp.model_id)}, "
         f"threshold {insp.thresholds.image:.4g}"
     )
     for row in run.rows:
         if row.error:
             print(f"  ERROR {shown(row.path)}: {shown(row.error)}", file=sys.stderr)
-    print(f"report: {(run.out_dir / 'report.html').resolve()}")
+    print(f"report: {shown(str((run.out_dir / 'report.html').resolve()))}")
     if s["error"]:
         return EXIT_ANY_ERROR
     return EXIT_ANY_FAIL if s["fail"] else EXIT_ALL_PASS
