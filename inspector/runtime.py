@@ -84,7 +84,7 @@ class Inspector:
         return self.meta.model_id
 
     def set_thresholds(self, save: bool = False, **changes: Any) -> None:
-        """Change thresholds for this session; with ``save`` also in the bundle on disk."""
+        """Change thresholds of this loaded model; with ``save`` also in the bundle on disk."""
         if save:
             if self.bundle_dir is None:
                 raise ValueError("this inspector was not loaded from a bundle directory")

@@ -53,9 +53,8 @@ class OnnxRuntimeBackend:
         if threads:
             opts.intra_op_num_threads = threads
         # Idle worker threads would otherwise spin for a while after every run, burning the
-        # cores the station's capture and UI threads (or another model) need: measured on a
-        # 2-core machine, a torch model beside a spinning session ran 47.6 -> 81.6 ms while
-        # this session itself lost nothing by not spinning (benchmarks/ort_spinning.py).
+        # cores the station's capture and UI threads (or another model) need; not spinning
+        # costs this graph nothing measurable.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers: list[Any] = ["CPUExecutionProvider"]
         if device.startswith("cuda"):

@@ -39,11 +39,11 @@ class TorchBackend:
             raise ValueError("fp16 needs a CUDA device; CPUs run the fp32 model")
         self.precision = precision
         if fuse:
-            # Same scores, ~15 % faster on a CPU (benchmarks/model_speed.py).
+            # Same scores, faster on a CPU.
             model, _ = fold_batchnorm(model)
         self.model = model.to(self.device).eval()
         # NHWC lets oneDNN run the depthwise convolutions of mobile backbones: the
-        # EfficientNet-Lite0 feature pass takes about half the time (benchmarks/model_speed.py).
+        # EfficientNet-Lite0 feature pass takes about half the time.
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -20,7 +20,7 @@ from inspector.runtime import Inspector
 
 @pytest.fixture()
 def bundle(trained_bundle: Path, tmp_path: Path) -> Path:
-    """A private copy of the session bundle that a test may damage."""
+    """A private copy of the shared test bundle that a test may damage."""
     return Path(shutil.copytree(trained_bundle, tmp_path / "b"))
 
 
