@@ -99,8 +99,10 @@ def open_backend(
     require_device(device)
     if name == AUTO:
         name = choose_backend(meta, device)
+    # Only the torch backend builds a backbone, so only it can be asked to download one.
+    extra = {"allow_download": True} if allow_download and name == "torch" else {}
     return backend_class(name).load(
-        Path(bundle_dir), meta, device=device, precision=precision, allow_download=allow_download
+        Path(bundle_dir), meta, device=device, precision=precision, **extra
     )
 
 

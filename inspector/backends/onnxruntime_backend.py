@@ -83,12 +83,7 @@ class OnnxRuntimeBackend:
 
     @classmethod
     def load(
-        cls,
-        bundle_dir: Path,
-        meta: BundleMeta,
-        device: str = "cpu",
-        precision: str = "fp32",
-        allow_download: bool = False,
+        cls, bundle_dir: Path, meta: BundleMeta, device: str = "cpu", precision: str = "fp32"
     ) -> OnnxRuntimeBackend:
         if precision != "fp32":
             raise ValueError("the ONNX Runtime backend runs the fp32 graph (use tensorrt for fp16)")

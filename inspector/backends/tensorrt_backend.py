@@ -62,12 +62,7 @@ class TensorRTBackend:
 
     @classmethod
     def load(
-        cls,
-        bundle_dir: Path,
-        meta: BundleMeta,
-        device: str = "cuda",
-        precision: str = "fp32",
-        allow_download: bool = False,
+        cls, bundle_dir: Path, meta: BundleMeta, device: str = "cuda", precision: str = "fp32"
     ) -> TensorRTBackend:
         trt = import_tensorrt()
         device = device if device.startswith("cuda") else "cuda"
