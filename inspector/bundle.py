@@ -20,11 +20,14 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
+import re
+import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.atomic import kill_point, staging_folder, swap_in, write_bytes, write_text
 from inspector.families import FAMILIES
 from inspector.preprocess import Preprocessing
 from inspector.verdict import (
@@ -140,6 +143,76 @@ class BundleMeta:
             raise BundleError(f"{where}: bundle.json is incomplete or malformed ({exc!r})") from exc
 
 
+def plain_name(name: object, field: str) -> str:
+    """``name`` if it is a relative path of plain parts (no '..', not absolute), else raise.
+
+    Every file a bundle names must lie inside it: a bundle.json pointing at
+    ``../../other/model.onnx`` or ``/etc/shadow`` would make the loader read (and run) files
+    the bundle does not carry.
+    """
+    text = name if isinstance(name, str) else None
+    parts = text.replace("\\", "/").split("/") if text else []
+    if (
+        not text
+        or "\x00" in text
+        or os.path.isabs(text)
+        or text.startswith(("\\", "/"))
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise BundleError(
+            f"{field} is {name!r}: a bundle may only name files inside itself "
+            "(a plain relative name, no '..', no absolute path)"
+        )
+    return text
+
+
+def inside_bundle(directory: str | Path, name: object, field: str) -> Path:
+    """The path of the file ``name`` in the bundle, refused if it or a link leads outside.
+
+    Raises:
+        BundleError: naming ``field`` and the bundle, for a name that is not plain or a
+            path that resolves (through symbolic links) outside the bundle.
+    """
+    directory = Path(directory)
+    try:
+        path = directory / plain_name(name, field)
+    except BundleError as exc:
+        raise BundleError(f"{directory}: {exc}") from None
+    root = os.path.realpath(directory)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise BundleError(
+            f"{directory}: {field} {name!r} is a link leading outside the bundle "
+            f"(to {os.path.realpath(path)}); a bundle must carry its own files"
+        )
+    return path
+
+
+# Backbone names timm resolves by downloading (a hub, a URL); a station is often offline, and
+# a bundle must not make it fetch code or weights from wherever its JSON says.
+_DOWNLOADING = re.compile(r"^(hf[-_]hub:|timm/|https?://|ftp://)", re.IGNORECASE)
+
+
+def check_no_download(meta: BundleMeta, where: Path) -> None:
+    """Raise BundleError if loading the model of ``meta`` would go to the network."""
+
+    def strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(v, f"{key}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from strings(v, f"{key}[{i}]")
+        elif isinstance(value, str):
+            yield key, value
+
+    for key, value in strings(meta.model_config, "model.config"):
+        if _DOWNLOADING.match(value):
+            raise BundleError(
+                f"{where}: {key} is {value!r}, which would be downloaded at load; refused "
+                "(pass --allow-download / allow_download=True to permit it)"
+            )
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -155,25 +228,53 @@ def compute_model_id(weights_sha256: str, family: str, config: dict[str, Any]) -
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     # Write-then-rename: a crash mid-write never leaves a half bundle.json behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bundle-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def save_bundle(directory: str | Path, model: Any, meta: BundleMeta) -> BundleMeta:
-    """Write ``model``'s tensors and ``meta`` into ``directory``; returns the final meta."""
+def save_bundle(
+    directory: str | Path,
+    model: Any,
+    meta: BundleMeta,
+    extra_files: Mapping[str, bytes] | None = None,
+) -> BundleMeta:
+    """Write ``model``'s tensors, ``meta`` and ``extra_files`` as the bundle ``directory``.
+
+    The bundle is built in a new folder beside ``directory`` and swapped in at the end, so
+    a kill at any point leaves the old bundle whole or the new one whole, never new weights
+    beside old metadata. Files of the old bundle (exports, engines) go with it.
+
+    Args:
+        directory: the bundle folder (replaced if it exists).
+        model: its ``state_dict`` is saved.
+        meta: the metadata; model id, hashes, time and versions are filled in.
+        extra_files: plain file name -> contents (e.g. the training settings).
+
+    Returns:
+        The final metadata.
+    """
+    directory = Path(directory)
+    staged = staging_folder(directory)
+    try:
+        meta = _write_bundle(staged, model, meta, extra_files or {})
+        swap_in(staged, directory)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return meta
+
+
+def _write_bundle(
+    directory: Path, model: Any, meta: BundleMeta, extra_files: Mapping[str, bytes]
+) -> BundleMeta:
     from safetensors.torch import save_file
 
     from inspector import __version__
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     weights = directory / WEIGHTS_FILE
     save_file(state, str(weights), metadata={"format": FORMAT})
+    os.chmod(weights, 0o644)
+    kill_point("weights-written")
     digest = file_sha256(weights)
     import timm
     import torch
@@ -190,6 +291,10 @@ def save_bundle(directory: str | Path, model: Any, meta: BundleMeta) -> BundleMe
         },
     )
     _write_json_atomic(directory / META_FILE, meta.to_json())
+    kill_point("meta-written")
+    for name, data in extra_files.items():
+        write_bytes(directory / plain_name(name, "extra file"), data)
+    kill_point("bundle-staged")
     return meta
 
 
@@ -198,14 +303,20 @@ def read_meta(directory: str | Path) -> BundleMeta:
     directory = Path(directory)
     if not directory.is_dir():
         raise BundleError(f"{directory}: model bundle not found (expected a directory)")
-    path = directory / META_FILE
+    path = inside_bundle(directory, META_FILE, META_FILE)
     if not path.is_file():
         raise BundleError(f"{directory}: not a model bundle ({META_FILE} missing)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: corrupt JSON ({exc})") from exc
-    return BundleMeta.from_json(data, path)
+    try:
+        return BundleMeta.from_json(data, path)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        # Whatever shape a damaged or hostile bundle.json has, it is a bad bundle, named.
+        raise BundleError(f"{path}: bundle.json is malformed ({exc!r})") from exc
 
 
 def verify_weights(directory: str | Path, named: str | Path | None = None) -> BundleMeta:
@@ -217,7 +328,7 @@ def verify_weights(directory: str | Path, named: str | Path | None = None) -> Bu
     directory = Path(directory)
     named = named or directory
     meta = read_meta(directory)
-    weights = directory / WEIGHTS_FILE
+    weights = inside_bundle(directory, WEIGHTS_FILE, "weights.file")
     if not weights.is_file():
         raise BundleError(f"{named}: {WEIGHTS_FILE} missing")
     if file_sha256(weights) != meta.weights_sha256:
@@ -225,11 +336,25 @@ def verify_weights(directory: str | Path, named: str | Path | None = None) -> Bu
             f"{named}: {WEIGHTS_FILE} does not match the hash in {META_FILE} "
             "(file corrupt, truncated or replaced)"
         )
+    # The id covers weights, family and config: an edited config (input size, backbone)
+    # would run another model under the released one's name.
+    if compute_model_id(meta.weights_sha256, meta.family, meta.model_config) != meta.model_id:
+        raise BundleError(
+            f"{named}: model id {meta.model_id} does not match its weights and model config "
+            f"in {META_FILE} (edited or mixed up)"
+        )
     return meta
 
 
-def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, BundleMeta]:
+def load_bundle(
+    directory: str | Path, device: str = "cpu", allow_download: bool = False
+) -> tuple[Any, BundleMeta]:
     """Rebuild the model of a bundle with its weights, checking integrity on the way.
+
+    Args:
+        directory: the bundle folder.
+        device: where the model goes.
+        allow_download: permit a backbone that timm fetches from a hub (refused otherwise).
 
     Raises:
         BundleError: corrupt or truncated weights, hash mismatch, unknown family, or tensors
@@ -242,6 +367,8 @@ def load_bundle(directory: str | Path, device: str = "cpu") -> tuple[Any, Bundle
 
     directory = Path(directory)
     meta = verify_weights(directory)
+    if not allow_download:
+        check_no_download(meta, directory)
     weights = directory / WEIGHTS_FILE
     try:
         cls = model_class(meta.family)

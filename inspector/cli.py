@@ -15,7 +15,7 @@ import traceback
 
 from inspector.commands import EXIT_INTERNAL, EXIT_USAGE
 
-COMMAND_MODULES = ("inspector.commands", "training.commands", "gui.commands")
+COMMAND_MODULES = ("inspector.commands", "inspector.signing", "training.commands", "gui.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from inspector.arg_types import finite_float, non_negative_int, positive_int
 
+# The default of --max-batch-pixels; kept here so the CLI does not import numpy to build.
+DEFAULT_BATCH_PIXELS = 64_000_000
+
 # Exit status of ``inspect``: scripts on a line can branch on it. Every command exits with
 # EXIT_USAGE when it cannot do its job (bad arguments, paths, bundles, environment) and with
 # EXIT_INTERNAL on a bug.
@@ -33,7 +36,39 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=finite_float, help="image threshold for this run only")
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--max-pixels", type=positive_int, help="refuse images larger than this")
+    p.add_argument(
+        "--max-batch-pixels",
+        type=positive_int,
+        default=DEFAULT_BATCH_PIXELS,
+        help="pixels decoded and held at once by one batch (bounds memory; default "
+        f"{DEFAULT_BATCH_PIXELS:,}); a larger single image runs alone",
+    )
+    p.add_argument(
+        "--strict-decode",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="make JPEGs with corrupt data that still decode ERROR rows",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run into --out: parts already judged there are kept "
+        "and not judged again",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let a bundle whose backbone comes from a model hub download it (refused "
+        "otherwise: a line runs what its bundle carries)",
+    )
+    p.add_argument(
+        "--require-signature",
+        type=Path,
+        metavar="PUBKEY",
+        help="refuse a bundle unless it is signed with the private key of this public key "
+        "(see `inspector sign`)",
+    )
     add_backend_arguments(p)
     p.set_defaults(func=run_inspect)
 
@@ -82,16 +117,24 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     from inspector.folder import inspect_files
     from inspector.imageio import iter_image_files
+    from inspector.outlock import claim_output
     from inspector.outputs import check_output_folder
     from inspector.runtime import Inspector
+    from inspector.safe_text import shown
 
     check_output_folder(args.out)
+    claim_output(args.out, args.device)  # before the model loads: refused at once
     files = iter_image_files(args.paths)
     if not files:
         print("error: no image files found", file=sys.stderr)
         return EXIT_USAGE
     insp = Inspector.load(
-        args.model, device=args.device, backend=args.backend, precision=args.precision
+        args.model,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        allow_download=args.allow_download,
+        require_signature=args.require_signature,
     )
     if args.threshold is not None:
         try:
@@ -100,6 +143,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             raise ValueError(f"--threshold: {exc}") from None
     if args.max_pixels:
         insp.max_pixels = args.max_pixels
+    insp.strict_decode = args.strict_decode
     with tqdm(total=len(files), unit="img", desc="inspect") as bar:
         run = inspect_files(
             insp,
@@ -108,19 +152,21 @@ def run_inspect(args: argparse.Namespace) -> int:
             save_maps=args.save_maps,
             batch_size=args.batch_size,
             progress=lambda done, total: bar.update(done - bar.n),
+            resume=args.resume,
+            max_batch_pixels=args.max_batch_pixels,
         )
     s = run.summary
     # No yield when nothing could be judged (every image unreadable): say so, not crash.
     yld = "n/a" if s["yield_percent"] is None else f"{s['yield_percent']:.1f} %"
     print(
         f"{s['total']} images: {s['pass']} PASS, {s['fail']} FAIL, {s['error']} ERROR "
-        f"(yield {yld}) with model {insp.model_id}, "
+        f"(yield {yld}) with model {shown(insp.model_id)}, "
         f"threshold {insp.thresholds.image:.4g}"
     )
     for row in run.rows:
         if row.error:
-            print(f"  ERROR {row.path}: {row.error}", file=sys.stderr)
-    print(f"report: {(run.out_dir / 'report.html').resolve()}")
+            print(f"  ERROR {shown(row.path)}: {shown(row.error)}", file=sys.stderr)
+    print(f"report: {shown(str((run.out_dir / 'report.html').resolve()))}")
     if s["error"]:
         return EXIT_ANY_ERROR
     return EXIT_ANY_FAIL if s["fail"] else EXIT_ALL_PASS

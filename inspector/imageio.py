@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from inspector.image_checks import decode_strict, size_for_file, tiff_size
+
 DEFAULT_MAX_PIXELS = 100_000_000
 # Below this many pixels a side there is nothing to inspect: a thumbnail or an icon stretched
 # to the model's input would be scored as if it were a part.
@@ -58,12 +60,16 @@ class ImageLoadError(ValueError):
         return f"{self.path}: {self.reason}"
 
 
-def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False
+) -> np.ndarray:
     """Read an image file as an HxWx3 RGB array.
 
     Args:
         path: image file; non-ASCII names work because the bytes are read by Python, not cv2.
         max_pixels: largest width*height accepted, checked before decoding.
+        strict: also refuse JPEGs whose data is corrupt but still decodes (see
+            ``read_image_bytes``).
 
     Returns:
         C-contiguous HxWx3 RGB array, uint8 for 8-bit sources, uint16 for 16-bit and float ones.
@@ -77,6 +83,14 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         broken = p.is_symlink()
         raise ImageLoadError(p, "broken symbolic link" if broken else "file not found")
     if p.is_dir():
+        try:
+            with os.scandir(p):
+                pass
+        except OSError as exc:
+            # Listed by iter_image_files so that a folder it cannot open is reported, not lost.
+            raise ImageLoadError(
+                p, f"folder cannot be listed ({exc.strerror or exc}); its images were not read"
+            ) from None
         raise ImageLoadError(p, "is a directory, not an image file")
     if not p.is_file():
         # A FIFO or device would block or stream forever instead of failing.
@@ -87,11 +101,11 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         raise ImageLoadError(p, "permission denied (file is not readable)") from None
     except OSError as exc:
         raise ImageLoadError(p, f"could not read file ({exc.strerror or exc})") from exc
-    return read_image_bytes(data, name=str(p), max_pixels=max_pixels)
+    return read_image_bytes(data, name=str(p), max_pixels=max_pixels, strict=strict)
 
 
 def read_image_bytes(
-    data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False
 ) -> np.ndarray:
     """Decode an encoded image held in memory, with the same checks and output as read_image.
 
@@ -99,6 +113,8 @@ def read_image_bytes(
         data: the encoded file contents (PNG, JPEG, BMP, TIFF, WEBP, ...).
         name: what to call the source in error messages.
         max_pixels: largest width*height accepted, checked before decoding.
+        strict: refuse JPEGs with corrupt data that libjpeg still decodes (it fills the
+            damaged part with guesses, which would be judged as the part).
 
     Returns:
         C-contiguous HxWx3 RGB array, uint8 for 8-bit sources, uint16 for 16-bit and float ones.
@@ -115,6 +131,9 @@ def read_image_bytes(
     if width <= 0 or height <= 0:
         raise ImageLoadError(name, f"image has no pixels ({width}x{height})")
     check_image_size(width, height, name)
+    too_big = size_for_file(width, height, len(data))
+    if too_big:
+        raise ImageLoadError(name, too_big)
     if width * height > max_pixels:
         raise ImageLoadError(
             name,
@@ -122,10 +141,17 @@ def read_image_bytes(
             f"above the limit of {_mp(max_pixels)} MP",
         )
     _check_complete(data, fmt, name)
+    buf = np.frombuffer(data, np.uint8)
+    damage = ""
     try:
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if strict and fmt in ("JPEG", "MPO"):
+            decoded, damage = decode_strict(lambda: cv2.imdecode(buf, cv2.IMREAD_UNCHANGED))
+        else:
+            decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise ImageLoadError(name, f"could not decode {fmt} data ({exc.err})") from exc
+    if damage:
+        raise ImageLoadError(name, f"JPEG data is damaged (libjpeg: {damage}); strict decoding")
     if decoded is None:
         raise ImageLoadError(name, f"could not decode {fmt} data (corrupt file)")
     if decoded.shape[:2] != (height, width):
@@ -173,8 +199,9 @@ def iter_image_files(
     Files given explicitly are kept whatever their suffix, so a wrong file shows up as an
     ERROR row instead of vanishing. In folders only files with a suffix in IMAGE_SUFFIXES
     (any case) are taken, and hidden files and hidden sub-folders are skipped (editor
-    backups, .ipynb_checkpoints copies, macOS ._ files). Symlinked folders are not followed,
-    so a link loop cannot recurse forever.
+    backups, .ipynb_checkpoints copies, macOS ._ files). Links to folders are followed, each
+    real folder once, so a link loop ends. Other entries with an image suffix (a FIFO, a
+    broken link, a sub-folder that cannot be listed) are kept so they become ERROR rows.
 
     Args:
         paths: one path or several; files and folders may be mixed.
@@ -185,7 +212,7 @@ def iter_image_files(
 
     Raises:
         FileNotFoundError: a path does not exist.
-        OSError: a folder could not be listed (rather than silently skipping it).
+        OSError: a folder given in ``paths`` could not be listed.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]  # a bare string would otherwise be iterated character by character
@@ -206,21 +233,47 @@ def iter_image_files(
 
 
 def _scan_folder(folder: Path, recursive: bool) -> list[Path]:
-    def fail(exc: OSError) -> None:
-        raise exc
+    """Image files under ``folder``, following links to sub-folders.
 
+    Each folder is entered once by its real path, so a link loop ends. A sub-folder that
+    cannot be listed is returned itself: reading it gives an ERROR row that names it, where
+    the rest of the run goes on.
+    """
     files: list[Path] = []
-    for root, dirs, names in os.walk(folder, onerror=fail):
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        files.extend(
-            Path(root, n)
-            for n in names
-            if not n.startswith(".")
-            and Path(n).suffix.lower() in IMAGE_SUFFIXES
-            # A broken link is kept, so it becomes an ERROR row instead of vanishing.
-            and (Path(root, n).is_file() or Path(root, n).is_symlink())
-        )
+    seen: set[str] = set()
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        real = os.path.realpath(current)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except OSError:
+            if current == folder:
+                raise  # the folder asked for: nothing to inspect, a usage error
+            files.append(current)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(current, entry.name)
+            if _is_dir(entry):
+                if recursive:
+                    stack.append(path)
+            elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                # Whatever it is (a broken link, a FIFO): kept, so it becomes an ERROR row.
+                files.append(path)
     return files
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
 
 
 def _read_header(data: bytes, name: str, max_pixels: int) -> tuple[str, int, int]:
@@ -241,6 +294,9 @@ def _read_header(data: bytes, name: str, max_pixels: int) -> tuple[str, int, int
         raise ImageLoadError(name, f"image is above {limit}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         magic = next((f for m, f in _MAGIC.items() if data.startswith(m)), None)
+        size = tiff_size(data) if magic == "TIFF" else None
+        if size is not None:
+            return "TIFF", *size  # e.g. float RGB, which Pillow cannot open but OpenCV reads
         if magic is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             magic = "WEBP"
         if magic is not None:

@@ -22,12 +22,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
+from inspector.safe_text import csv_cell, from_bytes, to_bytes
+
 VERDICTS = ("PASS", "FAIL", "ERROR")
 SCHEMA_VERSION = 1
 
 
 class RecordStoreError(Exception):
     """The log cannot be used: not a database, not an inspection log, too new, closed, or I/O."""
+
+
+class InvalidRecordError(RecordStoreError, ValueError):
+    """A record or filter value the log cannot store (a bad verdict, a score that is text)."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,10 @@ class InspectionLog:
 
     def add(self, record: InspectionRecord) -> int:
         """Store ``record`` (its ``id`` is ignored) and return the new row id."""
-        values = _values(record)
+        try:
+            values = _values(record)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRecordError(f"{self.path}: cannot add a record ({exc})") from exc
         with self._errors("cannot add a record"):
             # Autocommit mode: the INSERT is one transaction, committed and synced on return.
             cur = self._conn().execute(_INSERT, values)
@@ -343,14 +352,26 @@ def _values(record: InspectionRecord) -> list[Any]:
     if str(record.verdict) not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {record.verdict!r}")
     # Explicit conversion: numpy scalars (np.float32, np.int64) cannot be bound by sqlite3.
-    return [_CAST.get(name, str)(getattr(record, name)) for name in _COLUMNS]
+    return [_CAST.get(name, _db_text)(getattr(record, name)) for name in _COLUMNS]
+
+
+def _db_text(value: Any) -> str | bytes:
+    """Text as TEXT; a name that is not valid UTF-8 (surrogate escapes) as its exact bytes,
+    which sqlite3 would refuse as str: a BLOB keeps it losslessly, ``_record`` restores it."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return to_bytes(text)
 
 
 def _record(row: Sequence[Any]) -> InspectionRecord:
     values: dict[str, Any] = {
-        name: (math.nan if value is None and name in _FLOATS else value)
+        name: from_bytes(value) if isinstance(value, bytes) else value
         for name, value in zip(_COLUMNS, row[1:], strict=True)
     }
+    values.update({n: math.nan for n in _FLOATS if values[n] is None})
     return InspectionRecord(**values, id=int(row[0]))
 
 
@@ -371,7 +392,7 @@ def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
     for name in ("source", "model_id", "label"):
         if filters.get(name) is not None:
             clauses.append(f"{name} = ?")
-            params.append(str(filters[name]))
+            params.append(_db_text(filters[name]))
     for name, sql in (("since", "timestamp >= ?"), ("until", "timestamp < ?")):
         if filters.get(name) is not None:
             clauses.append(sql)
@@ -395,5 +416,8 @@ def _csv_row(r: InspectionRecord) -> list[Any]:
     for name in _COLUMNS:
         value = getattr(r, name)
         # repr keeps every digit a float has; NaN (no score) becomes an empty cell.
-        row.append(("" if math.isnan(value) else repr(value)) if name in _FLOATS else value)
+        if name in _FLOATS:
+            row.append("" if math.isnan(value) else repr(value))
+        else:  # names from the outside world: escaped, and inert in a spreadsheet
+            row.append(csv_cell(value) if isinstance(value, str) else value)
     return row

@@ -20,12 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from inspector.atomic import atomic_writer, write_text
 from inspector.result import InspectionResult, Verdict
+from inspector.safe_text import csv_cell, shown
 
 __all__ = [
     "CSV_COLUMNS",
     "ReportRow",
     "summarize",
+    "csv_row",
     "write_html_report",
     "write_results_csv",
     "write_results_json",
@@ -128,15 +131,28 @@ def _fmt(x: float | None, spec: str = ".6g") -> str:
 
 
 def _record(row: ReportRow) -> dict[str, Any]:
+    # Names that are not UTF-8 are shown escaped: text files must stay valid UTF-8.
     return {
-        "path": row.path,
+        "path": shown(row.path),
         "score": _finite(row.score),
         "normalized_score": _finite(row.normalized_score),
         "verdict": str(Verdict(row.verdict)),
-        "error": row.error,
+        "error": shown(row.error),
         "n_regions": int(row.n_regions),
         "largest_area_px": int(row.largest_area_px),
-        "anomaly_map": row.anomaly_map_path,
+        "anomaly_map": shown(row.anomaly_map_path),
+    }
+
+
+def csv_row(row: ReportRow) -> dict[str, Any]:
+    """One row of ``results.csv``: text cells inert in a spreadsheet, scores to 6 digits."""
+    rec = _record(row)
+    return rec | {
+        "path": csv_cell(rec["path"]),
+        "error": csv_cell(rec["error"]),
+        "anomaly_map": csv_cell(rec["anomaly_map"]),
+        "score": _fmt(row.score),
+        "normalized_score": _fmt(row.normalized_score),
     }
 
 
@@ -147,14 +163,10 @@ def write_results_csv(rows: Iterable[ReportRow], path: str | os.PathLike[str]) -
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
+    with atomic_writer(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                _record(row)
-                | {"score": _fmt(row.score), "normalized_score": _fmt(row.normalized_score)}
-            )
+        writer.writerows(csv_row(row) for row in rows)
     return out
 
 
@@ -176,7 +188,7 @@ def write_results_json(
         "summary": dict(summarize(rows) if summary is None else summary),
         "results": [_record(r) for r in rows],
     }
-    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
+    write_text(out, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     return out
 
 
@@ -360,8 +372,9 @@ def _num_td(x: float | None, spec: str, extra: str = "") -> str:
 
 
 def _row_html(i: int, r: ReportRow, decimals: int = 4) -> str:
-    p = escape(r.path)
-    name, parent = escape(os.path.basename(r.path) or r.path), escape(os.path.dirname(r.path))
+    path = shown(r.path)
+    p = escape(path)
+    name, parent = escape(os.path.basename(path) or path), escape(os.path.dirname(path))
     v = Verdict(r.verdict)
     if r.thumbnail_jpeg:
         b64 = base64.b64encode(r.thumbnail_jpeg).decode("ascii")
@@ -373,7 +386,7 @@ def _row_html(i: int, r: ReportRow, decimals: int = 4) -> str:
         thumb = '<div class="nothumb"></div>'
     s, ns, ok = _finite(r.score), _finite(r.normalized_score), v != Verdict.ERROR
     area = f' title="largest {int(r.largest_area_px)} px"' if r.n_regions else ""
-    amap = f" &#10;anomaly map: {escape(r.anomaly_map_path)}" if r.anomaly_map_path else ""
+    amap = f" &#10;anomaly map: {escape(shown(r.anomaly_map_path))}" if r.anomaly_map_path else ""
     return (
         f'<tr data-i="{i}"><td>{thumb}</td>'
         f'<td class="fn" data-v="{name}" title="{p}{amap}">'
@@ -381,7 +394,7 @@ def _row_html(i: int, r: ReportRow, decimals: int = 4) -> str:
         f'<td data-v="{_VERDICT_RANK[v]}"><span class="badge b-{v}">{v}</span></td>'
         f"{_num_td(s, f'.{decimals}f')}{_num_td(ns, '.3f')}"
         f"{_num_td(float(r.n_regions) if ok else None, '.0f', area)}"
-        f'<td class="errtxt" data-v="{escape(r.error)}">{escape(r.error)}</td></tr>'
+        f'<td class="errtxt" data-v="{escape(shown(r.error))}">{escape(shown(r.error))}</td></tr>'
     )
 
 
@@ -419,8 +432,10 @@ def write_html_report(
         enumerate(rows),
         key=lambda ir: (_finite(ir[1].score) is None, -(_finite(ir[1].score) or 0.0), ir[0]),
     )
-    t = escape(title)
-    kv = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in info.items())
+    t = escape(shown(title))
+    kv = "".join(
+        f"<tr><th>{escape(shown(k))}</th><td>{escape(shown(v))}</td></tr>" for k, v in info.items()
+    )
     counts = "".join(
         f'<div class="{c}"><span>{lab}</span>{val}</div>'
         for c, lab, val in (
@@ -454,5 +469,5 @@ def write_html_report(
         '</main><div id="viewer"><img alt=""><div></div></div>',
         f"<script>{_JS}</script></body></html>\n",
     ]
-    out.write_text("".join(parts), encoding="utf-8")
+    write_text(out, "".join(parts))
     return out

@@ -35,6 +35,8 @@ class Inspector:
         self.meta = meta
         self.bundle_dir = bundle_dir
         self.max_pixels = DEFAULT_MAX_PIXELS
+        # Refuse JPEGs with corrupt data that still decode (on for the station).
+        self.strict_decode = False
 
     @classmethod
     def load(
@@ -43,6 +45,8 @@ class Inspector:
         device: str = "cpu",
         backend: str = AUTO,
         precision: str = "fp32",
+        allow_download: bool = False,
+        require_signature: str | Path | None = None,
     ) -> Inspector:
         """Load a bundle directory (raises ``BundleError`` with the reason if it is bad).
 
@@ -53,9 +57,17 @@ class Inspector:
                 when installed, else ONNX Runtime when the bundle has an ONNX export, else
                 torch).
             precision: ``fp32``, or ``fp16``/``int8`` where the backend supports it.
+            allow_download: permit a backbone fetched from a hub (refused otherwise).
+            require_signature: a public key file; the bundle must carry a valid signature
+                made with its private key (``inspector sign``), else it is refused.
         """
+        if require_signature is not None:
+            from inspector.signing import verify_bundle
+
+            verify_bundle(bundle, require_signature)
         meta = read_meta(bundle)
-        return cls(open_backend(backend, bundle, meta, device, precision), meta, Path(bundle))
+        loaded = open_backend(backend, bundle, meta, device, precision, allow_download)
+        return cls(loaded, meta, Path(bundle))
 
     @property
     def thresholds(self) -> Thresholds:
@@ -96,7 +108,7 @@ class Inspector:
                 raise ValueError(f"expected an HxW or HxWx3 image array, got {image.shape}")
             check_image_size(image.shape[1], image.shape[0], "image array")
             return image[:, :, :3]
-        return read_image(image, max_pixels=self.max_pixels)
+        return read_image(image, max_pixels=self.max_pixels, strict=self.strict_decode)
 
     def inspect(self, image: ImageLike) -> InspectionResult:
         """Judge one image (path or RGB array)."""

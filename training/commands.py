@@ -236,8 +236,11 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from inspector.outlock import claim_output
     from training.loop import TrainingCancelled
     from training.train import train
+
+    claim_output(args.out, args.device)  # one writer per bundle; no GPU means no GPU
 
     try:
         meta = train(

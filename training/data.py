@@ -43,7 +43,8 @@ def good_images(root: str | Path) -> list[Path]:
         raise FileNotFoundError(f"training data not found: {root}")
     mvtec = root / "train" / "good"
     files = iter_image_files([mvtec if mvtec.is_dir() else root])
-    files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    # A sub-folder that cannot be listed stays in, to be reported with the skipped files.
+    files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES or p.is_dir()]
     if not files:
         raise ValueError(f"no images found in {root}")
     return files
@@ -91,10 +92,10 @@ def intensity_reference(
     """Brightness and contrast (0..1 scale) that intensity normalisation brings every image
     to: the median good image's, with contrast at least ``min_contrast``.
 
-    A typical good part then reaches the network with its natural look. A fixed target
-    squeezed the contrast of bright, high-contrast parts (MVTec bottle pixel AUROC 0.978
-    against 0.980, benchmarks/RESULTS.md). ``sample`` evenly spaced images are enough for a
-    median and keep the extra reading pass to about a second. None if none can be read.
+    A typical good part then reaches the network with its natural look; a fixed target
+    would squeeze the contrast of bright, high-contrast parts. ``sample`` evenly spaced
+    images are enough for a median and keep the extra reading pass short. None if none can
+    be read.
     """
     picks = np.unique(np.linspace(0, len(files) - 1, min(len(files), sample)).round())
     stats = []

@@ -8,6 +8,7 @@ so a bundle never carries a graph that disagrees with its weights.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -45,24 +46,13 @@ def export_onnx(bundle: str | Path, opset: int = OPSET, check: bool = True) -> d
     h, w = meta.preprocessing.input_size
     example = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(0))
     path = bundle / ONNX_FILE
-    tmp = path.with_suffix(".onnx.tmp")
-    with warnings.catch_warnings():
-        # The TorchScript exporter warns about every Python int it traces (shapes); the
-        # graph is checked numerically below, which is the warning that matters.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            ExportWrapper(model).eval(),
-            (example,),
-            str(tmp),
-            input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,  # TorchScript exporter: plain static graphs TensorRT parses well
-        )
-    _declare_output_shapes(tmp, h, w)
-    tmp.replace(path)
+    # Written under a temporary name and renamed: a kill never leaves half a graph in place.
+    tmp = bundle / f".{ONNX_FILE}.{os.getpid()}.tmp"
+    try:
+        _export_to(model, example, tmp, opset)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     info: dict[str, Any] = {
         "file": ONNX_FILE,
         "sha256": file_sha256(path),
@@ -77,6 +67,25 @@ def export_onnx(bundle: str | Path, opset: int = OPSET, check: bool = True) -> d
         info["parity"] = check_parity(model, path, meta, example.numpy())
     update_exports(bundle, "onnx", info)
     return info
+
+
+def _export_to(model: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns about every Python int it traces (shapes); the
+        # graph is checked numerically below, which is the warning that matters.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            ExportWrapper(model).eval(),
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,  # TorchScript exporter: plain static graphs TensorRT parses well
+        )
+    _declare_output_shapes(path, *example.shape[2:])
 
 
 def _declare_output_shapes(path: Path, h: int, w: int) -> None:

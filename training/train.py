@@ -111,9 +111,8 @@ def train(
     }
     meta = replace(calibrated, training=training)
     out = Path(out)
-    meta = save_bundle(out, model, meta)
-    (out / "train_settings.json").write_text(json.dumps(s.to_dict(), indent=2) + "\n")
-    return meta
+    settings_json = json.dumps(s.to_dict(), indent=2) + "\n"
+    return save_bundle(out, model, meta, {"train_settings.json": settings_json.encode()})
 
 
 def count_read(files: list[Path], skipped: list[str]) -> int:

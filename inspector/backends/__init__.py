@@ -43,6 +43,34 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def require_device(device: str) -> None:
+    """Raise ValueError unless ``device`` names a device that is here.
+
+    ``cuda`` on a machine without a GPU would otherwise run on the CPU, many times slower,
+    with at most a warning: a line set up for a GPU must hear that it has none.
+    """
+    if device == "auto" or not device.startswith("cuda"):
+        if device not in ("auto", "cpu"):
+            raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+        return
+    if not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if _installed("torch"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    elif _installed("onnxruntime"):
+        import onnxruntime as ort
+
+        count = 1 if "CUDAExecutionProvider" in ort.get_available_providers() else 0
+    else:
+        count = 0
+    if index >= count:
+        have = f"{count} CUDA GPU(s)" if count else "no CUDA GPU"
+        raise ValueError(f"--device {device}: this machine has {have}; use --device cpu")
+
+
 def choose_backend(meta: BundleMeta, device: str = "cpu") -> str:
     """TensorRT on a GPU when installed, else ONNX Runtime when the bundle has ONNX, else torch."""
     has_onnx = "onnx" in meta.exports
@@ -59,14 +87,31 @@ def open_backend(
     meta: BundleMeta,
     device: str = "cpu",
     precision: str = "fp32",
+    allow_download: bool = False,
 ) -> Backend:
-    """Load the bundle in backend ``name`` (or the best available one for ``auto``)."""
+    """Load the bundle in backend ``name`` (or the best available one for ``auto``).
+
+    ``allow_download`` permits a backbone that would be fetched from a hub (refused else).
+    """
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         # A typo such as "gpu" would otherwise run on the CPU without a word.
         raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    require_device(device)
     if name == AUTO:
         name = choose_backend(meta, device)
-    return backend_class(name).load(Path(bundle_dir), meta, device=device, precision=precision)
+    # Only the torch backend builds a backbone, so only it can be asked to download one.
+    extra = {"allow_download": True} if allow_download and name == "torch" else {}
+    return backend_class(name).load(
+        Path(bundle_dir), meta, device=device, precision=precision, **extra
+    )
 
 
-__all__ = ["AUTO", "BACKENDS", "Backend", "backend_class", "choose_backend", "open_backend"]
+__all__ = [
+    "AUTO",
+    "BACKENDS",
+    "Backend",
+    "backend_class",
+    "choose_backend",
+    "open_backend",
+    "require_device",
+]

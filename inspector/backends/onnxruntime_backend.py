@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from inspector.backends.base import check_input_size
 from inspector.backends.onnx_spec import INPUT_NAME, OUTPUT_NAMES
-from inspector.bundle import BundleError, BundleMeta, file_sha256
+from inspector.bundle import BundleError, BundleMeta, file_sha256, inside_bundle
 
 
 def onnx_path(bundle_dir: Path, meta: BundleMeta) -> Path:
@@ -20,7 +21,9 @@ def onnx_path(bundle_dir: Path, meta: BundleMeta) -> Path:
             f"{bundle_dir}: no ONNX export in this bundle; create it with "
             f"`inspector export --model {bundle_dir} --format onnx`"
         )
-    path = bundle_dir / str(info["file"])
+    if not isinstance(info, dict):
+        raise BundleError(f"{bundle_dir}: exports.onnx in bundle.json is not an object")
+    path = inside_bundle(bundle_dir, info.get("file"), "exports.onnx.file")
     if not path.is_file():
         raise BundleError(f"{path}: ONNX file listed in bundle.json is missing")
     if file_sha256(path) != info.get("sha256"):
@@ -50,9 +53,8 @@ class OnnxRuntimeBackend:
         if threads:
             opts.intra_op_num_threads = threads
         # Idle worker threads would otherwise spin for a while after every run, burning the
-        # cores the station's capture and UI threads (or another model) need: measured on a
-        # 2-core machine, a torch model beside a spinning session ran 47.6 -> 81.6 ms while
-        # this session itself lost nothing by not spinning (benchmarks/ort_spinning.py).
+        # cores the station's capture and UI threads (or another model) need; not spinning
+        # costs this graph nothing measurable.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers: list[Any] = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
@@ -90,12 +92,7 @@ class OnnxRuntimeBackend:
         # The graph's input size is fixed at export; a bundle.json that says otherwise was
         # edited or mixed up, and every image would fail with ONNX Runtime's own message.
         shape = backend.session.get_inputs()[0].shape
-        expected = list(meta.preprocessing.input_size)
-        if [int(v) for v in shape[2:] if isinstance(v, int)] != expected:
-            raise BundleError(
-                f"{backend.path}: graph takes {shape[2:]} pixel inputs but bundle.json's "
-                f"preprocessing.input_size is {expected} (bundle edited or mixed up)"
-            )
+        check_input_size(backend.path, shape[2:], meta.preprocessing.input_size)
         return backend
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

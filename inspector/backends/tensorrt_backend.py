@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.backends.base import check_input_size
 from inspector.backends.onnx_spec import INPUT_NAME, OUTPUT_NAMES
 from inspector.backends.tensorrt_engine import (
     EngineOptions,
@@ -22,7 +23,7 @@ from inspector.backends.tensorrt_engine import (
     gpu_identity,
     import_tensorrt,
 )
-from inspector.bundle import BundleError, BundleMeta
+from inspector.bundle import BundleError, BundleMeta, inside_bundle
 
 
 class TensorRTBackend:
@@ -73,7 +74,11 @@ class TensorRTBackend:
         cached = get_or_build(
             trt, Path(bundle_dir), options, gpu, capability, None, torch.device(device)
         )
-        return cls(trt, cached.path, device=device, max_batch=options.max_batch)
+        path = inside_bundle(bundle_dir, str(cached.path.relative_to(bundle_dir)), "engine file")
+        backend = cls(trt, path, device=device, max_batch=options.max_batch)
+        dims = backend.plan[INPUT_NAME][0][2:]
+        check_input_size(path, list(dims), meta.preprocessing.input_size)
+        return backend
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores, maps = [], []

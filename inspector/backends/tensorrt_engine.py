@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.atomic import write_text
 from inspector.backends.onnx_spec import INPUT_NAME
 from inspector.bundle import BundleError, read_meta
 
@@ -316,7 +317,7 @@ def get_or_build(
         "options": asdict(options),
         "engine_sha256": hashlib.sha256(engine).hexdigest(),
     }
-    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
     return CachedEngine(path, key, precision)
 
 

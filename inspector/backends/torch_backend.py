@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inspector.backends.base import check_input_size
 from inspector.backends.fuse import fold_batchnorm
 from inspector.bundle import BundleMeta
 from inspector.models.base import AnomalyModel
@@ -38,22 +39,31 @@ class TorchBackend:
             raise ValueError("fp16 needs a CUDA device; CPUs run the fp32 model")
         self.precision = precision
         if fuse:
-            # Same scores, ~15 % faster on a CPU (benchmarks/model_speed.py).
+            # Same scores, faster on a CPU.
             model, _ = fold_batchnorm(model)
         self.model = model.to(self.device).eval()
         # NHWC lets oneDNN run the depthwise convolutions of mobile backbones: the
-        # EfficientNet-Lite0 feature pass takes about half the time (benchmarks/model_speed.py).
+        # EfficientNet-Lite0 feature pass takes about half the time.
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
     @classmethod
     def load(
-        cls, bundle_dir: Path, meta: BundleMeta, device: str = "cpu", precision: str = "fp32"
+        cls,
+        bundle_dir: Path,
+        meta: BundleMeta,
+        device: str = "cpu",
+        precision: str = "fp32",
+        allow_download: bool = False,
     ) -> TorchBackend:
         from inspector.bundle import load_bundle
 
-        model, _ = load_bundle(bundle_dir, device="cpu")
+        model, loaded = load_bundle(bundle_dir, device="cpu", allow_download=allow_download)
+        # The config's size is covered by the model id (checked on load); preprocessing's
+        # is not, and a fully convolutional model would run at any size without a word.
+        size = loaded.model_config.get("input_size", loaded.preprocessing.input_size)
+        check_input_size(bundle_dir, list(size), meta.preprocessing.input_size)
         return cls(model, device=device, precision=precision)
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

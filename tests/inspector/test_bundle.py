@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspector.bundle import SCHEMA_VERSION, BundleError, load_bundle, read_meta, update_thresholds
+from inspector.bundle import (
+    SCHEMA_VERSION,
+    BundleError,
+    compute_model_id,
+    load_bundle,
+    read_meta,
+    update_thresholds,
+)
 from inspector.runtime import Inspector
 
 
@@ -91,7 +98,7 @@ def test_thresholds_change_without_changing_the_model(bundle: Path) -> None:
                     memory_size=d["model"]["config"]["memory_size"] + 1
                 ),
             ),
-            "do not fit",
+            "model id .* does not match its weights and model config",
         ),
     ],
 )
@@ -107,7 +114,13 @@ def test_weights_rewritten_with_matching_hash_but_garbage(bundle: Path) -> None:
 
     garbage = b"\x00" * 64
     (bundle / "weights.safetensors").write_bytes(garbage)
-    _edit_json(bundle, lambda d: d["weights"].update(sha256=hashlib.sha256(garbage).hexdigest()))
+    digest = hashlib.sha256(garbage).hexdigest()
+
+    def rehash(d: dict) -> None:  # as a forger would: weights hash and model id agree
+        d["weights"]["sha256"] = digest
+        d["model_id"] = compute_model_id(digest, d["model"]["family"], d["model"]["config"])
+
+    _edit_json(bundle, rehash)
     with pytest.raises(BundleError, match="unreadable weights"):
         load_bundle(bundle)
 
@@ -145,7 +158,12 @@ def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_produ
     tensors["memory"][:] = float("nan")
     save_file(tensors, weights)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    _edit_json(bundle, lambda d: d["weights"].update(sha256=digest))
+
+    def rehash(d: dict) -> None:
+        d["weights"]["sha256"] = digest
+        d["model_id"] = compute_model_id(digest, d["model"]["family"], d["model"]["config"])
+
+    _edit_json(bundle, rehash)
     insp = Inspector.load(bundle, backend="torch")
     image = next((sample_product / "test" / "good").iterdir())
     with pytest.raises(ValueError, match="non-finite score"):

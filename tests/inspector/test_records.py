@@ -338,3 +338,42 @@ def test_import_loads_neither_torch_nor_numpy() -> None:
     code = "import sys, inspector.records; print('torch' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_names_that_are_not_utf8_are_kept_exactly(log: InspectionLog, tmp_path: Path) -> None:
+    # A name from a share written by another system: bytes that are not UTF-8.
+    name = os.fsdecode(b"part_\xff\xfe_01.png")
+    row = log.add(rec(source=name, part=name, image_path=f"/data/{name}", error=name))
+    back = log.get(row)
+    assert back is not None
+    assert (back.source, back.part, back.image_path) == (name, name, f"/data/{name}")
+    assert os.fsencode(back.part) == b"part_\xff\xfe_01.png"
+    assert log.count(source=name) == 1
+    out = tmp_path / "log.csv"
+    log.export_csv(out)
+    text = out.read_text(encoding="utf-8")
+    assert "part_\\xff\\xfe_01.png" in text  # shown escaped, the file stays valid UTF-8
+
+
+def test_own_error_type_for_a_record_it_cannot_store(log: InspectionLog) -> None:
+    # The station's worker catches RecordStoreError; a bad value must not escape as another type.
+    with pytest.raises(RecordStoreError, match="verdict"):
+        log.add(rec(verdict="MAYBE"))
+    with pytest.raises(RecordStoreError):
+        log.add(rec(score="not a number"))  # type: ignore[arg-type]
+    with pytest.raises(RecordStoreError):
+        log.add(rec(source="\ud800 lone surrogate"))
+    assert log.count() == 0
+
+
+def test_csv_export_neutralises_formulas(log: InspectionLog, tmp_path: Path) -> None:
+    evil = ['=HYPERLINK("http://x","y")', "+1+1", "-2", "@SUM(A1)", "\tx", "\rx"]
+    for text in evil:
+        log.add(rec(part=text, source=text))
+    out = tmp_path / "log.csv"
+    log.export_csv(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["part"] for r in rows] == ["'" + t for t in evil]
+    assert all(not r["source"].startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows)
+    assert all(r["score"] and not r["score"].startswith("'") for r in rows)

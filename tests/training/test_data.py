@@ -105,3 +105,28 @@ def test_intensity_reference_samples_evenly_spaced_images(tmp_path: Path) -> Non
         cv2.imwrite(str(files[-1]), np.full((16, 16, 3), level, np.uint8))
     mean, _ = intensity_reference(files, Preprocessing(input_size=(16, 16)), sample=3)
     assert mean == pytest.approx(50 / 255, abs=1e-6)  # of 10, 210, 50; the first three: 200
+
+
+def test_good_images_follow_linked_folders_once(sample_product: Path, tmp_path: Path) -> None:
+    # A dataset laid out with links (shared storage): train/good is a link, and a link
+    # loop inside must neither hang the walk nor list a file twice.
+    root = tmp_path / "product"
+    (root / "train").mkdir(parents=True)
+    (root / "train" / "good").symlink_to(sample_product / "train" / "good")
+    linked = good_images(root)
+    assert len(linked) == len(good_images(sample_product)) > 0
+    plain = tmp_path / "plain"
+    (plain / "a").mkdir(parents=True)
+    (plain / "a" / "more").symlink_to(sample_product / "train" / "good")
+    (plain / "a" / "loop").symlink_to(plain)
+    found = good_images(plain)
+    assert len(found) == len(linked)
+    assert len({p.resolve() for p in found}) == len(found)
+
+
+def test_mvtec_test_set_follows_linked_defect_folders(sample_product: Path, tmp_path: Path) -> None:
+    root = tmp_path / "product"
+    (root / "test").mkdir(parents=True)
+    for sub in (sample_product / "test").iterdir():
+        (root / "test" / sub.name).symlink_to(sub)
+    assert len(mvtec_test_set(root)) == len(mvtec_test_set(sample_product)) > 0
