@@ -21,7 +21,6 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PRODUCT = REPO_ROOT / "sample_images" / "metal_plate"
-TRIGGER_MODES = ("continuous", "triggered")
 
 
 def default_workspace() -> Path:
