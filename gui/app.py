@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 from functools import partial
 from pathlib import Path
@@ -70,12 +71,30 @@ def run(args: argparse.Namespace) -> int:
         shoot = partial(_screenshot, window, args.screenshot)
         QTimer.singleShot(int(args.screenshot_after * 1000), window, shoot)
     app.aboutToQuit.connect(window.shutdown)
+    close_on_signals(window)
     code = int(app.exec())
     app.aboutToQuit.disconnect(window.shutdown)
     destroy_window(window)
     del window
     gc.collect()
     return code
+
+
+def close_on_signals(window: QWidget) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (a service manager) close the station as its window does:
+    settings saved, workers joined, log closed, exit status 0."""
+    from PySide6.QtCore import QTimer
+
+    def close(_signum: int, _frame: object) -> None:
+        window.close()  # Python runs handlers on the main thread, the Qt one
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)
+    # Python only runs a handler between bytecodes; while Qt waits for events in C++ none
+    # run, so a timer hands control back to Python a few times a second.
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
 
 
 def _screenshot(window: QWidget, path: Path) -> None:

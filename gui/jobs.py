@@ -147,18 +147,19 @@ class Job(QObject):
         self,
         args: Sequence[str],
         parent: QObject | None = None,
-        cli: Callable[..., tuple[str, list[str]]] = cli_command,
+        cli: Callable[..., tuple[str, list[str]]] | None = None,
     ) -> None:
         """
         Args:
             args: the ``inspector`` command line (``--progress json`` is added where spoken).
-            cli: program and arguments for an ``inspector`` command line.
+            cli: program and arguments for an ``inspector`` command line (default
+                ``cli_command``: this Python's ``inspector``).
         """
         super().__init__(parent)
         self.args = list(args)
         if self.args[:1] and self.args[0] in PROGRESS_COMMANDS:
             self.args += ["--progress", "json"]
-        self.command = cli(*self.args)
+        self.command = (cli or cli_command)(*self.args)
         self.bundle = ""
         self.error = ""
         self._stdout_lines, self._stderr_lines = LineBuffer(), LineBuffer()

@@ -49,11 +49,11 @@ def main() -> int:
     win.show()
 
     def poll() -> None:
-        item = win.current
+        item = win.live.current
         clear_fail = (
             item is not None and item.verdict == "FAIL" and item.score > 1.2 * item.threshold
         )
-        if win.counters.total >= args.parts and clear_fail:
+        if win.state.counters.total >= args.parts and clear_fail:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             win.grab().save(str(args.out))
             win.tabs.setCurrentWidget(win.log_panel)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -64,6 +65,7 @@ class LivePanel(QWidget):
         self.show_heatmap, self.opacity = show_heatmap, opacity
         self.current: ViewItem | None = None  # the judged part on screen
         self._preparing = ""  # first start: the sample model is being trained
+        self._no_model = ""  # why no model is loaded, after a failed load
         self._last_part_time = 0.0
         self.fps = 0.0
         self.dropped = 0  # frames the inference thread could not take in time
@@ -184,11 +186,14 @@ class LivePanel(QWidget):
 
     # --- state -------------------------------------------------------------------------
     def _model_changed(self, event: ModelChanged) -> None:
-        self._preparing = ""
+        self._preparing = self._no_model = ""
         self._configure_threshold(event.model, event.threshold.value)
         self._refresh_idle()
 
-    def _model_failed(self, _event: ModelFailed) -> None:
+    def _model_failed(self, event: ModelFailed) -> None:
+        if event.running is None:
+            self._preparing = ""
+            self._no_model = f"could not load {Path(event.path).name}; open one in the Model tab"
         self._refresh_idle()
 
     def _threshold_changed(self, event: ThresholdChanged) -> None:
@@ -237,6 +242,8 @@ class LivePanel(QWidget):
         status = state.source_status.status
         if self._preparing and state.model is None:
             self.banner.show_verdict("PREPARING", self._preparing)
+        elif state.model is None and self._no_model:
+            self.banner.show_verdict("NO MODEL", self._no_model)
         elif state.model is None:
             self.banner.show_verdict("LOADING", "loading the model …")
         elif not state.source:

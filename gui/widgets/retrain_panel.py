@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.jobs import Job, Progress, cli_command, describe
+from gui.jobs import Job, Progress, describe
 from gui.run_dirs import new_run_dir
 from inspector.bundle import BundleError, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
@@ -57,13 +57,14 @@ class RetrainPanel(QWidget):
         training_dir: Path,
         candidates_dir: Path,
         parent: QWidget | None = None,
-        cli: Callable[..., tuple[str, list[str]]] = cli_command,
+        cli: Callable[..., tuple[str, list[str]]] | None = None,
     ) -> None:
         """
         Args:
             training_dir: where good images for the next model are collected.
             candidates_dir: where trained candidates go.
-            cli: program and arguments for an ``inspector`` command line.
+            cli: program and arguments for an ``inspector`` command line (default: this
+                Python's ``inspector``).
         """
         super().__init__(parent)
         self.cli = cli
