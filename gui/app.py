@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fps",
         type=float,
         help="frame rate for an image folder (default 2, remembered); given here it also "
-        "paces a video file for this session, which otherwise plays at its own rate",
+        "paces a video file for this run, which otherwise plays at its own rate",
     )
     p.add_argument("--trigger", choices=["continuous", "triggered"], help="inspection mode")
     p.add_argument(

@@ -96,7 +96,7 @@ class InferenceWorker(QThread):
                     pending, self._pending_model = self._pending_model, None
                 loaded = self._load(pending, log_db) if pending else None
                 if loaded is not None:
-                    # Free the old session's native memory now, not whenever its last
+                    # Free the old model's native memory now, not whenever its last
                     # reference goes.
                     if insp is not None:
                         insp.close()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 # How long a cancelled run gets to finish its batch and save its checkpoint before it is
-# killed. A batch can take several seconds on a busy 2-core station (3 s was too short
-# once the machine was loaded), and the wait does not block the station.
+# killed. A batch can take several seconds on a busy 2-core station, and the wait does not
+# block the station.
 CLEAN_EXIT_MS = 20_000
 PROGRESS_COMMANDS = ("train", "evaluate")  # the commands that speak the JSON protocol
 

@@ -19,7 +19,7 @@ class ThresholdPanel(QWidget):
     """Slider over raw image-score units, from the good median to far past the calibration.
 
     Signals:
-        threshold_changed(float): the operator moved the slider (session only).
+        threshold_changed(float): the operator moved the slider (not saved into the model).
         save_requested(float): write this threshold into the model bundle.
         display_changed(bool, float): heatmap shown, opacity 0..1.
     """

@@ -1,4 +1,4 @@
-"""GUI fixtures: a station window on a temporary workspace with the session's test model."""
+"""GUI fixtures: a station window on a temporary workspace with the test model trained once per test run."""
 
 from __future__ import annotations
 

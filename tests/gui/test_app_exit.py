@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_screenshot_run_exits_cleanly(tmp_path: Path, trained_bundle: Path, parts: Path) -> None:
-    # Before the teardown fix most runs of this exact command line died at exit (segfault:
-    # "shared QObject was deleted directly"); two runs in a row must both end with code 0.
+    # A window left to Python's finalisation dies at exit (segfault: "shared QObject was
+    # deleted directly") in most runs: two runs in a row must both end with code 0.
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     for run in range(2):
         shot = tmp_path / f"shot{run}.png"

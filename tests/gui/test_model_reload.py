@@ -41,7 +41,7 @@ def test_reloading_models_does_not_grow_memory(qtbot, tmp_path, model_copy, samp
                 count = len(loaded)
                 state.request_model(str(model_copy))
                 qtbot.waitUntil(lambda: len(loaded) > count, timeout=30_000)  # noqa: B023
-                # Each model inspects a part: running a session is what grows its memory.
+                # Each model inspects a part: running the model is what grows its memory.
                 done = len(results)
                 slot.put(Frame(image, done, time.time(), "test"))
                 qtbot.waitUntil(lambda: len(results) > done, timeout=30_000)  # noqa: B023
@@ -53,6 +53,6 @@ def test_reloading_models_does_not_grow_memory(qtbot, tmp_path, model_copy, samp
     finally:
         worker.stop()
     assert loaded[-1].backend == "onnxruntime"
-    # Measured: +2..8 MB over 12 reloads (allocator noise); a leaked ONNX Runtime session
+    # Measured: +2..8 MB over 12 reloads (allocator noise); a leaked ONNX Runtime model
     # with its arena would add ~5 MB or more per reload.
     assert grown < 30, f"{grown:.0f} MB more after 12 reloads"

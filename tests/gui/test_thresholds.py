@@ -24,7 +24,7 @@ def test_saved_override_judges_the_first_part_after_a_start(qtbot, tmp_path, mod
     win.shutdown()
     with InspectionLog(win.workspace.log_file) as log:
         rows = sorted(log.query(limit=1000), key=lambda r: r.id)
-    # Before the fix the first parts were judged by the bundle's threshold.
+    # The first parts too: the override applies before the UI has heard of the model.
     assert [(r.threshold, r.verdict) for r in rows] == [(override, "FAIL")] * len(rows)
 
 
