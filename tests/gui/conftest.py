@@ -1,4 +1,4 @@
-"""GUI fixtures: a station window on a temporary workspace with the test model trained once per test run."""
+"""GUI fixtures: a station window on a temporary workspace with the shared test model."""
 
 from __future__ import annotations
 
