@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._open_initial_model()
         self.state.set_source(s.source)
+        if s.operator_view:
+            self.set_operator_view(True)
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -112,10 +114,18 @@ class MainWindow(QMainWindow):
         self.model_label = ModelLabel(self.bridge)
         self.statusBar().addWidget(self.source_state, 1)
         self.statusBar().addPermanentWidget(self.model_label)
+        self.operator_action = QAction("&Operator view (full screen)", self)
+        self.operator_action.setCheckable(True)
+        self.operator_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.operator_action.toggled.connect(self.set_operator_view)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)  # Ctrl+Q
         quit_action.triggered.connect(self.close)
-        self.menuBar().addMenu("&Station").addAction(quit_action)
+        menu = self.menuBar().addMenu("&Station")
+        for action in (self.operator_action, quit_action):
+            menu.addAction(action)
+            self.addAction(action)  # its shortcut works while the menu bar is hidden too
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, lambda: self.set_operator_view(False))
         self.resize(1500, 950)
 
     def _wire(self) -> None:
@@ -160,6 +170,23 @@ class MainWindow(QMainWindow):
             self.workspace.save_settings(self.settings)
         except OSError as exc:  # a full or read-only disk must not stop the line
             self.statusBar().showMessage(f"could not save the settings: {exc}", 15000)
+
+    def set_operator_view(self, on: bool) -> None:
+        """Full screen with the Live tab readable from across the cell (F11; Esc leaves)."""
+        if on:
+            self.tabs.setCurrentWidget(self.live)
+        self.tabs.tabBar().setVisible(not on)
+        self.menuBar().setVisible(not on)
+        self.statusBar().setVisible(not on)
+        self.live.set_operator_view(on)
+        self.operator_action.blockSignals(True)
+        self.operator_action.setChecked(on)
+        self.operator_action.blockSignals(False)
+        if on:
+            self.showFullScreen()
+        elif self.isFullScreen():
+            self.showNormal()
+        self._update_settings(operator_view=on)
 
     # --- source --------------------------------------------------------------------------
     @property

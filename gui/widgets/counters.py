@@ -18,17 +18,33 @@ class Counters(QWidget):
         super().__init__(parent)
         self.shown = Counts()
         self._labels: dict[str, QLabel] = {}
+        self._captions: list[QLabel] = []
         grid = QGridLayout(self)
         for row, key in enumerate(ROWS):
-            grid.addWidget(QLabel(key.capitalize() if key.islower() else key), row, 0)
+            caption = QLabel(key.capitalize() if key.islower() else key)
+            grid.addWidget(caption, row, 0)
+            self._captions.append(caption)
             lab = QLabel("0")
-            lab.setStyleSheet("font-size:20px; font-weight:bold;")
             grid.addWidget(lab, row, 1)
             self._labels[key] = lab
-        reset = QPushButton("Reset counters")
-        reset.clicked.connect(self.reset_requested)
-        grid.addWidget(reset, len(ROWS), 0, 1, 2)
+        self.reset = QPushButton("Reset counters")
+        self.reset.clicked.connect(self.reset_requested)
+        grid.addWidget(self.reset, len(ROWS), 0, 1, 2)
+        self.set_big(False)
         self.set_counts(Counts())
+
+    def set_big(self, big: bool) -> None:
+        """Operator view: counters and yield readable from across the cell, no reset."""
+        number_px, caption_px = 20, 13
+        screen = self.screen()
+        if big:  # figures some 1.5 cm tall on a 24-inch screen
+            number_px = max(32, round(0.055 * (screen.size().height() if screen else 1080)))
+            caption_px = round(0.55 * number_px)
+        for lab in self._labels.values():
+            lab.setStyleSheet(f"font-size:{number_px}px; font-weight:bold;")
+        for caption in self._captions:
+            caption.setStyleSheet(f"font-size:{caption_px}px;")
+        self.reset.setVisible(not big)
 
     def set_counts(self, counts: Counts) -> None:
         self.shown = counts

@@ -33,6 +33,7 @@ from inspector.recorder import SAVE_POLICIES
 from station.events import LoadedModel, ModelChanged, ModelFailed, ThresholdChanged
 from station.state import MODES, StationState
 
+SIDE_WIDTH = 420
 SOURCE_DOWN = {"retrying": "reconnecting …", "ended": "source ended"}
 
 
@@ -78,7 +79,9 @@ class LivePanel(QWidget):
         self.trigger_button = QPushButton("Inspect now  [Space]")
         self.save_policy = QComboBox()
         self.save_policy.addItems(SAVE_POLICIES)
-        top = QHBoxLayout()
+        self._bar = QWidget()
+        top = QHBoxLayout(self._bar)
+        top.setContentsMargins(0, 0, 0, 0)
         for w in (
             QLabel("Source"),
             self.source_edit,
@@ -101,16 +104,16 @@ class LivePanel(QWidget):
         for part in (self.banner, self.counters, self.stats, self.threshold):
             right.addWidget(part)
         right.addStretch(1)
-        side = QWidget()
-        side.setLayout(right)
-        side.setFixedWidth(420)
-        middle = QHBoxLayout()
-        middle.addWidget(self.view, 1)
-        middle.addWidget(side)
+        self._side = QWidget()
+        self._side.setLayout(right)
+        self._side.setFixedWidth(SIDE_WIDTH)
+        self._middle = QHBoxLayout()
+        self._middle.addWidget(self.view, 1)
+        self._middle.addWidget(self._side)
         self.history = HistoryStrip()
         lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addLayout(middle, 1)
+        lay.addWidget(self._bar)
+        lay.addLayout(self._middle, 1)
         lay.addWidget(self.history)
 
         def request_source() -> None:
@@ -174,15 +177,32 @@ class LivePanel(QWidget):
             return
         if judged_at is not None:
             th = replace(th, image=judged_at)
-        verdict, norm = rejudge(item, th, model.score_stats)
+        verdict, _ = rejudge(item, th, model.score_stats)
         picture = render(item, th, model.map_range, self.show_heatmap, self.opacity)
         self.view.show_part(picture, item.part_id)
-        self.banner.show_result(verdict, item.score, norm, th.image, item.part_id)
+        self.banner.show_result(verdict, item.score, th.image, item.part_id)
 
     def _display_changed(self, show: bool, opacity: float) -> None:
         self.show_heatmap, self.opacity = show, opacity
         self.display_changed.emit(show, opacity)
         self._paint()
+
+    def set_operator_view(self, on: bool) -> None:
+        """Readable from across the cell: the part and its verdict fill the screen, with
+        the score beside its limit and large counters; settings and history step aside."""
+        for widget in (self._bar, self.stats, self.threshold, self.history):
+            widget.setVisible(not on)
+        self.banner.set_big(on)
+        self.counters.set_big(on)
+        if on:
+            self._side.setMinimumWidth(SIDE_WIDTH // 2)
+            self._side.setMaximumWidth(16_777_215)  # Qt's "no limit"
+            self._middle.setStretch(0, 3)
+            self._middle.setStretch(1, 2)
+        else:
+            self._side.setFixedWidth(SIDE_WIDTH)
+            self._middle.setStretch(0, 1)
+            self._middle.setStretch(1, 0)
 
     # --- state -------------------------------------------------------------------------
     def _model_changed(self, event: ModelChanged) -> None:

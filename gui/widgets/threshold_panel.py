@@ -31,8 +31,8 @@ class ThresholdPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.low, self.high, self.calibrated = 0.0, 1.0, 0.5
-        # The exact value in force: the slider's steps only approximate it, and "Calibrated"
-        # then "Save to model" must store the calibrated value itself.
+        # The threshold itself: the slider has only STEPS positions, so a value set exactly
+        # ("Calibrated", a loaded model) must not be rounded to the nearest step.
         self._value = 0.5
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, STEPS)
@@ -59,7 +59,7 @@ class ThresholdPanel(QWidget):
         grid.addWidget(self.opacity, 2, 2, 1, 2)
         self.slider.valueChanged.connect(self._moved)
         reset.clicked.connect(lambda: self.set_threshold(self.calibrated, emit=True))
-        self.save.clicked.connect(lambda: self.save_requested.emit(self._value))
+        self.save.clicked.connect(lambda: self.save_requested.emit(self.value()))
         self.heatmap.toggled.connect(self._display)
         self.opacity.valueChanged.connect(self._display)
         self.setEnabled(False)
@@ -77,11 +77,11 @@ class ThresholdPanel(QWidget):
         return self._value
 
     def set_threshold(self, value: float, emit: bool = True) -> None:
+        self._value = value
         pos = round((value - self.low) / max(self.high - self.low, 1e-12) * STEPS)
         self.slider.blockSignals(True)
         self.slider.setValue(max(0, min(STEPS, pos)))
         self.slider.blockSignals(False)
-        self._value = value
         self.value_label.setText(f"{value:.4g}")
         if emit:
             self.threshold_changed.emit(value)

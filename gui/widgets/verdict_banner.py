@@ -33,11 +33,9 @@ class VerdictBanner(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.verdict)
         lay.addWidget(self.detail)
-        self.setFixedHeight(HEIGHT)
         # Lets the style sheet paint this plain QWidget's background.
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.verdict.setStyleSheet("font-size:64px; font-weight:bold; color:white;")
-        self.detail.setStyleSheet("font-size:18px; color:white;")
+        self.set_big(False)
         self.show_verdict("LOADING", "loading the model …")
 
     def show_verdict(self, verdict: str, detail: str, part_id: str = "") -> None:
@@ -48,14 +46,26 @@ class VerdictBanner(QWidget):
         colour = COLOURS.get(verdict, IDLE)
         self.setStyleSheet(f"VerdictBanner {{ background: {colour}; border-radius: 8px; }}")
 
-    def show_result(
-        self, verdict: str, score: float, normalized: float, threshold: float, part_id: str
-    ) -> None:
+    def show_result(self, verdict: str, score: float, limit: float, part_id: str) -> None:
         if verdict == "ERROR" or math.isnan(score):
             self.show_verdict("ERROR", "part could not be inspected", part_id)
             return
-        self.show_verdict(
-            verdict,
-            f"score {normalized:.2f} (limit 0.50)  ·  raw {score:.4g} / {threshold:.4g}",
-            part_id,
-        )
+        self.show_verdict(verdict, score_text(score, limit), part_id)
+
+    def set_big(self, big: bool) -> None:
+        """Operator view: readable from across the cell. The banner takes over a third of
+        the screen's height and its verdict letters some 4 cm on a 24-inch screen."""
+        height, verdict_px, detail_px = HEIGHT, 64, 18
+        if big:
+            screen = self.screen()
+            height = max(HEIGHT, round(0.38 * (screen.size().height() if screen else 1080)))
+            verdict_px, detail_px = round(0.4 * height), round(0.09 * height)
+        self.verdict.setStyleSheet(f"font-size:{verdict_px}px; font-weight:bold; color:white;")
+        self.detail.setStyleSheet(f"font-size:{detail_px}px; color:white;")
+        self.setFixedHeight(height)
+
+
+def score_text(score: float, limit: float) -> str:
+    """The one score the station shows: the raw image score beside the limit it is judged
+    by, in the units of the threshold slider, the log and the reports."""
+    return f"score {score:.4g}  /  limit {limit:.4g}"
