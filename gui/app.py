@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--output-dir", type=Path, help="where part images are saved")
     p.add_argument(
+        "--operator-view",
+        action="store_const",
+        const=True,
+        help="start full screen in the operator view (F11 toggles it, remembered)",
+    )
+    p.add_argument(
         "--workspace",
         type=Path,
         help="folder for settings, the inspection log, models and saved images "
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         trigger_mode=args.trigger,
         save_policy=args.save_images,
         output_dir=str(args.output_dir) if args.output_dir else None,
+        operator_view=args.operator_view,
     )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(workspace, settings, video_fps=args.fps)

@@ -7,12 +7,19 @@ import shutil
 import time
 from pathlib import Path
 
+from gui.widgets.history_strip import KEEP
 from inspector.bundle import read_meta
 from inspector.records import InspectionLog
 
 
 def _wait_parts(qtbot, win, n: int, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: win.state.counters.total >= n, timeout=timeout)
+    """Until ``n`` parts are counted and on screen (a part is counted in the inference
+    thread just before the UI thread shows it)."""
+    qtbot.waitUntil(
+        lambda: win.state.counters.total >= n and win.live.counters.total >= n,
+        timeout=timeout,
+    )
+    qtbot.waitUntil(lambda: win.live.history.count() >= min(n, KEEP), timeout=timeout)
 
 
 def test_live_parts_are_judged_counted_and_logged(qtbot, window) -> None:

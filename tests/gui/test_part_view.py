@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 from station.events import PartJudged, PartResult, StateEvent
 
 
 def test_triggered_verdict_stays_with_the_part_it_judged(qtbot, window, tmp_path) -> None:
-    from gui.widgets.verdict_banner import NO_PARTS
+    from gui.widgets.verdict_banner import HEIGHT, NO_PARTS
 
     win = window
     live, view = window.live, window.live.view
@@ -33,8 +35,10 @@ def test_triggered_verdict_stays_with_the_part_it_judged(qtbot, window, tmp_path
     assert not view.live_label.isHidden() and view.live_label.text() == "LIVE"
     assert view.preview.width() * 2 < view.judged.width()
 
-    # A trigger from a line link brings its own part id to the screen.
-    win.state.request_trigger("A17", by="plc")
+    # A trigger from a line link (on its own thread) brings its own part id to the screen.
+    link = threading.Thread(target=lambda: win.state.request_trigger("A17", by="plc"))
+    link.start()
+    link.join()
     qtbot.waitUntil(lambda: live.banner.part_id == "A17", timeout=30_000)
     assert view.part_id == "A17" and judged[-1].part_id == "A17"
 
@@ -42,6 +46,7 @@ def test_triggered_verdict_stays_with_the_part_it_judged(qtbot, window, tmp_path
     win.connect_source(str(tmp_path / "unplugged"))
     qtbot.waitUntil(lambda: live.banner.verdict.text() == NO_PARTS, timeout=10_000)
     assert not view.has_part() and view.part_id == "" and live.banner.part_id == ""
+    assert live.banner.height() == HEIGHT  # a status line never moves the layout
 
 
 def test_continuous_mode_has_no_live_frame_and_every_verdict_has_its_part(qtbot, window) -> None:
