@@ -24,7 +24,7 @@ DISPLAY_SIDE = 960  # longest side of the live image; a station screen rarely sh
 THUMB_SIDE = 112
 
 
-@dataclass
+@dataclass(eq=False)  # a part is itself: its arrays do not compare as one value
 class ViewItem:
     """One inspected part, ready to show.
 
