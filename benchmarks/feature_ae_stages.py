@@ -22,9 +22,10 @@ from typing import Any
 import torch
 
 from inspector.backends.torch_backend import TorchBackend
-from inspector.bundle import Thresholds, load_bundle
+from inspector.bundle import load_bundle
 from inspector.models.feature_ae import FeatureAEModel, stage_choice
 from inspector.runtime import Inspector
+from inspector.verdict import Thresholds
 from training.batches import AugmentedImages, CachedViews
 from training.data import InputImages, good_images, split_holdout
 from training.evaluate import evaluate

@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/ort_spinning.py BUNDLE IMAGES_DIR
 
-Times torch and ONNX Runtime call by call in turn on the same images, once with an ONNX
-Runtime session that spins its idle threads (ONNX Runtime's default) and once with one that
-does not (what ``OnnxRuntimeBackend`` uses).
+Times torch and ONNX Runtime call by call in turn on the same images, once with an
+``InferenceSession`` that spins its idle threads (ONNX Runtime's default) and once with one
+that does not (what ``OnnxRuntimeBackend`` uses).
 """
 
 from __future__ import annotations

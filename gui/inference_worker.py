@@ -120,7 +120,9 @@ class InferenceWorker(QThread):
         active = self.state.threshold
         if active is not None and active.model_id == insp.model_id:
             if active.value != insp.thresholds.image:
-                insp.set_thresholds(image=active.value)
+                # Set by a person at the station (or a line link), where an implausible value
+                # is theirs to confirm (inspector.verdict.implausible_threshold_reason).
+                insp.set_thresholds(image=active.value, allow_implausible=True)
         self._log_capture_errors(insp, recorder)
         taken = self._next_frame(insp, recorder)
         if taken is not None:
@@ -146,7 +148,7 @@ class InferenceWorker(QThread):
         override = self.state.threshold_for(meta.model_id)
         if override is not None:
             # The first part is judged by the station's threshold, not the bundle's.
-            insp.set_thresholds(image=override)
+            insp.set_thresholds(image=override, allow_implausible=True)
         size = meta.preprocessing.input_size
         model = LoadedModel(
             path=bundle,
@@ -157,7 +159,7 @@ class InferenceWorker(QThread):
             score_stats=meta.score_stats,
             input_size=(int(size[0]), int(size[1])),
             created=meta.created,
-            calibration=dict(meta.training.get("calibration") or {}),
+            calibration=meta.calibration,
             map_range=map_range,
             training=meta.training,
             evaluation=meta.evaluation,

@@ -26,10 +26,10 @@ from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
 from gui.widgets.status_labels import ModelLabel, SourceLabel, failure_message
 from gui.workers import CaptureWorker, error_queue, save_frame
-from inspector.bundle import Thresholds
 from inspector.capture import Frame
 from inspector.model_store import ModelStore
 from inspector.records import InspectionLog
+from inspector.verdict import Thresholds
 from station.events import ModelChanged, ModelFailed, SetBy, ThresholdChanged
 from station.state import StationState
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from inspector.bundle import ScoreStats, Thresholds
 from inspector.imageio import to_uint8
 from inspector.overlay import draw_regions, heatmap_overlay, make_thumbnail
-from inspector.postprocess import find_regions, normalized_score
+from inspector.postprocess import find_regions
 from inspector.result import DefectRegion
+from inspector.verdict import ScoreStats, Thresholds, judge, normalized_score
 from station.events import PartResult
 
 DISPLAY_SIDE = 960  # longest side of the live image; a station screen rarely shows more
@@ -114,10 +114,10 @@ def rejudge(item: ViewItem, thresholds: Thresholds, stats: ScoreStats) -> tuple[
 
 
 def judged(item: ViewItem, thresholds: Thresholds) -> str:
-    """PASS, FAIL (or ERROR) of ``item`` against ``thresholds``."""
+    """PASS, FAIL (or ERROR) of ``item`` against ``thresholds``, by the runtime's rule."""
     if item.verdict == "ERROR":
         return "ERROR"
-    return "FAIL" if item.score > thresholds.image else "PASS"
+    return str(judge(item.score, thresholds))
 
 
 def display_regions(item: ViewItem, thresholds: Thresholds) -> list[DefectRegion]:

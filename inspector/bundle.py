@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import math
-import numbers
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
@@ -29,6 +27,14 @@ from typing import Any
 
 from inspector.families import FAMILIES
 from inspector.preprocess import Preprocessing
+from inspector.verdict import (
+    Calibration,
+    ScoreStats,
+    Thresholds,
+    calibration_in,
+    finite_image_threshold,
+    plausible_thresholds,
+)
 
 FORMAT = "visual-inspector-bundle"
 SCHEMA_VERSION = 1
@@ -38,75 +44,6 @@ WEIGHTS_FILE = "weights.safetensors"
 
 class BundleError(ValueError):
     """A bundle is missing, corrupt, foreign, too new, or does not match its model."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Pass/fail settings, kept out of the exported graph.
-
-    Attributes:
-        image: image score above which a part FAILs.
-        pixel: anomaly-map value above which a pixel belongs to a defect region.
-        min_defect_area_px: regions smaller than this (original-image pixels) are not reported.
-        target_false_reject_rate: the good-part reject rate the image threshold was set for.
-    """
-
-    image: float
-    pixel: float
-    min_defect_area_px: int = 25
-    target_false_reject_rate: float = 0.01
-
-    def __post_init__(self) -> None:
-        # A NaN threshold would pass every part (any comparison with NaN is false), so bad
-        # values are refused wherever thresholds are made: bundle.json, the API, the CLI.
-        # inf is allowed here (training's placeholder before calibration, or "no regions"
-        # for pixels); a bundle or a user may only set a finite image threshold
-        # (``finite_image_threshold``).
-        _require_number("image threshold", self.image, allow_inf=True)
-        _require_number("pixel threshold", self.pixel, allow_inf=True)
-        if isinstance(self.min_defect_area_px, bool) or not isinstance(
-            self.min_defect_area_px, numbers.Integral
-        ):
-            raise ValueError(
-                f"min_defect_area_px must be an integer, got {self.min_defect_area_px!r}"
-            )
-        if self.min_defect_area_px < 0:
-            raise ValueError(f"min_defect_area_px must be >= 0, got {self.min_defect_area_px}")
-        _require_number("target_false_reject_rate", self.target_false_reject_rate, False)
-        if not 0.0 <= self.target_false_reject_rate <= 1.0:
-            raise ValueError(
-                f"target_false_reject_rate must be in [0, 1], got {self.target_false_reject_rate}"
-            )
-
-
-@dataclass(frozen=True)
-class ScoreStats:
-    """Image-score statistics of the held-out good images, for normalisation and display."""
-
-    good_median: float
-    good_max: float
-    good_count: int
-    pixel_good_median: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("good_median", "good_max", "pixel_good_median"):
-            _require_number(name, getattr(self, name), allow_inf=False)
-
-
-def finite_image_threshold(thresholds: Thresholds) -> Thresholds:
-    """``thresholds`` if its image threshold is finite; an infinite one would pass (or
-    fail) every part whatever its score, which no bundle or user should set."""
-    if not math.isfinite(thresholds.image):
-        raise ValueError(f"image threshold must be a finite number, got {thresholds.image}")
-    return thresholds
-
-
-def _require_number(name: str, value: object, allow_inf: bool) -> None:
-    """Raise ValueError unless ``value`` is a real number (not NaN; inf only if allowed)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if math.isnan(float(value)) or (not allow_inf and math.isinf(float(value))):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -126,6 +63,24 @@ class BundleMeta:
     software: dict[str, str] = field(default_factory=dict)
     # name -> {"file", "sha256", ...}: exported graphs (ONNX) and engines kept in the bundle.
     exports: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """How the thresholds were calibrated; None for a bundle saved without that record."""
+        return calibration_in(self.training)
+
+    def with_thresholds(self, allow_implausible: bool = False, **changes: Any) -> BundleMeta:
+        """This metadata with thresholds changed.
+
+        The image threshold must be finite and, unless ``allow_implausible`` (a person
+        confirmed it for this run), plausible for the model's good scores.
+        """
+        th = replace(self.thresholds, **changes)
+        if allow_implausible:
+            return replace(self, thresholds=finite_image_threshold(th))
+        cal = self.calibration
+        calibrated = cal.image_threshold if cal else None
+        return replace(self, thresholds=plausible_thresholds(th, self.score_stats, calibrated))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,13 +117,18 @@ class BundleMeta:
                 f"{where}: unknown model family {family!r} (known: {', '.join(FAMILIES)})"
             )
         try:
+            stats = ScoreStats(**d["score_stats"])
+            training = dict(d.get("training", {}))
+            cal = calibration_in(training)
+            calibrated = cal.image_threshold if cal is not None else None
             return cls(
                 family=family,
                 model_config=dict(d["model"]["config"]),
                 preprocessing=Preprocessing.from_dict(d["preprocessing"]),
-                thresholds=finite_image_threshold(Thresholds(**d["thresholds"])),
-                score_stats=ScoreStats(**d["score_stats"]),
-                training=dict(d.get("training", {})),
+                # An edited threshold far above every good score would pass every part.
+                thresholds=plausible_thresholds(Thresholds(**d["thresholds"]), stats, calibrated),
+                score_stats=stats,
+                training=training,
                 evaluation=dict(d.get("evaluation", {})),
                 model_id=str(d["model_id"]),
                 weights_sha256=str(d["weights"]["sha256"]),
@@ -325,6 +285,6 @@ def update_thresholds(directory: str | Path, **changes: Any) -> BundleMeta:
     """Change thresholds in place (e.g. an engineer moving the image threshold)."""
     directory = Path(directory)
     meta = read_meta(directory)
-    meta = replace(meta, thresholds=finite_image_threshold(replace(meta.thresholds, **changes)))
+    meta = meta.with_thresholds(**changes)
     _write_json_atomic(directory / META_FILE, meta.to_json())
     return meta

@@ -94,7 +94,10 @@ def run_inspect(args: argparse.Namespace) -> int:
         args.model, device=args.device, backend=args.backend, precision=args.precision
     )
     if args.threshold is not None:
-        insp.set_thresholds(image=args.threshold)
+        try:
+            insp.set_thresholds(image=args.threshold)
+        except ValueError as exc:
+            raise ValueError(f"--threshold: {exc}") from None
     if args.max_pixels:
         insp.max_pixels = args.max_pixels
     with tqdm(total=len(files), unit="img", desc="inspect") as bar:

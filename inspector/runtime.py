@@ -11,24 +11,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inspector.backends import AUTO, Backend, open_backend
-from inspector.bundle import (
-    BundleMeta,
-    Thresholds,
-    finite_image_threshold,
-    read_meta,
-    update_thresholds,
-)
+from inspector.bundle import BundleMeta, read_meta, update_thresholds
 from inspector.imageio import DEFAULT_MAX_PIXELS, check_image_size, read_image
-from inspector.postprocess import find_regions, judge, normalized_score
+from inspector.postprocess import find_regions
 from inspector.preprocess import map_to_image, prepare_batch
 from inspector.result import InspectionResult
+from inspector.verdict import Thresholds, judge, normalized_score
 
 ImageLike = str | Path | np.ndarray
 
@@ -71,15 +65,21 @@ class Inspector:
     def model_id(self) -> str:
         return self.meta.model_id
 
-    def set_thresholds(self, save: bool = False, **changes: Any) -> None:
-        """Change thresholds for this session; with ``save`` also in the bundle on disk."""
+    def set_thresholds(
+        self, save: bool = False, allow_implausible: bool = False, **changes: Any
+    ) -> None:
+        """Change thresholds for this inspector; with ``save`` also in the bundle on disk.
+
+        An image threshold far above every good score (``inspector.verdict``'s plausibility
+        rule) is refused with ValueError, unless ``allow_implausible`` says a person confirmed
+        it; a bundle never keeps one, so ``save`` always refuses it.
+        """
         if save:
             if self.bundle_dir is None:
                 raise ValueError("this inspector was not loaded from a bundle directory")
             self.meta = update_thresholds(self.bundle_dir, **changes)
         else:
-            changed = finite_image_threshold(replace(self.meta.thresholds, **changes))
-            self.meta = replace(self.meta, thresholds=changed)
+            self.meta = self.meta.with_thresholds(allow_implausible, **changes)
 
     def _as_array(self, image: ImageLike) -> np.ndarray:
         if isinstance(image, np.ndarray):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from inspector.bundle import ScoreStats, Thresholds
+from inspector.verdict import Calibration, ScoreStats, Thresholds
 
 
 class SetBy(StrEnum):
@@ -33,7 +33,7 @@ class LoadedModel:
         path: bundle folder; model_id, family, backend, created: what it is.
         input_size: model input (height, width).
         thresholds: the thresholds stored in the bundle.
-        calibration: the calibration record of the bundle (empty if it was not calibrated).
+        calibration: the bundle's calibration record (None if it was not calibrated).
         score_stats: good-image score statistics (normalisation, slider range).
         map_range: anomaly-map values shown from cold to hot.
         training, evaluation: the bundle's training and evaluation records.
@@ -47,15 +47,17 @@ class LoadedModel:
     score_stats: ScoreStats
     input_size: tuple[int, int] = (0, 0)
     created: str = ""
-    calibration: Mapping[str, Any] = field(default_factory=dict)
+    calibration: Calibration | None = None
     map_range: tuple[float, float] = (0.0, 1.0)
     training: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def calibrated_threshold(self) -> float:
-        """The image threshold calibration chose, even after another one was saved."""
-        return float(self.calibration.get("image_threshold", self.thresholds.image))
+        """The image threshold calibration chose (exactly as stored), even after another
+        one was saved."""
+        cal = self.calibration
+        return cal.image_threshold if cal is not None else self.thresholds.image
 
 
 @dataclass(frozen=True)

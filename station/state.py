@@ -22,8 +22,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from inspector.bundle import Thresholds, update_thresholds
+from inspector.bundle import update_thresholds
 from inspector.recorder import SAVE_POLICIES
+from inspector.verdict import Thresholds
 from station.events import (
     ActiveThreshold,
     Counters,

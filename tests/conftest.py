@@ -1,4 +1,4 @@
-"""Shared fixtures: one small model trained once per test session on the sample images."""
+"""Shared fixtures: one small model trained once per test run on the sample images."""
 
 from __future__ import annotations
 
@@ -14,6 +14,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
+
+# Fixtures that train a model: every test that uses one (directly or through another fixture)
+# is marked slow, so `-m "not slow"` never starts a training run.
+TRAINING_FIXTURES = frozenset({"trained_bundle", "family_bundles"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: it must see these marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

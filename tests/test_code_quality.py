@@ -26,6 +26,7 @@ def test_ruff_clean() -> None:
             "inspector",
             "training",
             "gui",
+            "station",
             "tests",
             "benchmarks",
             "scripts",
@@ -38,6 +39,7 @@ def test_ruff_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_mypy_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     mypy = pytest.importorskip("mypy.api")
     monkeypatch.chdir(ROOT)  # the config lists package folders relative to the root

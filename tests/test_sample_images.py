@@ -55,6 +55,7 @@ def test_masks(product: str) -> None:
             assert set(np.unique(mask).tolist()) == {0, 255}, mask_path
 
 
+@pytest.mark.slow
 def test_regeneration_reproduces_the_committed_images(tmp_path: Path) -> None:
     """The generator reproduces the committed pixels exactly.
 

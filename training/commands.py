@@ -252,7 +252,8 @@ def run_train(args: argparse.Namespace) -> int:
     except TrainingCancelled as exc:
         print(f"inspector train: {exc}", file=sys.stderr)
         return 130  # the shell's code for "stopped by Ctrl-C"
-    cal = meta.training["calibration"]
+    cal = meta.calibration
+    assert cal is not None  # train() always records its calibration
     print(f"model {meta.model_id} ({meta.family}) saved to {args.out}")
     if args.export == "onnx":
         from inspector.bundle import BundleError
@@ -269,10 +270,10 @@ def run_train(args: argparse.Namespace) -> int:
         f"{meta.training['fit_seconds']:.1f} s: {describe_fit(meta.training['fit'])}"
     )
     print(
-        f"  calibrated on {cal['calibration_images']} held-out good images: image threshold "
-        f"{cal['image_threshold']:.4g} for a {cal['target_false_reject_rate']:.1%} target "
-        f"false-reject rate ({cal['calibration_false_reject_rate']:.1%} on calibration "
-        f"images); pixel threshold {cal['pixel_threshold']:.4g}"
+        f"  calibrated on {cal.images} held-out good images: image threshold "
+        f"{cal.image_threshold:.4g} for a {cal.target_false_reject_rate:.1%} target "
+        f"false-reject rate ({cal.false_reject_rate:.1%} on calibration "
+        f"images); pixel threshold {cal.pixel_threshold:.4g}"
     )
     for msg in meta.training["skipped_files"]:
         print(f"  skipped {msg}")
@@ -369,10 +370,9 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"\n== {product.name}: training on {product / 'train' / 'good'}")
         bundle = args.out / "models" / product.name
         meta = train(product, bundle, TrainSettings())
-        cal = meta.training["calibration"]
         print(
             f"model {meta.model_id}: fitted in {meta.training['fit_seconds']:.1f} s, "
-            f"image threshold {cal['image_threshold']:.4g}"
+            f"image threshold {meta.thresholds.image:.4g}"
         )
         if importlib.util.find_spec("onnxruntime") is not None:
             export_onnx(bundle)  # inspection then runs in ONNX Runtime, faster on a CPU

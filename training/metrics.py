@@ -6,9 +6,10 @@ Conventions shared by every function:
   masks count any nonzero pixel as anomalous, so bool, 0/1 and 0/255 masks all work.
 * The ranking metrics (`roc_curve`, `auroc`, `pixel_auroc`, `aupro`) need no threshold; a point
   of `roc_curve` counts the samples with ``score >= threshold`` as the standard ROC does.
-* The operating-point metrics (`f1_at_threshold`, `best_f1_threshold`, `rates_at_threshold`)
-  use the product's verdict rule: a sample is anomalous (FAIL) when ``score > threshold``, so a
-  score exactly on the threshold passes.
+* The operating-point metrics (`f1_at_threshold`, `rates_at_threshold`) flag samples with the
+  product's verdict rule (`inspector.verdict.fails`): a score exactly on the threshold passes,
+  and a NaN or infinite score is anomalous (FAIL), as the runtime and the station judge it.
+  `best_f1_threshold` ranks finite scores and returns a threshold for that same rule.
 
 Pixel metrics are sized for ~100 maps of 512x512 (26M pixels). Each score is converted to float32
 (scores closer than float32 resolution tie) and packed with its label or region id into one
@@ -27,12 +28,20 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
+from inspector.verdict import fails
+
 # Column of the high (score) and low (label / region) half of a uint64 key viewed as two uint32s.
 _HI, _LO = (1, 0) if sys.byteorder == "little" else (0, 1)
 
 
-def _image_inputs(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Validates image-level inputs and returns them as float64 scores and bool labels."""
+def _image_inputs(
+    scores: ArrayLike, labels: ArrayLike, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validates image-level inputs and returns them as float64 scores and bool labels.
+
+    ``finite=False`` lets NaN and infinite scores through, for the metrics that judge each
+    sample by the verdict rule (which fails them) rather than rank the scores.
+    """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels)
     if s.ndim != 1:
@@ -43,7 +52,7 @@ def _image_inputs(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.
         raise ValueError(f"scores and labels differ in length: {s.size} vs {y.size}")
     if s.size == 0:
         raise ValueError("scores and labels are empty")
-    if not np.isfinite(s).all():
+    if finite and not np.isfinite(s).all():
         raise ValueError("scores contain NaN or infinite values")
     if y.dtype != bool and not np.isin(y, (0, 1)).all():
         raise ValueError(f"labels must be bool or 0/1, got values {np.unique(y)[:10]}")
@@ -295,7 +304,7 @@ def aupro(maps: Sequence[ArrayLike], masks: Sequence[ArrayLike], fpr_limit: floa
 
 
 def _confusion(s: np.ndarray, y: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
-    flagged = s > threshold
+    flagged = fails(s, threshold)
     tp = int(np.count_nonzero(flagged & y))
     fp = int(np.count_nonzero(flagged)) - tp
     fn = int(np.count_nonzero(y)) - tp
@@ -305,10 +314,10 @@ def _confusion(s: np.ndarray, y: np.ndarray, threshold: float) -> tuple[int, int
 def f1_at_threshold(
     scores: ArrayLike, labels: ArrayLike, threshold: float
 ) -> dict[str, float | int]:
-    """Precision, recall and F1 when a sample is judged anomalous iff ``score > threshold``.
+    """Precision, recall and F1 when each sample is judged by the verdict rule.
 
     Args:
-        scores: 1-D scores, higher is more anomalous.
+        scores: 1-D scores, higher is more anomalous; NaN or infinite ones are anomalous.
         labels: 1-D labels, 1 / True for anomalous.
         threshold: the decision threshold; a score equal to it is judged good.
 
@@ -319,7 +328,7 @@ def f1_at_threshold(
     Raises:
         ValueError: on malformed inputs or a NaN threshold.
     """
-    s, y = _image_inputs(scores, labels)
+    s, y = _image_inputs(scores, labels, finite=False)
     tp, fp, tn, fn = _confusion(s, y, _threshold(threshold))
     return {
         "precision": tp / (tp + fp) if tp + fp else 0.0,
@@ -333,7 +342,7 @@ def f1_at_threshold(
 
 
 def best_f1_threshold(scores: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
-    """Threshold maximising F1 under the ``score > threshold`` rule.
+    """Threshold maximising F1 under the verdict rule (a score above it FAILs).
 
     Every way of flagging the k highest distinct scores is tried. The threshold returned lies
     midway between the lowest flagged and the highest unflagged distinct score (or is the float
@@ -369,10 +378,10 @@ def best_f1_threshold(scores: ArrayLike, labels: ArrayLike) -> tuple[float, floa
 def rates_at_threshold(
     scores: ArrayLike, labels: ArrayLike, threshold: float
 ) -> dict[str, float | int]:
-    """Line-side error rates when a sample is judged anomalous iff ``score > threshold``.
+    """Line-side error rates when each sample is judged by the verdict rule.
 
     Args:
-        scores: 1-D scores, higher is more anomalous.
+        scores: 1-D scores, higher is more anomalous; NaN or infinite ones are anomalous.
         labels: 1-D labels, 1 / True for anomalous.
         threshold: the decision threshold; a score equal to it is judged good.
 
@@ -384,7 +393,7 @@ def rates_at_threshold(
     Raises:
         ValueError: on malformed inputs or a NaN threshold.
     """
-    s, y = _image_inputs(scores, labels)
+    s, y = _image_inputs(scores, labels, finite=False)
     tp, fp, tn, fn = _confusion(s, y, _threshold(threshold))
     n_good, n_anomalous = fp + tn, tp + fn
     return {

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from inspector.backends.torch_backend import TorchBackend
-from inspector.bundle import BundleMeta, ScoreStats, Thresholds, save_bundle
+from inspector.bundle import BundleMeta, save_bundle
 from inspector.imageio import ImageLoadError
 from inspector.models import AnomalyModel
 from inspector.outputs import check_output_folder
 from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
-from training.calibrate import calibrate
+from inspector.verdict import Calibration, ScoreStats, Thresholds, calibrate
 from training.data import good_images, intensity_reference, split_holdout
 from training.fitters import FAMILIES, Family, FitContext
 from training.loop import seed_everything
@@ -96,18 +96,18 @@ def train(
     fit_summary = family.fit(model, ctx)
     fit_seconds = time.perf_counter() - t0
 
-    calibrated, cal_report = calibrated_meta(model, s, pre, cal_files, skipped)
+    calibrated, calibration = calibrated_meta(model, s, pre, cal_files, skipped)
     training = {
         "data": str(Path(data).resolve()),
         "fit_images": count_read(fit_files, skipped),
-        "calibration_images": cal_report["calibration_images"],
+        "calibration_images": calibration.images,
         "calibration_source": str(Path(val_dir).resolve()) if val_dir else "holdout",
         "skipped_files": sorted(set(skipped)),
         "fit_seconds": round(fit_seconds, 2),
         "total_seconds": round(time.perf_counter() - t0, 2),
         "settings": s.to_dict(),
         "fit": fit_summary,
-        "calibration": cal_report,
+        "calibration": calibration.to_json(),
     }
     meta = replace(calibrated, training=training)
     out = Path(out)
@@ -143,10 +143,10 @@ def calibrated_meta(
     pre: Preprocessing,
     cal_files: list[Path],
     skipped: list[str],
-) -> tuple[BundleMeta, dict]:
+) -> tuple[BundleMeta, Calibration]:
     """Score the held-out good images exactly as inspection will, then set thresholds.
 
-    Returns the bundle metadata without its training summary and the calibration report
+    Returns the bundle metadata without its training summary and the calibration record
     (which counts the images scored); unreadable ones are named in ``skipped``.
     """
     placeholder = BundleMeta(
@@ -169,7 +169,7 @@ def calibrated_meta(
         medians.append(float(np.median(amap)))
     if not scores:
         raise ValueError("no readable calibration images")
-    thresholds, stats, report = calibrate(
+    thresholds, stats, calibration = calibrate(
         np.array(scores),
         np.array(maxima),
         np.array(medians),
@@ -177,4 +177,4 @@ def calibrated_meta(
         s.min_defect_area_px,
     )
     meta = replace(placeholder, thresholds=thresholds, score_stats=stats)
-    return meta, report
+    return meta, calibration

@@ -1,10 +1,16 @@
-"""Browse and filter the inspection log; export it as CSV."""
+"""Browse and filter the inspection log, open any logged part, export it as CSV.
+
+Each row shows its part's thumbnail (made from the saved image off the UI thread, only for
+the rows in view) and its verdict in the verdict's colour; a double-click opens the part in
+the review dialog.
+"""
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -18,7 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.records import InspectionLog, InspectionRecord
+from gui.widgets.review_dialog import ReviewDialog
+from gui.widgets.thumbnail_cache import SIDE, ThumbnailCache, placeholder
+from gui.widgets.verdict_banner import COLOURS
+from inspector.records import InspectionLog, InspectionRecord, RecordStoreError
 
 PERIODS = {"last hour": 3600, "today": None, "last 7 days": 7 * 86400, "all": 0}
 COLUMNS = (
@@ -36,6 +45,8 @@ COLUMNS = (
     "image",
     "error",
 )
+VERDICT_COLUMN = COLUMNS.index("verdict")
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the saved image path behind a row's thumbnail
 
 
 def _since(period: str) -> float | None:
@@ -47,9 +58,13 @@ def _since(period: str) -> float | None:
 
 
 class LogPanel(QWidget):
-    """A table over the inspection log with verdict / source / period filters."""
+    """A table over the inspection log with verdict / source / period filters.
+
+    The id column carries each part's thumbnail; double-click a row to review its part.
+    """
 
     mark_good = Signal(int)  # record id
+    record_opened = Signal(int)  # record id whose part the review dialog now shows
 
     def __init__(self, log: InspectionLog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +85,14 @@ class LogPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSortingEnabled(True)
+        self.table.setIconSize(QSize(SIDE, SIDE))
+        self.table.verticalHeader().setDefaultSectionSize(SIDE + 6)
+        self.table.setToolTip("Double-click a row to see the part")
+        self.thumbnails = ThumbnailCache(parent=self)
+        self.review: ReviewDialog | None = None  # the dialog last opened from the log
+        self._no_image = placeholder("no image\nsaved")
+        self._loading = placeholder("loading…")
+        self._unreadable = placeholder("image\nunreadable")
         bar = QHBoxLayout()
         for w in (
             QLabel("Verdict"),
@@ -92,6 +115,9 @@ class LogPanel(QWidget):
         self.verdict.currentTextChanged.connect(self.refresh)
         self.period.currentTextChanged.connect(self.refresh)
         self.source.returnPressed.connect(self.refresh)
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+        self.table.verticalScrollBar().valueChanged.connect(self._request_visible)
 
     def filters(self) -> dict:
         f: dict = {}
@@ -113,16 +139,97 @@ class LogPanel(QWidget):
             f"{total} parts match  ·  "
             + "  ·  ".join(f"{k} {v}" for k, v in counts.items())
             + ("  (showing the newest 1000)" if total > 1000 else "")
+            + ("  ·  double-click a row to see its part" if rows else "")
         )
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
+            cells = []
             for j, value in enumerate(_cells(r)):
                 cell = QTableWidgetItem()
                 cell.setData(Qt.ItemDataRole.DisplayRole, value)
                 self.table.setItem(i, j, cell)
+                cells.append(cell)
+            self._decorate(cells, r)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
+        # After the layout has placed the rows: only the rows in view get thumbnails.
+        QTimer.singleShot(0, self._request_visible)
+
+    def open_record(self, record_id: int) -> ReviewDialog | None:
+        """Open the logged part ``record_id`` in the review dialog (None if there is none)."""
+        try:
+            rec = self.log.get(record_id)
+        except RecordStoreError as exc:
+            self.summary.setText(str(exc))
+            return None
+        if rec is None:
+            self.summary.setText(f"record {record_id} is no longer in the log")
+            return None
+        dialog = ReviewDialog.for_record(rec, self)
+        dialog.mark_good.connect(self._mark_reviewed)
+        dialog.show()
+        self.review = dialog  # keep a reference while it is open
+        self.record_opened.emit(record_id)
+        return dialog
+
+    def _decorate(self, cells: list[QTableWidgetItem], r: InspectionRecord) -> None:
+        verdict = cells[VERDICT_COLUMN]
+        verdict.setBackground(QBrush(QColor(COLOURS.get(r.verdict, COLOURS[""]))))
+        verdict.setForeground(QBrush(QColor("white")))
+        font = QFont(verdict.font())
+        font.setBold(True)
+        verdict.setFont(font)
+        verdict.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        thumb = cells[0]
+        thumb.setData(PATH_ROLE, r.image_path)
+        thumb.setData(
+            Qt.ItemDataRole.DecorationRole, self._loading if r.image_path else self._no_image
+        )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._request_visible)  # a taller table shows more rows
+
+    def showEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
+        super().showEvent(event)
+        QTimer.singleShot(0, self._request_visible)
+
+    def _request_visible(self) -> None:
+        table = self.table
+        if table.rowCount() == 0:
+            return
+        first = max(0, table.rowAt(0))
+        last = table.rowAt(table.viewport().height() - 1)
+        last = table.rowCount() - 1 if last < 0 else last
+        for row in range(first, last + 1):
+            cell = table.item(row, 0)
+            if cell is not None and cell.data(PATH_ROLE):
+                self._show_thumbnail(cell, cell.data(PATH_ROLE))
+
+    def _show_thumbnail(self, cell: QTableWidgetItem, path: str) -> None:
+        pixmap = self.thumbnails.get(path)
+        if pixmap is not None:
+            cell.setData(Qt.ItemDataRole.DecorationRole, pixmap)
+        elif self.thumbnails.error(path):
+            cell.setData(Qt.ItemDataRole.DecorationRole, self._unreadable)
+            cell.setToolTip(f"{path}: {self.thumbnails.error(path)}")
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row in range(self.table.rowCount()):
+            cell = self.table.item(row, 0)
+            if cell is not None and cell.data(PATH_ROLE) == path:
+                self._show_thumbnail(cell, path)
+
+    def _double_clicked(self, row: int, _column: int) -> None:
+        cell = self.table.item(row, 0)
+        if cell is not None:
+            self.open_record(int(cell.data(Qt.ItemDataRole.DisplayRole)))
+
+    def _mark_reviewed(self, item) -> None:  # noqa: ANN001 (ViewItem)
+        if item.record_id is not None:
+            self.mark_good.emit(int(item.record_id))
+            self.refresh()
 
     def export_csv(self, path: str) -> int:
         return self.log.export_csv(path, **self.filters())

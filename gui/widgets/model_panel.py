@@ -24,10 +24,10 @@ def describe_model(model: LoadedModel) -> str:
     cal = model.calibration
     calibration = (
         f"{100 * th.target_false_reject_rate:.1f} % false rejects on {stats.good_count} "
-        f"held-out good images; measured {100 * cal.get('calibration_false_reject_rate', 0):.1f} %"
+        f"held-out good images; measured {100 * (cal.false_reject_rate if cal else 0):.1f} %"
     )
     calibrated = model.calibrated_threshold
-    if not cal:
+    if cal is None:
         image_line = f"image threshold {th.image:.4g}"
     elif th.image != calibrated:
         image_line = (

@@ -254,13 +254,16 @@ class RetrainPanel(QWidget):
             self.stage.setText(str(exc))
             self._idle()
             return
-        cal = meta.training.get("calibration", {})
+        cal = meta.calibration
         text = [
-            f"<b>New model {meta.model_id}</b>: {meta.training.get('fit_images')} good images, "
-            f"calibrated on {cal.get('calibration_images')} held-out good images: false-reject "
-            f"rate {_pct(cal.get('calibration_false_reject_rate'))} at threshold "
-            f"{cal.get('image_threshold', 0):.4g} "
-            f"(target {_pct(cal.get('target_false_reject_rate'))})."
+            f"<b>New model {meta.model_id}</b>: {meta.training.get('fit_images')} good images"
+            + (
+                f", calibrated on {cal.images} held-out good images: false-reject "
+                f"rate {_pct(cal.false_reject_rate)} at threshold {cal.image_threshold:.4g} "
+                f"(target {_pct(cal.target_false_reject_rate)})."
+                if cal is not None
+                else "."
+            )
         ]
         ev = meta.evaluation
         if ev:

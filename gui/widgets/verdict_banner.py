@@ -14,6 +14,7 @@ COLOURS = {
     "FAIL": "#c62828",
     "ERROR": "#ef6c00",
     NO_PARTS: "#6a1b9a",
+    "": IDLE,
 }
 HEIGHT = 170  # fixed: a longer or shorter detail line must not move the layout
 

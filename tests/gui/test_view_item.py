@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from gui.view_item import DISPLAY_SIDE, ViewItem, display_regions, rejudge, render, to_display
-from inspector.bundle import ScoreStats, Thresholds
+from inspector.verdict import ScoreStats, Thresholds
 
 
 def _item(score: float = 2.0) -> ViewItem:

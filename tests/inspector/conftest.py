@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def exported_bundle(trained_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the test bundle with its ONNX export (made once per test session)."""
+    """A copy of the test bundle with its ONNX export (made once per test run)."""
     pytest.importorskip("onnxruntime")
     from training.export import export_onnx
 

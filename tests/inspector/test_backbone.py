@@ -32,7 +32,14 @@ def classifier() -> torch.nn.Module:
     return create_classifier(BackboneSpec())
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "efficientnet_lite0",
+        pytest.param("efficientnet_lite1", marks=pytest.mark.slow),
+        pytest.param("efficientnet_lite2", marks=pytest.mark.slow),
+    ],
+)
 def test_embedded_weights_classify_real_photos(name: str) -> None:
     # Real photographs shipped with scikit-image: a cat and a cup of espresso. Random or
     # misaligned weights give near-uniform, wrong predictions; the real ones are confident.

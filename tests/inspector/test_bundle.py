@@ -13,7 +13,7 @@ from inspector.runtime import Inspector
 
 @pytest.fixture()
 def bundle(trained_bundle: Path, tmp_path: Path) -> Path:
-    """A private copy of the session bundle that a test may damage."""
+    """A private copy of the shared test bundle that a test may damage."""
     return Path(shutil.copytree(trained_bundle, tmp_path / "b"))
 
 
@@ -138,7 +138,7 @@ def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_produ
 
     from safetensors.torch import load_file, save_file
 
-    from inspector.postprocess import judge
+    from inspector.verdict import judge
 
     weights = bundle / "weights.safetensors"
     tensors = load_file(weights)

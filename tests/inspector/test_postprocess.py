@@ -3,26 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector.bundle import ScoreStats, Thresholds
-from inspector.postprocess import find_regions, judge, normalize, normalized_score
-from inspector.result import Verdict
-
-
-def test_normalize_anchors() -> None:
-    # good median -> 0, threshold -> 0.5, threshold + (threshold - median) -> 1
-    assert normalize(2.0, threshold=4.0, good_median=2.0) == pytest.approx(0.0)
-    assert normalize(4.0, threshold=4.0, good_median=2.0) == pytest.approx(0.5)
-    assert normalize(6.0, threshold=4.0, good_median=2.0) == pytest.approx(1.0)
-    assert normalize(100.0, threshold=4.0, good_median=2.0) == pytest.approx(1.0)
-    assert normalize(3.0, threshold=4.0, good_median=2.0) == pytest.approx(0.25)
-
-
-def test_verdict_follows_threshold() -> None:
-    th = Thresholds(image=1.0, pixel=1.0)
-    assert judge(1.0, th) is Verdict.PASS  # at the threshold still passes
-    assert judge(1.0001, th) is Verdict.FAIL
-    stats = ScoreStats(good_median=0.5, good_max=0.9, good_count=10)
-    assert normalized_score(1.0, th, stats) == pytest.approx(0.5)
+from inspector.postprocess import find_regions
 
 
 def test_regions_boxes_areas_and_min_area() -> None:

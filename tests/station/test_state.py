@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.bundle import ScoreStats, Thresholds, read_meta
+from inspector.bundle import read_meta
+from inspector.verdict import Calibration, ScoreStats, Thresholds
 from station.events import (
     ActiveThreshold,
     CountersChanged,
@@ -42,7 +43,15 @@ def _model(model_id: str = "m1", image: float = 2.0, path: str = "bundle") -> Lo
         backend="onnxruntime",
         thresholds=Thresholds(image=image, pixel=3.0),
         score_stats=ScoreStats(good_median=1.0, good_max=1.8, good_count=20),
-        calibration={"image_threshold": image},
+        calibration=Calibration(
+            images=20,
+            image_threshold=image,
+            pixel_threshold=3.0,
+            target_false_reject_rate=0.01,
+            false_reject_rate=0.0,
+            good_score_median=1.0,
+            good_score_max=1.8,
+        ),
     )
 
 
@@ -223,9 +232,9 @@ def test_saving_a_threshold_writes_the_bundle_and_ends_the_override(
     state.set_model(model)
     state.set_threshold(meta.thresholds.image * 2)
     events = _recorded(state)
-    saved = state.save_threshold(meta.thresholds.image * 3, by=SetBy.ENGINEER)
-    assert read_meta(bundle).thresholds.image == meta.thresholds.image * 3
-    assert saved == ActiveThreshold(meta.model_id, meta.thresholds.image * 3, SetBy.BUNDLE)
+    saved = state.save_threshold(meta.thresholds.image * 0.9, by=SetBy.ENGINEER)
+    assert read_meta(bundle).thresholds.image == meta.thresholds.image * 0.9
+    assert saved == ActiveThreshold(meta.model_id, meta.thresholds.image * 0.9, SetBy.BUNDLE)
     assert state.threshold == saved and state.threshold_for(meta.model_id) is None
     assert state.model is not None and state.model.thresholds.image == saved.value
     assert state.model.calibrated_threshold == meta.thresholds.image  # calibration stays

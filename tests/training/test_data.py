@@ -61,6 +61,7 @@ def test_iter_batches_skips_and_records_unreadable(tmp_path: Path, sample_produc
     assert len(skipped) == 1 and "broken.png" in skipped[0]
 
 
+@pytest.mark.slow
 def test_fit_memory_is_bounded_by_max_patches(sample_product: Path, tmp_path: Path) -> None:
     # Thousands of images must not mean unbounded RAM: patches are subsampled per image.
     from training.settings import TrainSettings

@@ -44,6 +44,7 @@ def test_cached_features_become_standardised_patches_with_their_neighbour_means(
     assert torch.allclose(views.data[0].float(), expected, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_a_feature_gan_with_context_trains_and_exports_to_a_matching_onnx_graph(
     sample_product: Path, tmp_path: Path
 ) -> None:

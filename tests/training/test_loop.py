@@ -59,6 +59,7 @@ def weights(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+@pytest.mark.slow
 def test_loss_falls_and_best_epoch_is_kept(tmp_path: Path) -> None:
     _, result = run(settings(epochs=6, learning_rate=3e-3), tmp_path)
     losses = [h["loss"] for h in result.history]

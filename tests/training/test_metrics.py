@@ -346,3 +346,13 @@ def test_pixel_input_errors() -> None:
         aupro([m], [k], fpr_limit=1.5)
     with pytest.raises(ValueError, match="normal pixels"):
         aupro([m], [np.ones((4, 4))])
+
+
+def test_operating_point_metrics_fail_non_finite_scores_as_the_runtime_does() -> None:
+    scores = [0.2, math.nan, math.inf, -math.inf, 0.5]
+    r = rates_at_threshold(scores, [0, 0, 0, 0, 0], 0.5)
+    assert r["false_rejects"] == 3  # NaN and both infinities; 0.5 on the threshold passes
+    f1 = f1_at_threshold(scores, [0, 1, 1, 1, 0], 0.5)
+    assert (f1["tp"], f1["fp"], f1["fn"]) == (3, 0, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        auroc(scores, [0, 1, 1, 1, 0])  # ranking needs real scores

@@ -10,9 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from inspector.bundle import read_meta
+
+pytestmark = pytest.mark.slow  # trains a model through the CLI
 
 
 def test_sigterm_stops_cleanly_and_resume_finishes(sample_product: Path, tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def test_projection_is_applied() -> None:
     torch.testing.assert_close(emb, want)
 
 
+@pytest.mark.slow
 def test_image_score_is_max_of_patch_scores() -> None:
     m = _fitted()
     x = torch.randn(2, 3, 64, 64)
@@ -70,6 +71,7 @@ def test_shift_map_moves_content() -> None:
     assert moved[0, 0, 3, 8] == 1.0 and float(moved.sum()) == 1.0
 
 
+@pytest.mark.slow
 def test_receptive_field_shift_of_default_backbone() -> None:
     from inspector.models.features import receptive_field_shift
 
