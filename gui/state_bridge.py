@@ -29,7 +29,7 @@ class StateBridge(QObject):
     save_policy_changed = Signal(str)
     trigger_requested = Signal(str)  # part id
     part_judged = Signal(object)  # station.events.PartJudged
-    counters_changed = Signal(object)  # station.events.Counters
+    counters_changed = Signal(object)  # station.shifts.Tally
     recipe_selected = Signal(str, str)  # name, by
     role_changed = Signal(str)
     link_changed = Signal(object)  # station.events.LinkStatus

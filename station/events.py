@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from inspector.verdict import Calibration, ScoreStats, Thresholds
+from station.shifts import Tally
 
 
 class SetBy(StrEnum):
@@ -99,31 +100,6 @@ class PartResult:
 
 
 @dataclass(frozen=True)
-class Counters:
-    """Parts judged since the last reset."""
-
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.passed + self.failed + self.errors
-
-    @property
-    def yield_percent(self) -> float | None:
-        judged = self.passed + self.failed
-        return 100.0 * self.passed / judged if judged else None
-
-    def add(self, verdict: str) -> Counters:
-        if verdict == "PASS":
-            return replace(self, passed=self.passed + 1)
-        if verdict == "FAIL":
-            return replace(self, failed=self.failed + 1)
-        return replace(self, errors=self.errors + 1)
-
-
-@dataclass(frozen=True)
 class LinkStatus:
     """A line link (PLC transport): its name, whether it is connected, and a detail."""
 
@@ -188,12 +164,12 @@ class TriggerRequested:
 @dataclass(frozen=True)
 class PartJudged:
     result: PartResult
-    counters: Counters
+    counters: Tally
 
 
 @dataclass(frozen=True)
 class CountersChanged:
-    counters: Counters
+    counters: Tally
     by: str
 
 

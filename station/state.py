@@ -27,7 +27,6 @@ from inspector.recorder import SAVE_POLICIES
 from inspector.verdict import Thresholds
 from station.events import (
     ActiveThreshold,
-    Counters,
     CountersChanged,
     LinkChanged,
     LinkStatus,
@@ -49,6 +48,7 @@ from station.events import (
     ThresholdChanged,
     TriggerRequested,
 )
+from station.shifts import Tally
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class StationState:
         }
         self._role = role
         self._model: LoadedModel | None = None
-        self._counters = Counters()
+        self._counters = Tally()
         self._recipe = ""
         self._link: LinkStatus | None = None
         self._trigger_ids = itertools.count(1)
@@ -161,7 +161,8 @@ class StationState:
         return self._policy
 
     @property
-    def counters(self) -> Counters:
+    def counters(self) -> Tally:
+        """Parts judged since the station started or the counters were reset."""
         return self._counters
 
     @property
@@ -270,17 +271,21 @@ class StationState:
             self._policy = policy
         self._emit(SavePolicyChanged(policy))
 
-    def record_result(self, result: PartResult) -> Counters:
-        """Count a judged part and announce it (with the counters it makes)."""
+    def record_result(self, result: PartResult) -> Tally:
+        """Count a judged part and announce it (with the counters it makes).
+
+        Raises:
+            KeyError: the verdict is none of PASS, FAIL, ERROR (it would count as nothing).
+        """
         with self._lock:
-            self._counters = self._counters.add(result.verdict)
+            self._counters = self._counters.plus(result.verdict)
             counters = self._counters
         self._emit(PartJudged(result, counters))
         return counters
 
     def reset_counters(self, by: str = "operator") -> None:
         with self._lock:
-            self._counters = Counters()
+            self._counters = Tally()
         self._emit(CountersChanged(self._counters, by))
 
     def set_role(self, role: str) -> None:

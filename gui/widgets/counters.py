@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
 
-from station.events import Counters as Counts
+from station.shifts import Tally
 
 ROWS = ("total", "PASS", "FAIL", "ERROR", "yield")
 
@@ -16,7 +16,7 @@ class Counters(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.shown = Counts()
+        self.shown = Tally()
         self._labels: dict[str, QLabel] = {}
         self._captions: list[QLabel] = []
         grid = QGridLayout(self)
@@ -31,7 +31,7 @@ class Counters(QWidget):
         self.reset.clicked.connect(self.reset_requested)
         grid.addWidget(self.reset, len(ROWS), 0, 1, 2)
         self.set_big(False)
-        self.set_counts(Counts())
+        self.set_counts(Tally())
 
     def set_big(self, big: bool) -> None:
         """Operator view: counters and yield readable from across the cell, no reset."""
@@ -46,12 +46,12 @@ class Counters(QWidget):
             caption.setStyleSheet(f"font-size:{caption_px}px;")
         self.reset.setVisible(not big)
 
-    def set_counts(self, counts: Counts) -> None:
+    def set_counts(self, counts: Tally) -> None:
         self.shown = counts
         self._labels["total"].setText(str(counts.total))
         for key, n in self.counts.items():
             self._labels[key].setText(str(n))
-        y = counts.yield_percent
+        y = counts.yield_pct
         self._labels["yield"].setText("–" if y is None else f"{y:.1f} %")
 
     @property

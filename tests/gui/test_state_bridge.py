@@ -8,7 +8,8 @@ from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
 from gui.state_bridge import StateBridge
-from station.events import Counters, PartJudged, PartResult
+from station.events import PartJudged, PartResult
+from station.shifts import Tally
 from station.state import StationState
 
 
@@ -42,7 +43,7 @@ def test_changes_from_a_line_thread_arrive_on_the_ui_thread(qtbot) -> None:
     assert seen[1][1] == ("A17",)
     (judged,) = seen[2][1]
     assert isinstance(judged, PartJudged) and judged.result.part_id == "A17"
-    assert seen[3][1] == (Counters(failed=1),) and seen[4][1] == ("plate-B", "plc")
+    assert seen[3][1] == (Tally(failed=1),) and seen[4][1] == ("plate-B", "plc")
     bridge.close()
     state.set_mode("continuous")
     qtbot.wait(100)

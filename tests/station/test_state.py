@@ -154,10 +154,10 @@ def test_counters_count_every_result_from_many_threads_and_reset() -> None:
         t.join()
     c = state.counters
     assert (c.passed, c.failed, c.errors, c.total) == (800, 400, 400, 1600)
-    assert c.yield_percent == pytest.approx(100 * 800 / 1200)
+    assert c.yield_pct == pytest.approx(100 * 800 / 1200)
     assert sum(isinstance(e, PartJudged) for e in events) == 1600
     state.reset_counters(by="engineer")
-    assert state.counters.total == 0 and state.counters.yield_percent is None
+    assert state.counters.total == 0 and state.counters.yield_pct is None
     assert isinstance(events[-1], CountersChanged) and events[-1].by == "engineer"
 
 
@@ -239,3 +239,11 @@ def test_saving_a_threshold_writes_the_bundle_and_ends_the_override(
     assert state.model is not None and state.model.thresholds.image == saved.value
     assert state.model.calibrated_threshold == meta.thresholds.image  # calibration stays
     assert events == [ThresholdChanged(saved, saved=True)]
+
+
+def test_a_verdict_that_is_none_of_the_three_is_refused_not_counted() -> None:
+    state = StationState()
+    events = _recorded(state)
+    with pytest.raises(KeyError):
+        state.record_result(PartResult("P1", "MAYBE", 1.0, 2.0))
+    assert state.counters.total == 0 and events == []
