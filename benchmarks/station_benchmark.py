@@ -101,12 +101,12 @@ def main() -> int:
         gap = (now - last_tick[0]) * 1e3 - HEARTBEAT_MS
         gaps.append(gap)
         if gap > 50:
-            late.append((win.counters.total, round(gap, 1)))
+            late.append((win.state.counters.total, round(gap, 1)))
         last_tick[0] = now
 
     def show_result(item) -> None:  # noqa: ANN001
         original(item)
-        n = win.counters.total
+        n = win.state.counters.total
         if n > args.warmup:
             painted.append(time.perf_counter())
             latency.append((time.time() - item.timestamp) * 1e3)
@@ -125,7 +125,7 @@ def main() -> int:
     app.exec()
     wall = time.perf_counter() - t0
     heartbeat.stop()
-    shown = win.counters.total
+    shown = win.state.counters.total
     win.shutdown()
     with InspectionLog(ws.log_file) as log:
         rows = log.count()
@@ -139,7 +139,7 @@ def main() -> int:
         "source": args.source,
         "camera_fps": args.fps,
         "save_policy": args.save_policy,
-        "backend": (win.model_info or {}).get("backend", "?"),
+        "backend": win.state.model.backend if win.state.model else "?",
         "parts": shown,
         "wall_s": round(wall, 1),
         "parts_per_s": round((len(painted) - 1) / span, 2) if len(painted) > 1 else None,

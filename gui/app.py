@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 from functools import partial
 from pathlib import Path
@@ -28,13 +29,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fps",
         type=float,
         help="frame rate for an image folder (default 2, remembered); given here it also "
-        "paces a video file for this session, which otherwise plays at its own rate",
+        "paces a video file for this run, which otherwise plays at its own rate",
     )
     p.add_argument("--trigger", choices=["continuous", "triggered"], help="inspection mode")
     p.add_argument(
         "--save-images", choices=["fail", "all", "none"], help="which part images to keep"
     )
     p.add_argument("--output-dir", type=Path, help="where part images are saved")
+    p.add_argument(
+        "--operator-view",
+        action="store_const",
+        const=True,
+        help="start full screen in the operator view (F11 toggles it, remembered)",
+    )
     p.add_argument(
         "--workspace",
         type=Path,
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         trigger_mode=args.trigger,
         save_policy=args.save_images,
         output_dir=str(args.output_dir) if args.output_dir else None,
+        operator_view=args.operator_view,
     )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(workspace, settings, video_fps=args.fps)
@@ -70,12 +78,30 @@ def run(args: argparse.Namespace) -> int:
         shoot = partial(_screenshot, window, args.screenshot)
         QTimer.singleShot(int(args.screenshot_after * 1000), window, shoot)
     app.aboutToQuit.connect(window.shutdown)
+    close_on_signals(window)
     code = int(app.exec())
     app.aboutToQuit.disconnect(window.shutdown)
     destroy_window(window)
     del window
     gc.collect()
     return code
+
+
+def close_on_signals(window: QWidget) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (a service manager) close the station as its window does:
+    settings saved, workers joined, log closed, exit status 0."""
+    from PySide6.QtCore import QTimer
+
+    def close(_signum: int, _frame: object) -> None:
+        window.close()  # Python runs handlers on the main thread, the Qt one
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)
+    # Python only runs a handler between bytecodes; while Qt waits for events in C++ none
+    # run, so a timer hands control back to Python a few times a second.
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
 
 
 def _screenshot(window: QWidget, path: Path) -> None:

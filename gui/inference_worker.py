@@ -1,12 +1,17 @@
 """The inference thread of the station: the only place a model runs.
 
 It takes the newest frame from the capture thread (every frame, or one per trigger),
-inspects and records it, and hands a display-sized ViewItem to the UI. It imports the
-runtime lazily, so the ``gui`` package itself never imports torch.
+inspects and records it, counts it in the station state and hands a display-sized ViewItem
+to the UI. What it judges by (model, threshold, mode, save policy) it reads from the station
+state, the one home of those choices. It imports the runtime lazily, so the ``gui`` package
+itself never imports torch.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
+import logging
 import queue
 import threading
 import time
@@ -20,10 +25,16 @@ from gui.frame_slot import LatestSlot
 from gui.view_item import ViewItem, to_display
 from gui.workers import CaptureError
 from inspector.capture import Frame
+from inspector.capture.devices import hide_password
 from inspector.recorder import PartContext, PartRecorder
 from inspector.records import InspectionLog
+from station.events import LoadedModel, ModelRequested, StateEvent, TriggerRequested
+from station.state import StationState
+
+log = logging.getLogger(__name__)
 
 TRIGGER_WAIT_S = 2.0  # a trigger with no frame within this is logged as an ERROR part
+MAX_PENDING_TRIGGERS = 100  # triggers that came faster than parts could be judged
 NO_IMAGE = np.full((240, 320, 3), 64, np.uint8)  # shown for a part with no picture
 # Neither a model load nor an inspection can be interrupted, and a QThread destroyed while
 # it runs aborts the process: a closing station waits this long. A 48 MP part with its
@@ -34,80 +45,56 @@ STOP_WAIT_MS = 60_000
 class InferenceWorker(QThread):
     """Takes the newest frame (every frame, or one per trigger), inspects and records it."""
 
-    result_ready = Signal(object)  # ViewItem
-    model_loaded = Signal(object)  # dict: model_id, family, path, thresholds, score_stats, ...
-    model_failed = Signal(str, str)  # bundle path, reason
+    result_ready = Signal(object)  # ViewItem, already counted in the station state
 
     def __init__(
         self,
+        state: StationState,
         slot: LatestSlot[Frame],
         log_path: Path,
         images_dir: Path,
-        save_policy: str = "fail",
-        trigger_mode: str = "continuous",
-        threshold_overrides: dict[str, float] | None = None,
         errors: queue.Queue[CaptureError] | None = None,
     ) -> None:
         super().__init__()
+        self.state = state
         self.slot = slot
         self.log_path, self.images_dir = log_path, images_dir
+        self.errors = errors
         self._lock = threading.Lock()
         self._pending_model: str | None = None
-        # Operator thresholds per model id, applied inside _load: a model's first part
-        # must be judged by the operator's threshold, not the bundle's until the UI catches up.
-        self._overrides = dict(threshold_overrides or {})
-        self._pending_threshold: tuple[str, float] | None = None
-        self._save_policy = save_policy
-        self.trigger_mode = trigger_mode
+        self._triggers: collections.deque[str] = collections.deque(maxlen=MAX_PENDING_TRIGGERS)
         self._trigger = threading.Event()
         self._stop = threading.Event()
-        self.errors = errors
-        self._source = ""
+        self._part_ids = itertools.count(1)
+        self._unsubscribe = state.subscribe(self._on_state)
 
-    # --- called from the UI thread -------------------------------------------------------
-    def load_model(self, bundle: str | Path) -> None:
-        with self._lock:
-            self._pending_model = str(bundle)
-
-    def set_image_threshold(self, model_id: str, value: float) -> None:
-        """Judge the next parts by ``value`` if the running model is ``model_id``."""
-        with self._lock:
-            self._pending_threshold = (model_id, float(value))
-
-    def set_threshold_overrides(self, overrides: dict[str, float]) -> None:
-        """The operator's per-model thresholds, applied whenever such a model is loaded."""
-        with self._lock:
-            self._overrides = dict(overrides)
-
-    def set_save_policy(self, policy: str) -> None:
-        with self._lock:
-            self._save_policy = policy
-
-    def trigger(self) -> None:
-        """Software trigger: inspect the newest frame (trigger mode)."""
-        self._trigger.set()
-
-    def set_source(self, label: str) -> None:
-        """What to call the source when a trigger gets no frame from it."""
-        with self._lock:
-            self._source = label
+    # --- requests, from any thread -----------------------------------------------------
+    def _on_state(self, event: StateEvent) -> None:
+        if isinstance(event, ModelRequested):
+            with self._lock:
+                self._pending_model = event.path
+        elif isinstance(event, TriggerRequested) and self.state.mode == "triggered":
+            with self._lock:
+                self._triggers.append(event.part_id)
+            self._trigger.set()
 
     def stop(self) -> bool:
         """Stop after the current part or model load; True once the thread has ended."""
+        self._unsubscribe()
         self.requestInterruption()
         self._stop.set()
         return self.wait(STOP_WAIT_MS)
 
     # --- worker thread -----------------------------------------------------------------
     def run(self) -> None:
-        log = InspectionLog(self.log_path)
+        log_db = InspectionLog(self.log_path)
         recorder: PartRecorder | None = None
         insp: Any = None
         try:
             while not self.isInterruptionRequested():
                 with self._lock:
                     pending, self._pending_model = self._pending_model, None
-                loaded = self._load(pending, log) if pending else None
+                loaded = self._load(pending, log_db) if pending else None
                 if loaded is not None:
                     # Free the old model's native memory now, not whenever its last
                     # reference goes.
@@ -117,55 +104,67 @@ class InferenceWorker(QThread):
                 if insp is None or recorder is None:
                     self._stop.wait(0.05)
                     continue
-                # Read after a load, which takes seconds: a choice made meanwhile counts.
-                with self._lock:
-                    threshold, self._pending_threshold = self._pending_threshold, None
-                    recorder.policy = self._save_policy
-                if threshold is not None and threshold[0] == insp.model_id:
-                    # Set by a person at the station, where an implausible value is theirs
-                    # to confirm (inspector.verdict.implausible_threshold_reason).
-                    insp.set_thresholds(image=threshold[1], allow_implausible=True)
-                self._log_capture_errors(insp, recorder)
-                frame = self._next_frame(insp, recorder)
-                if frame is not None:
-                    self.result_ready.emit(self._inspect(insp, recorder, frame))
+                try:
+                    self._step(insp, recorder)
+                except Exception:  # the line goes on; the part's own errors are handled below
+                    log.exception("inference step failed")
+                    self._stop.wait(0.05)
         finally:
-            log.close()
+            log_db.close()
             if insp is not None:
                 insp.close()
 
-    def _load(self, bundle: str, log: InspectionLog) -> tuple[Any, PartRecorder] | None:
+    def _step(self, insp: Any, recorder: PartRecorder) -> None:
+        # Read before each part: a choice made at the station or by a PLC counts at once.
+        recorder.policy = self.state.save_policy
+        active = self.state.threshold
+        if active is not None and active.model_id == insp.model_id:
+            if active.value != insp.thresholds.image:
+                # Set by a person at the station (or a line link), where an implausible value
+                # is theirs to confirm (inspector.verdict.implausible_threshold_reason).
+                insp.set_thresholds(image=active.value, allow_implausible=True)
+        self._log_capture_errors(insp, recorder)
+        taken = self._next_frame(insp, recorder)
+        if taken is not None:
+            frame, part_id = taken
+            self._publish(self._judge(insp, recorder, frame, part_id))
+
+    def _publish(self, item: ViewItem) -> None:
+        self.state.record_result(item.result())
+        self.result_ready.emit(item)
+
+    def _load(self, bundle: str, log_db: InspectionLog) -> tuple[Any, PartRecorder] | None:
         from inspector.folder import map_display_range
         from inspector.runtime import Inspector
 
         try:
             insp = Inspector.load(bundle)
+            map_range = map_display_range(insp)
         except Exception as exc:  # any bad bundle: report it, keep the current model running
-            self.model_failed.emit(bundle, str(exc))
+            self.state.model_failed(bundle, str(exc))
             return None
-        map_range = map_display_range(insp)
-        recorder = PartRecorder(log, self.images_dir, "none", map_range)  # policy set per part
-        meta = insp.meta  # as in the bundle, before any override
-        with self._lock:
-            override = self._overrides.get(meta.model_id)
+        recorder = PartRecorder(log_db, self.images_dir, "none", map_range)  # policy per part
+        meta = insp.meta  # as in the bundle, before the station's threshold
+        override = self.state.threshold_for(meta.model_id)
         if override is not None:
+            # The first part is judged by the station's threshold, not the bundle's.
             insp.set_thresholds(image=override, allow_implausible=True)
-        self.model_loaded.emit(
-            {
-                "path": bundle,
-                "backend": insp.backend.name,
-                "model_id": meta.model_id,
-                "family": meta.family,
-                "created": meta.created,
-                "thresholds": meta.thresholds,
-                "image_threshold": insp.thresholds.image,  # what parts are judged by now
-                "override": override is not None,
-                "score_stats": meta.score_stats,
-                "map_range": map_range,
-                "training": meta.training,
-                "evaluation": meta.evaluation,
-            }
+        size = meta.preprocessing.input_size
+        model = LoadedModel(
+            path=bundle,
+            model_id=meta.model_id,
+            family=meta.family,
+            backend=insp.backend.name,
+            thresholds=meta.thresholds,
+            score_stats=meta.score_stats,
+            input_size=(int(size[0]), int(size[1])),
+            created=meta.created,
+            calibration=meta.calibration,
+            map_range=map_range,
+            training=meta.training,
+            evaluation=meta.evaluation,
         )
+        self.state.set_model(model)
         return insp, recorder
 
     def _log_capture_errors(self, insp: Any, recorder: PartRecorder) -> None:
@@ -179,60 +178,50 @@ class InferenceWorker(QThread):
                 err = self.errors.get_nowait()
             except queue.Empty:
                 return
-            if self.trigger_mode != "triggered":
+            if self.state.mode != "triggered":
                 ctx = PartContext(err.source, insp.model_id, err.name, err.timestamp)
-                self.result_ready.emit(self._error_part(insp, recorder, ctx, err.message))
+                self._publish(self._error_part(insp, recorder, ctx, err.message, self._id("")))
 
-    def _next_frame(self, insp: Any, recorder: PartRecorder) -> Frame | None:
-        if self.trigger_mode != "triggered":
-            return self.slot.get(timeout=0.05)
+    def _next_frame(self, insp: Any, recorder: PartRecorder) -> tuple[Frame, str] | None:
+        if self.state.mode != "triggered":
+            with self._lock:
+                self._triggers.clear()  # a trigger belongs to the mode it was made in
+            frame = self.slot.get(timeout=0.05)
+            return None if frame is None else (frame, self._id(""))
         if not self._trigger.wait(0.05):
             return None
-        self._trigger.clear()
+        with self._lock:
+            part_id = self._triggers.popleft() if self._triggers else ""
+            if not self._triggers:
+                self._trigger.clear()
         frame = self.slot.get(timeout=TRIGGER_WAIT_S)
         if frame is None:
             # The operator (or a PLC) asked for a part: a missing one is an ERROR, not silence.
-            with self._lock:
-                source = self._source
+            source = hide_password(self.state.source)
             ctx = PartContext(source, insp.model_id, "", time.time())
             reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
-            self.result_ready.emit(self._error_part(insp, recorder, ctx, reason))
-        return frame
+            self._publish(self._error_part(insp, recorder, ctx, reason, self._id(part_id)))
+            return None
+        return frame, self._id(part_id)
 
-    def _error_part(
-        self,
-        insp: Any,
-        recorder: PartRecorder,
-        ctx: PartContext,
-        reason: str,
-        image: np.ndarray | None = None,
-    ) -> ViewItem:
-        """Log a part that could not be inspected and describe it for the UI."""
-        rec = recorder.record_error(ctx, reason, insp.thresholds.image)
-        shown, _, scale = to_display(image if image is not None else NO_IMAGE, None)
-        return ViewItem(
-            shown,
-            np.zeros(shown.shape[:2], np.float32),
-            scale,
-            float("nan"),
-            "ERROR",
-            insp.thresholds.image,
-            source=ctx.source,
-            name=ctx.name,
-            timestamp=rec.timestamp,
-            record_id=rec.id,
-            error=rec.error,
-        )
+    def _id(self, part_id: str) -> str:
+        return part_id or f"P{next(self._part_ids)}"
 
-    def _inspect(self, insp: Any, recorder: PartRecorder, frame: Frame) -> ViewItem:
+    def _judge(self, insp: Any, recorder: PartRecorder, frame: Frame, part_id: str) -> ViewItem:
+        """Inspect and record one part; any failure makes it an ERROR part, never a crash."""
         ctx = PartContext(frame.source, insp.model_id, frame.name, frame.timestamp)
+        label = shown_name(frame.name) or frame.source
         try:
             result = insp.inspect(frame.image)
         except Exception as exc:  # one bad frame must never stop the line; it is logged
-            reason = f"{frame.name or frame.source}: {exc}"
-            return self._error_part(insp, recorder, ctx, reason, frame.image)
-        rec = recorder.record(frame.image, result, ctx)
-        image, amap, scale = to_display(frame.image, result.anomaly_map)
+            return self._error_part(insp, recorder, ctx, f"{label}: {exc}", part_id, frame.image)
+        try:
+            rec = recorder.record(frame.image, result, ctx)
+        except Exception as exc:  # judged but not recorded: not a verdict anyone can trust
+            log.exception("could not record part %s", label)
+            reason = f"{label}: could not record the part: {exc}"
+            return self._error_part(insp, recorder, ctx, reason, part_id, frame.image)
+        image, amap, scale = _display(frame.image, result.anomaly_map)
         return ViewItem(
             image=image,
             anomaly_map=amap,
@@ -249,4 +238,65 @@ class InferenceWorker(QThread):
             record_id=rec.id,
             image_path=rec.image_path,
             full_frame=scale == 1.0 and frame.image.dtype == np.uint8,
+            part_id=part_id,
+            model_id=insp.model_id,
         )
+
+    def _error_part(
+        self,
+        insp: Any,
+        recorder: PartRecorder,
+        ctx: PartContext,
+        reason: str,
+        part_id: str,
+        image: np.ndarray | None = None,
+    ) -> ViewItem:
+        """Log a part that could not be inspected and describe it for the UI."""
+        threshold = insp.thresholds.image
+        record_id, timestamp = None, ctx.timestamp
+        try:
+            rec = recorder.record_error(ctx, reason, threshold)
+        except Exception:
+            # The log refused the part as named (e.g. a name that is not UTF-8): keep the
+            # row under the name shown escaped rather than lose it.
+            log.exception("could not log the ERROR part %s", shown_name(ctx.name))
+            try:
+                escaped = PartContext(ctx.source, ctx.model_id, shown_name(ctx.name), ctx.timestamp)
+                rec = recorder.record_error(escaped, shown_name(reason), threshold)
+            except Exception as exc:
+                log.exception("the inspection log refused an ERROR part")
+                reason = f"{reason} (not logged: {exc})"
+                rec = None
+        if rec is not None:
+            record_id, timestamp, reason = rec.id, rec.timestamp, rec.error
+        shown, _, scale = _display(image if image is not None else NO_IMAGE, None)
+        return ViewItem(
+            shown,
+            np.zeros(shown.shape[:2], np.float32),
+            scale,
+            float("nan"),
+            "ERROR",
+            threshold,
+            source=ctx.source,
+            name=ctx.name,
+            timestamp=timestamp,
+            record_id=record_id,
+            error=reason,
+            part_id=part_id,
+            model_id=insp.model_id,
+        )
+
+
+def shown_name(name: str) -> str:
+    """A file name for people and logs: bytes that are not UTF-8 shown as escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _display(
+    image: np.ndarray, anomaly_map: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    try:
+        return to_display(image, anomaly_map)
+    except Exception:  # e.g. an array the display cannot show: the verdict still counts
+        log.exception("could not prepare a part for display")
+        return to_display(NO_IMAGE, None)

@@ -1,45 +1,40 @@
-"""The station's main window: composes the widgets and wires them to the worker threads."""
+"""The station's main window: composes the panels and wires them to the station state and
+the worker threads. What the station holds lives in ``station.state.StationState``; panels
+observe it through ``gui.state_bridge`` and expose signals and small methods."""
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from gui.capture_control import CaptureControl
 from gui.frame_slot import LatestSlot
 from gui.inference_worker import InferenceWorker
 from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace
+from gui.state_bridge import StateBridge
 from gui.training_set import ADDED, add_marked_part, add_saved_image, not_added
-from gui.view_item import ViewItem, rejudge, render, thumbnail
+from gui.view_item import ViewItem, render
 from gui.widgets.folder_panel import FolderPanel
 from gui.widgets.live_panel import LivePanel
 from gui.widgets.log_panel import LogPanel
-from gui.widgets.model_panel import ModelPanel, calibrated_threshold
+from gui.widgets.model_panel import ModelPanel
 from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
-from gui.widgets.verdict_banner import NO_PARTS
+from gui.widgets.status_labels import ModelLabel, SourceLabel, failure_message
 from gui.workers import CaptureWorker, error_queue, save_frame
-from inspector.bundle import ScoreStats, Thresholds, update_thresholds
 from inspector.capture import Frame
-from inspector.capture.devices import hide_password
 from inspector.model_store import ModelStore
 from inspector.records import InspectionLog
+from inspector.verdict import Thresholds
+from station.events import ModelChanged, ModelFailed, SetBy, ThresholdChanged
+from station.state import StationState
 
 SETTINGS_SAVE_DELAY_MS = 500
-
-STATE_TEXT = {
-    "connecting": "connecting …",
-    "live": "live",
-    "retrying": "reconnecting",
-    "ended": "source ended",
-    "stopped": "stopped",
-}
+SAMPLE_NOTE = "sample model (first start)"
 
 
 class MainWindow(QMainWindow):
@@ -55,27 +50,24 @@ class MainWindow(QMainWindow):
         Args:
             workspace: where the station keeps its settings, log, models and images.
             settings: resolved settings (default: the workspace's saved ones).
-            video_fps: a rate given on the command line for this session; without it a
-                video file plays at its own rate (``settings.fps`` is for image folders).
+            video_fps: a rate given on the command line for this run; without it a video
+                file plays at its own rate (``settings.fps`` is for image folders).
         """
         super().__init__()
         self.workspace = workspace
         self.video_fps = video_fps
-        self.settings = settings or workspace.load_settings()
+        self.settings = s = settings or workspace.load_settings()
+        self.state = StationState(
+            mode=s.trigger_mode, save_policy=s.save_policy, overrides=s.threshold_overrides
+        )
+        self.bridge = StateBridge(self.state, self)
         self.log = InspectionLog(workspace.log_file)
         self.store = ModelStore(workspace.models_dir)
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.capture_errors = error_queue()  # unreadable frames, each logged as a part
         self.sources = CaptureControl(self.slot, self.capture_errors, self)
-        self.model_info: dict | None = None
-        self.thresholds: Thresholds | None = None
-        self.current: ViewItem | None = None
-        self.map_range = (0.0, 1.0)
-        self._last_result_time = 0.0
-        self.fps = 0.0
-        self._auto_promote = False
         self._review: ReviewDialog | None = None
-        self._source_down = False  # the banner shows a source problem
+        self._closed = False
         self.setWindowTitle("Visual Inspector station")
         # Settings are written shortly after each change, not only on a clean exit: a killed
         # process or a power cut must not lose an operator's threshold, source or mode. The
@@ -86,43 +78,31 @@ class MainWindow(QMainWindow):
         self._save_timer.timeout.connect(self._save_settings)
         self._build()
         self.inference = InferenceWorker(
+            self.state,
             self.slot,
             workspace.log_file,
-            workspace.images_dir(self.settings),
-            self.settings.save_policy,
-            self.settings.trigger_mode,
-            self.settings.threshold_overrides,
+            workspace.images_dir(s),
             self.capture_errors,
         )
         self.inference.result_ready.connect(self.show_result)
-        self.inference.model_loaded.connect(self._model_loaded)
-        self.inference.model_failed.connect(self._model_failed)
         self.inference.start()
-        self.sources.state_changed.connect(self._source_state)
-        self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
-        self.sources.preview.connect(self._preview)
-        self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
+        self._wire()
         self._open_initial_model()
-        self.connect_source(self.settings.source)
+        self.state.set_source(s.source)
+        if s.operator_view:
+            self.set_operator_view(True)
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
         s = self.settings
-        live = LivePanel(s)
-        self.live = live
-        # The Live tab's widgets, under the names the rest of the window (and tests) use.
-        self.source_edit, self.trigger_mode = live.source_edit, live.trigger_mode
-        self.trigger_button, self.save_policy = live.trigger_button, live.save_policy
-        self.view, self.banner, self.counters = live.view, live.banner, live.counters
-        self.stats, self.threshold, self.history = live.stats, live.threshold, live.history
-
+        self.live = LivePanel(self.bridge, s.show_heatmap, s.opacity)
         self.log_panel = LogPanel(self.log)
         self.folder_panel = FolderPanel(self.workspace.root)
         self.retrain = RetrainPanel(self.workspace.training_dir, self.workspace.candidates_dir)
         self.model_panel = ModelPanel(self.store)
         self.tabs = QTabWidget()
         for widget, name in (
-            (live, "Live"),
+            (self.live, "Live"),
             (self.log_panel, "Log"),
             (self.folder_panel, "Folder"),
             (self.retrain, "Retrain"),
@@ -130,30 +110,56 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
-        self.source_state = QLabel("no source")
-        self.model_label = QLabel("no model")
+        self.source_state = SourceLabel(self.bridge)
+        self.model_label = ModelLabel(self.bridge)
         self.statusBar().addWidget(self.source_state, 1)
         self.statusBar().addPermanentWidget(self.model_label)
+        self.operator_action = QAction("&Operator view (full screen)", self)
+        self.operator_action.setCheckable(True)
+        self.operator_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.operator_action.toggled.connect(self.set_operator_view)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)  # Ctrl+Q
+        quit_action.triggered.connect(self.close)
+        menu = self.menuBar().addMenu("&Station")
+        for action in (self.operator_action, quit_action):
+            menu.addAction(action)
+            self.addAction(action)  # its shortcut works while the menu bar is hidden too
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, lambda: self.set_operator_view(False))
+        self.resize(1500, 950)
 
-        live.connect_button.clicked.connect(lambda: self.connect_source(self.source_edit.text()))
-        self.source_edit.returnPressed.connect(lambda: self.connect_source(self.source_edit.text()))
-        self.trigger_mode.currentTextChanged.connect(self._set_trigger_mode)
-        self.trigger_button.clicked.connect(self.trigger)
+    def _wire(self) -> None:
+        state, bridge, live = self.state, self.bridge, self.live
+        # What the operator asks for goes to the state, as a PLC's requests do.
+        live.source_requested.connect(state.set_source)
+        live.mode_requested.connect(state.set_mode)
+        live.trigger_requested.connect(self.trigger)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.trigger)
-        self.save_policy.currentTextChanged.connect(self._set_save_policy)
-        self.threshold.threshold_changed.connect(self.set_threshold)
-        self.threshold.save_requested.connect(self.save_threshold)
-        self.threshold.display_changed.connect(self._display_changed)
-        self.history.part_selected.connect(self.review)
-        self.log_panel.mark_good.connect(self.mark_record_good)
-        self.tabs.currentChanged.connect(self._tab_changed)
+        live.save_policy_requested.connect(state.set_save_policy)
+        live.threshold_requested.connect(self.set_threshold)
+        live.threshold_save_requested.connect(self.save_threshold)
+        live.display_changed.connect(self._display_changed)
+        live.part_selected.connect(self.review)
+        live.counters_reset_requested.connect(state.reset_counters)
+        self.model_panel.open_requested.connect(state.request_model)
+        self.model_panel.version_activated.connect(state.request_model)
+        self.retrain.promote_requested.connect(self.model_panel.promote)
+        self.retrain.progress_text.connect(live.show_preparing)
         self.retrain.capture_requested.connect(self.capture_good)
         self.retrain.collect_changed.connect(self._collect_changed)
-        self.retrain.promote_requested.connect(self.model_panel.promote)
-        self.model_panel.open_requested.connect(self.load_model)
-        self.model_panel.version_activated.connect(self.load_model)
-        self._set_trigger_mode(s.trigger_mode)
-        self.resize(1500, 950)
+        self.log_panel.mark_good.connect(self.mark_record_good)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        # What the state says goes to the threads, the panels and the settings file.
+        bridge.source_changed.connect(self._source_changed)
+        bridge.model_changed.connect(self._model_changed)
+        bridge.model_failed.connect(self._model_failed)
+        bridge.threshold_changed.connect(self._threshold_changed)
+        bridge.mode_changed.connect(lambda mode: self._update_settings(trigger_mode=mode))
+        bridge.save_policy_changed.connect(lambda p: self._update_settings(save_policy=p))
+        self.sources.state_changed.connect(state.set_source_status)
+        self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.sources.preview.connect(live.show_preview)
+        self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
 
     def _update_settings(self, **changes: object) -> None:
         self.settings = self.settings.override(**changes)
@@ -165,6 +171,23 @@ class MainWindow(QMainWindow):
         except OSError as exc:  # a full or read-only disk must not stop the line
             self.statusBar().showMessage(f"could not save the settings: {exc}", 15000)
 
+    def set_operator_view(self, on: bool) -> None:
+        """Full screen with the Live tab readable from across the cell (F11; Esc leaves)."""
+        if on:
+            self.tabs.setCurrentWidget(self.live)
+        self.tabs.tabBar().setVisible(not on)
+        self.menuBar().setVisible(not on)
+        self.statusBar().setVisible(not on)
+        self.live.set_operator_view(on)
+        self.operator_action.blockSignals(True)
+        self.operator_action.setChecked(on)
+        self.operator_action.blockSignals(False)
+        if on:
+            self.showFullScreen()
+        elif self.isFullScreen():
+            self.showNormal()
+        self._update_settings(operator_view=on)
+
     # --- source --------------------------------------------------------------------------
     @property
     def capture(self) -> CaptureWorker | None:
@@ -172,200 +195,89 @@ class MainWindow(QMainWindow):
         return self.sources.worker
 
     def connect_source(self, spec: str) -> None:
-        """Switch to another source at once; the old capture thread winds down on its own."""
-        spec = spec.strip()
+        """Switch to another source at once (as the Connect button does)."""
+        self.state.set_source(spec)
+
+    def _source_changed(self, spec: str) -> None:
+        # The old capture thread winds down on its own; the switch never waits for it.
         self.sources.switch(spec, self.settings.fps, self.video_fps)
-        if not spec:
-            self.source_state.setText("no source")
-            return
-        self._update_settings(source=spec)
-        self.inference.set_source(hide_password(spec))
-
-    def _source_state(self, state: str, detail: str) -> None:
-        text = f"source {self.settings.source}: {STATE_TEXT.get(state, state)}"
-        if detail and detail != self.settings.source:
-            text += f" ({detail})"
-        self.source_state.setText(text)
-        self.source_state.setStyleSheet(
-            "" if state in ("live", "connecting") else "color:#c62828; font-weight:bold;"
-        )
-        # The banner is what an operator reads from across the cell: a READY (or the last
-        # PASS) while the camera is gone would say the line is fine.
-        if state in ("retrying", "ended"):
-            self._source_down = True
-            self.banner.show_verdict(NO_PARTS, text)
-        elif state == "live" and self._source_down:
-            self._source_down = False
-            if self.current is not None:
-                self._paint(self.current.threshold)
-            else:
-                self.banner.show_verdict("", "source live; waiting for the first part")
-
-    def _preview(self, image) -> None:  # noqa: ANN001 (numpy image)
-        # Between triggers the operator sees the camera; in continuous mode the judged
-        # result is shown instead, so the two never flicker against each other.
-        if (
-            self.inference.trigger_mode == "triggered"
-            and time.time() - self._last_result_time > 1.5
-        ):
-            self.view.set_image(image)
+        if spec:
+            self._update_settings(source=spec)
 
     # --- model ---------------------------------------------------------------------------
     def _open_initial_model(self) -> None:
         """Configured model, else the current promoted version, else train the sample one."""
         if self.settings.model and Path(self.settings.model).is_dir():
-            self.load_model(self.settings.model)
+            self.state.request_model(self.settings.model)
             return
         current = self.store.current()
         if current is not None:
-            self.load_model(str(current.path))
+            self.state.request_model(str(current.path))
             return
         sample_train = SAMPLE_PRODUCT / "train" / "good"
         if sample_train.is_dir():
             # First start: no configuration needed; fit the sample product (~15 s) and go.
-            self.banner.show_verdict("", "first start: training the sample model …")
-            self.retrain.data.setText(str(sample_train))
-            self._auto_promote = True
-            self.retrain.promote_button.setEnabled(False)
-            self.retrain.job_done_hook = self._first_model_trained
-            self.retrain.start_training()
-
-    def _first_model_trained(self) -> None:
-        if self._auto_promote and self.retrain.candidate is not None:
-            self._auto_promote = False
-            self.model_panel.promote(str(self.retrain.candidate), "sample model (first start)")
+            self.live.show_preparing("preparing the sample model …")
+            self.retrain.train_sample(sample_train, SAMPLE_NOTE)
 
     def load_model(self, path: str) -> None:
-        self.model_label.setText(f"loading {path} …")
-        self.inference.load_model(path)
+        self.state.request_model(path)
 
-    def _model_loaded(self, info: dict) -> None:
-        self.model_info = info
-        self.thresholds = info["thresholds"]
-        self.map_range = info["map_range"]
-        self._update_settings(model=info["path"])
-        th = self.thresholds
-        assert th is not None
-        # The worker already applied the operator's override before its first part.
-        self.thresholds = replace(th, image=info["image_threshold"])
-        stats: ScoreStats = info["score_stats"]
-        current = self.thresholds.image
-        self.threshold.configure(calibrated_threshold(info), stats.good_median, current)
-        self.model_label.setText(_model_text(info))
-        self.model_label.setStyleSheet("")
-        self.model_panel.show_model(info)
-        self.model_panel.refresh()
-        self.folder_panel.set_model(info["path"])
-        self.retrain.set_current_model(info["path"])
-        if self.current is None:
-            self.banner.show_verdict("", f"model {info['model_id']} ready")
+    def _model_changed(self, event: ModelChanged) -> None:
+        path = event.model.path
+        self._update_settings(model=path)
+        self.model_panel.show_model(event.model)
+        self.folder_panel.set_model(path)
+        self.retrain.set_current_model(path)
 
-    def _model_failed(self, path: str, reason: str) -> None:
-        # The worker keeps judging with the model it had: say which, so nobody believes
-        # the line stopped, or that the new model is the one at work.
-        running = self.model_info
-        still = f"{_model_text(running)} still running" if running else "no model running"
-        self.model_label.setText(f"{still}; {Path(path).name} failed to load")
-        self.model_label.setStyleSheet("color:#c62828; font-weight:bold;")
-        message = f"could not load {path}: {reason}"
-        if running:
-            message += f" (still judging with {running['model_id']})"
+    def _model_failed(self, event: ModelFailed) -> None:
+        message = failure_message(event)
         self.statusBar().showMessage(message, 30000)
-        self.model_panel.message.setText(message)
+        self.model_panel.show_message(message)
 
-    # --- results -------------------------------------------------------------------------
+    # --- results and thresholds ----------------------------------------------------------
     def show_result(self, item: ViewItem) -> None:
-        now = time.time()
-        if self._last_result_time:
-            dt = max(now - self._last_result_time, 1e-6)
-            self.fps = 1.0 / dt if not self.fps else 0.8 * self.fps + 0.2 / dt
-        self._last_result_time = now
-        self.current = item
-        self._source_down = False
-        self.counters.add(item.verdict)
-        self.history.add_part(item, thumbnail(item, self.map_range))
-        # The banner shows the verdict that was counted and logged. A slider move the
-        # worker had not yet applied would otherwise show PASS for a part counted as FAIL.
-        self._paint(item.threshold)
-        t = item.timings_ms
-        self.stats.setText(
-            f"{self.fps:.1f} parts/s  ·  model {t.get('model', math.nan):.0f} ms  ·  "
-            f"inspect {t.get('total', math.nan):.0f} ms  ·  frame to verdict "
-            f"{item.latency_ms:.0f} ms  ·  dropped frames {self.slot.dropped}"
-        )
-
-    def _paint(self, judged_at: float | None = None) -> None:
-        """Draw the current part, judged at ``judged_at`` or else the slider's threshold."""
-        item, th = self.current, self.thresholds
-        if item is None or th is None or self.model_info is None:
-            return
-        if judged_at is not None:
-            th = replace(th, image=judged_at)
-        stats: ScoreStats = self.model_info["score_stats"]
-        verdict, norm = rejudge(item, th, stats)
-        s = self.settings
-        self.view.set_image(render(item, th, self.map_range, s.show_heatmap, s.opacity))
-        self.banner.show_result(verdict, item.score, norm, th.image)
+        """A judged part (already counted in the state) goes on screen with its verdict."""
+        self.live.show_part(item, self.slot.dropped)
 
     def set_threshold(self, value: float) -> None:
-        """Re-judge the shown part at once; later parts are judged by the worker."""
-        if self.thresholds is None or self.model_info is None:
-            return
-        self.thresholds = replace(self.thresholds, image=value)
-        overrides = dict(self.settings.threshold_overrides)
-        overrides[self.model_info["model_id"]] = value
-        self._set_overrides(overrides)
-        self.inference.set_image_threshold(self.model_info["model_id"], value)
-        self._paint()
-
-    def _set_overrides(self, overrides: dict[str, float]) -> None:
-        self._update_settings(threshold_overrides=overrides)
-        self.inference.set_threshold_overrides(overrides)
+        """The operator's threshold: the shown part is re-judged at once, the next parts
+        are judged by it."""
+        try:
+            self.state.set_threshold(value, by=SetBy.OPERATOR)
+        except (LookupError, ValueError) as exc:
+            self.statusBar().showMessage(f"threshold not set: {exc}", 15000)
 
     def save_threshold(self, value: float) -> None:
-        if self.model_info is None:
-            return
         try:
-            update_thresholds(self.model_info["path"], image=value)
+            self.state.save_threshold(value, by=SetBy.ENGINEER)
         except Exception as exc:  # e.g. a read-only model folder
             self.statusBar().showMessage(f"could not save the threshold: {exc}", 15000)
-            return
-        overrides = dict(self.settings.threshold_overrides)
-        overrides.pop(self.model_info["model_id"], None)
-        self._set_overrides(overrides)
-        self.inference.set_image_threshold(self.model_info["model_id"], value)
-        info = self.model_info
-        info["thresholds"] = replace(info["thresholds"], image=value)
-        self.threshold.configure(calibrated_threshold(info), info["score_stats"].good_median, value)
-        self.model_panel.show_model(info)
-        self.statusBar().showMessage(
-            f"threshold {value:.4g} saved into the model (set by the operator; calibrated "
-            f"{calibrated_threshold(info):.4g})",
-            8000,
-        )
+
+    def _threshold_changed(self, event: ThresholdChanged) -> None:
+        self._update_settings(threshold_overrides=self.state.overrides)
+        model = self.state.model
+        if event.saved and model is not None:
+            self.model_panel.show_model(model)
+            self.statusBar().showMessage(
+                f"threshold {event.threshold.value:.4g} saved into the model (calibrated "
+                f"{model.calibrated_threshold:.4g})",
+                8000,
+            )
 
     def _display_changed(self, show: bool, opacity: float) -> None:
         self._update_settings(show_heatmap=show, opacity=opacity)
-        self._paint()
 
-    # --- trigger, saving, feedback -------------------------------------------------------
-    def trigger(self) -> None:
-        """Software trigger (button, Space, or a caller such as a PLC bridge)."""
-        self.inference.trigger()
-
-    def _set_trigger_mode(self, mode: str) -> None:
-        if hasattr(self, "inference"):
-            self.inference.trigger_mode = mode
-        self._update_settings(trigger_mode=mode)
-        self.trigger_button.setEnabled(mode == "triggered")
-
-    def _set_save_policy(self, policy: str) -> None:
-        self._update_settings(save_policy=policy)
-        self.inference.set_save_policy(policy)
+    # --- trigger, review, feedback -------------------------------------------------------
+    def trigger(self) -> str:
+        """Software trigger (button, Space); returns the part id the result will carry."""
+        return self.state.request_trigger(by="operator")
 
     def review(self, item: ViewItem) -> None:
-        th = self.thresholds or Thresholds(image=item.threshold, pixel=math.inf)
-        picture = render(item, th, self.map_range, True, self.settings.opacity)
+        model = self.state.model
+        th = self.state.thresholds or Thresholds(image=item.threshold, pixel=math.inf)
+        map_range = model.map_range if model else (0.0, 1.0)
+        picture = render(item, th, map_range, True, self.settings.opacity)
         dialog = ReviewDialog(item, picture, self)
         dialog.mark_good.connect(self.mark_item_good)
         dialog.show()
@@ -375,7 +287,7 @@ class MainWindow(QMainWindow):
         if item.record_id is not None:
             self.log.set_label(item.record_id, "good")
         item.label = "good"
-        added = add_marked_part(item, Path(self.retrain.data.text()))
+        added = add_marked_part(item, self.retrain.data_folder())
         self._tell_marked(added is not None)
 
     def mark_record_good(self, record_id: int) -> None:
@@ -383,7 +295,7 @@ class MainWindow(QMainWindow):
         if rec is None:
             return
         self.log.set_label(record_id, "good")
-        added = add_saved_image(rec.image_path, Path(self.retrain.data.text()))
+        added = add_saved_image(rec.image_path, self.retrain.data_folder())
         self._tell_marked(added is not None)
 
     def _tell_marked(self, added: bool) -> None:
@@ -418,7 +330,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        if getattr(self, "_closed", False):
+        """Save the settings, join every thread and close the log (idempotent)."""
+        if self._closed:
             return
         self._closed = True
         self._save_timer.stop()
@@ -427,8 +340,5 @@ class MainWindow(QMainWindow):
         self.inference.stop()
         self.retrain.stop()
         self.folder_panel.stop()
+        self.bridge.close()
         self.log.close()
-
-
-def _model_text(info: dict) -> str:
-    return f"model {info['model_id']} ({info['family']}, {info.get('backend', '?')})"

@@ -21,7 +21,6 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PRODUCT = REPO_ROOT / "sample_images" / "metal_plate"
-TRIGGER_MODES = ("continuous", "triggered")
 
 
 def default_workspace() -> Path:
@@ -49,6 +48,7 @@ class StationSettings:
         opacity: heatmap opacity at the hottest pixels, 0..1.
         threshold_overrides: model id -> image threshold set on the slider but not saved into
             the bundle (kept per model so switching models never carries a threshold across).
+        operator_view: start in the full-screen operator view.
     """
 
     model: str = ""
@@ -60,6 +60,7 @@ class StationSettings:
     show_heatmap: bool = True
     opacity: float = 0.5
     threshold_overrides: dict[str, float] = field(default_factory=dict)
+    operator_view: bool = False
 
     def override(self, **changes: Any) -> StationSettings:
         known = {f.name for f in fields(self)}

@@ -18,12 +18,13 @@ from inspector.overlay import draw_regions, heatmap_overlay, make_thumbnail
 from inspector.postprocess import find_regions
 from inspector.result import DefectRegion
 from inspector.verdict import ScoreStats, Thresholds, judge, normalized_score
+from station.events import PartResult
 
 DISPLAY_SIDE = 960  # longest side of the live image; a station screen rarely shows more
 THUMB_SIDE = 112
 
 
-@dataclass
+@dataclass(eq=False)  # a part is itself: its arrays do not compare as one value
 class ViewItem:
     """One inspected part, ready to show.
 
@@ -43,6 +44,8 @@ class ViewItem:
         label: the operator's label ("good" for a false reject), "" if none.
         full_frame: ``image`` is the camera frame itself (8-bit, not downscaled), so it may
             stand in for a part image that was not saved.
+        part_id: the id a trigger asked for, or one the inference thread gave the part.
+        model_id: the model that judged it.
     """
 
     image: np.ndarray
@@ -62,6 +65,26 @@ class ViewItem:
     error: str = ""
     label: str = ""
     full_frame: bool = False
+    part_id: str = ""
+    model_id: str = ""
+
+    def result(self) -> PartResult:
+        """The part's verdict without its pictures, as the station state records it."""
+        return PartResult(
+            part_id=self.part_id,
+            verdict=self.verdict,
+            score=self.score,
+            threshold=self.threshold,
+            model_id=self.model_id,
+            source=self.source,
+            name=self.name,
+            timestamp=self.timestamp,
+            record_id=self.record_id,
+            error=self.error,
+            image_path=self.image_path,
+            timings_ms=dict(self.timings_ms),
+            latency_ms=self.latency_ms,
+        )
 
 
 def to_display(

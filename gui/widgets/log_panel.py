@@ -35,7 +35,6 @@ COLUMNS = (
     "time",
     "verdict",
     "score",
-    "norm",
     "threshold",
     "defects",
     "largest px",
@@ -256,13 +255,11 @@ def _cells(r: InspectionRecord) -> list:
     # Rounded for reading; NaN (ERROR rows) shows as an empty cell. Numbers stay numbers so
     # the columns sort numerically.
     score = round(r.score, 4) if r.score == r.score else None
-    norm = round(r.normalized_score, 3) if r.normalized_score == r.normalized_score else None
     return [
         r.id,
         when,
         r.verdict,
         score,
-        norm,
         r.threshold,
         r.defect_count,
         r.largest_defect_area,

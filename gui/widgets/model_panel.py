@@ -15,25 +15,18 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
-from inspector.verdict import calibration_in
+from station.events import LoadedModel
 
 
-def calibrated_threshold(info: dict) -> float:
-    """The image threshold calibration chose (exactly as stored), even after an operator
-    saved another one."""
-    cal = calibration_in(info.get("training", {}))
-    return cal.image_threshold if cal is not None else float(info["thresholds"].image)
-
-
-def describe_model(info: dict) -> str:
+def describe_model(model: LoadedModel) -> str:
     """HTML summary of a loaded model for engineers: what it is and how it was calibrated."""
-    th, stats = info["thresholds"], info["score_stats"]
-    cal = calibration_in(info.get("training", {}))
+    th, stats = model.thresholds, model.score_stats
+    cal = model.calibration
     calibration = (
         f"{100 * th.target_false_reject_rate:.1f} % false rejects on {stats.good_count} "
         f"held-out good images; measured {100 * (cal.false_reject_rate if cal else 0):.1f} %"
     )
-    calibrated = calibrated_threshold(info)
+    calibrated = model.calibrated_threshold
     if cal is None:
         image_line = f"image threshold {th.image:.4g}"
     elif th.image != calibrated:
@@ -44,12 +37,12 @@ def describe_model(info: dict) -> str:
     else:
         image_line = f"image threshold {th.image:.4g} (calibrated for {calibration})"
     lines = [
-        f"<b>Model {info['model_id']}</b> ({info['family']}), created {info.get('created', '')}",
-        f"from {info['path']}",
+        f"<b>Model {model.model_id}</b> ({model.family}), created {model.created}",
+        f"from {model.path}",
         image_line,
         f"pixel threshold {th.pixel:.4g}, smallest defect {th.min_defect_area_px} px",
     ]
-    ev = info.get("evaluation") or {}
+    ev = model.evaluation or {}
     if ev.get("image_auroc") is not None:
         lines.append(
             f"evaluated on {ev.get('category', 'a labelled set')}: image AUROC "
@@ -92,8 +85,12 @@ class ModelPanel(QWidget):
         self.rollback.clicked.connect(self.roll_back)
         self.refresh()
 
-    def show_model(self, info: dict) -> None:
-        self.info.setText(describe_model(info))
+    def show_model(self, model: LoadedModel) -> None:
+        self.info.setText(describe_model(model))
+        self.refresh()
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
 
     def refresh(self) -> list[ModelVersion]:
         try:

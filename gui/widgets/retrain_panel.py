@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.jobs import Job
+from gui.jobs import Job, Progress, describe
 from gui.run_dirs import new_run_dir
 from inspector.bundle import BundleError, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
 
+BAR_STEPS = 1000
 PRESET_PREFIX = "preset:"  # the chooser's data for a preset entry, before the preset's name
 
 
@@ -41,21 +42,39 @@ def _num(x: object) -> str:
 
 
 class RetrainPanel(QWidget):
-    """Signals: capture_requested(folder), collect_changed(every_n, folder), promote(path)."""
+    """Signals: capture_requested(folder), collect_changed(every_n, folder),
+    promote_requested(candidate, note), progress_text(line) while a run goes, and
+    trained(candidate) once a model is trained and compared."""
 
     capture_requested = Signal(str)
     collect_changed = Signal(int, str)
     promote_requested = Signal(str, str)  # candidate bundle, note
+    progress_text = Signal(str)  # "features 45 % · about 30 s left"
+    trained = Signal(str)  # candidate bundle
 
-    def __init__(self, training_dir: Path, candidates_dir: Path, parent: QWidget | None = None):
+    def __init__(
+        self,
+        training_dir: Path,
+        candidates_dir: Path,
+        parent: QWidget | None = None,
+        cli: Callable[..., tuple[str, list[str]]] | None = None,
+    ) -> None:
+        """
+        Args:
+            training_dir: where good images for the next model are collected.
+            candidates_dir: where trained candidates go.
+            cli: program and arguments for an ``inspector`` command line (default: this
+                Python's ``inspector``).
+        """
         super().__init__(parent)
+        self.cli = cli
         self.candidates_dir = candidates_dir
         self.current_model = ""
         self.candidate: Path | None = None
         self.job: Job | None = None
         self.compare_dir: Path | None = None
-        # Called when a training run (and its comparison) has finished successfully.
-        self.job_done_hook: Callable[[], None] | None = None
+        # A note to promote the next candidate with at once (first start), else "".
+        self._auto_promote = ""
         self.data = QLineEdit(str(training_dir))
         self.count = QLabel()
         browse = QPushButton("Folder…")
@@ -81,6 +100,8 @@ class RetrainPanel(QWidget):
         self.promote_button.setEnabled(False)
         self.stage = QLabel("")
         self.bar = QProgressBar()
+        self.bar.setRange(0, BAR_STEPS)
+        self.bar.setFormat("%p %")
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.log = QPlainTextEdit()
@@ -116,7 +137,7 @@ class RetrainPanel(QWidget):
         self.data.editingFinished.connect(self.refresh_count)
         self.train_button.clicked.connect(self.start_training)
         self.cancel_button.clicked.connect(self.cancel)
-        self.promote_button.clicked.connect(self._promote)
+        self.promote_button.clicked.connect(lambda: self._promote())
         self.refresh_count()
 
     def set_current_model(self, path: str) -> None:
@@ -134,6 +155,16 @@ class RetrainPanel(QWidget):
         if index < 0:
             index = self.family.findData(family)
         self.family.setCurrentIndex(max(index, 0))
+
+    def data_folder(self) -> Path:
+        """Where good images for the next training go."""
+        return Path(self.data.text())
+
+    def train_sample(self, folder: Path, note: str) -> None:
+        """First start: train on ``folder`` and promote the result with ``note`` at once."""
+        self.data.setText(str(folder))
+        self._auto_promote = note
+        self.start_training()
 
     def refresh_count(self) -> int:
         folder = Path(self.data.text())
@@ -165,7 +196,8 @@ class RetrainPanel(QWidget):
             args += ["--test", self.test.text().strip()]
         self.promote_button.setEnabled(False)
         self.result.setText("")
-        self._run(args, self._trained)
+        self.bar.setValue(0)
+        self._run(args, self._trained, progress=True)
 
     def model_arguments(self) -> list[str]:
         """``--model FAMILY``, or ``--preset NAME`` for a preset (which names its family)."""
@@ -180,20 +212,27 @@ class RetrainPanel(QWidget):
             # The run finishes its batch first; ``_trained`` says when it has stopped.
             self.stage.setText("cancelling …")
             self.cancel_button.setEnabled(False)
+            self._auto_promote = ""
 
-    def _run(self, args: list[str], done) -> None:  # noqa: ANN001
-        self.job = Job(args, self)
+    def _run(self, args: list[str], done, progress: bool = False) -> None:  # noqa: ANN001
+        self.job = Job(args, self, cli=self.cli)
         self.job.output.connect(self.log.appendPlainText)
-        self.job.progress.connect(self._progress)
+        if progress:  # training only: the comparison after it does not restart the bar
+            self.job.progress.connect(self._progress)
         self.job.finished.connect(done)
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.job.start()
 
-    def _progress(self, stage: str, pct: int) -> None:
-        self.stage.setText(f"{stage} …")
-        self.bar.setRange(0, 100)
-        self.bar.setValue(pct)
+    def _progress(self, p: Progress) -> None:
+        """One bar over the whole run (every stage), with the stage and an estimate."""
+        if self.job is not None and self.job.cancelled:
+            return  # a last line after Cancel must not bring the bar back
+        text = describe(p)
+        self.stage.setText(text)
+        self.bar.setRange(0, BAR_STEPS)
+        self.bar.setValue(round(p.overall * BAR_STEPS))
+        self.progress_text.emit(f"{round(100 * p.overall)} %  ·  {text}")
 
     def _idle(self) -> None:
         self.train_button.setEnabled(True)
@@ -202,11 +241,14 @@ class RetrainPanel(QWidget):
     def _trained(self, code: int) -> None:
         if self.job is not None and self.job.cancelled:
             self.stage.setText("cancelled")
+            self.bar.setRange(0, BAR_STEPS)
+            self.bar.setValue(0)
             self._idle()
             return
         try:
             if code not in (0, 1) or self.candidate is None:
-                raise BundleError(f"training failed (exit code {code}); see the log below")
+                why = self.job.error if self.job is not None and self.job.error else "see the log"
+                raise BundleError(f"training failed (exit code {code}): {why}")
             meta = read_meta(self.candidate)
         except BundleError as exc:
             self.stage.setText(str(exc))
@@ -228,7 +270,8 @@ class RetrainPanel(QWidget):
             text.append(_evaluation_line("New model on the test set", ev))
         self.result.setText("<br>".join(text))
         self.stage.setText("trained; comparing with the current model …")
-        self.bar.setValue(100)
+        self.bar.setValue(BAR_STEPS)
+        self.progress_text.emit("trained; comparing with the current model …")
         self._compare()
 
     # --- comparison with the current model ----------------------------------------------
@@ -276,13 +319,18 @@ class RetrainPanel(QWidget):
         self.stage.setText("ready to promote" if self.candidate else "")
         self.promote_button.setEnabled(self.candidate is not None)
         self._idle()
-        if self.job_done_hook is not None:
-            self.job_done_hook()
+        if self.candidate is None:
+            return
+        self.trained.emit(str(self.candidate))
+        if self._auto_promote:
+            note, self._auto_promote = self._auto_promote, ""
+            self._promote(note)
 
-    def _promote(self) -> None:
+    def _promote(self, note: str = "") -> None:
         if self.candidate is not None:
-            note = f"retrained on {self.refresh_count()} images from {self.data.text()}"
+            note = note or f"retrained on {self.refresh_count()} images from {self.data.text()}"
             self.promote_requested.emit(str(self.candidate), note)
+            # Promoted once: offering it again would store the same model as a new version.
             self.promote_button.setEnabled(False)
             self.stage.setText("promoted")
 

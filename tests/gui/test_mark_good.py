@@ -10,17 +10,18 @@ from inspector.records import InspectionLog
 
 
 def _training_files(win) -> list[Path]:
-    return sorted(Path(win.retrain.data.text()).glob("*.png"))
+    return sorted(Path(str(win.retrain.data_folder())).glob("*.png"))
 
 
 def _switch_to_unsaved(qtbot, win, folder: Path):
     """Save no images, play ``folder``, return a part of it (and its log row)."""
-    win.save_policy.setCurrentText("none")
+    win.live.save_policy.setCurrentText("none")
     win.connect_source(str(folder))
     qtbot.waitUntil(
-        lambda: win.current is not None and win.current.source == str(folder), timeout=30_000
+        lambda: win.live.current is not None and win.live.current.source == str(folder),
+        timeout=30_000,
     )
-    item = win.current
+    item = win.live.current
     assert item.image_path == "" and item.record_id is not None
     return item
 
@@ -32,8 +33,8 @@ def test_a_downscaled_part_is_labelled_but_not_added(qtbot, window, parts, tmp_p
     for src in sorted(parts.glob("hole*.png")):  # 1200 px: shown downscaled to 960
         cv2.imwrite(str(big / src.name), cv2.resize(cv2.imread(str(src)), (1200, 1200)))
     _switch_to_unsaved(qtbot, win, big)
-    qtbot.waitUntil(lambda: win.current.verdict == "FAIL", timeout=30_000)
-    item = win.current
+    qtbot.waitUntil(lambda: win.live.current.verdict == "FAIL", timeout=30_000)
+    item = win.live.current
     assert not item.full_frame and item.image_path == ""
     win.review(item)
     win._review.good_button.click()
@@ -55,9 +56,9 @@ def test_a_full_size_8_bit_part_is_added_from_the_display_copy(qtbot, window, pa
 
 def test_log_tab_mark_on_a_row_without_image_says_so(qtbot, window) -> None:
     win = window
-    win.save_policy.setCurrentText("none")
-    n = win.counters.total
-    qtbot.waitUntil(lambda: win.counters.total >= n + 2, timeout=30_000)
+    win.live.save_policy.setCurrentText("none")
+    n = win.state.counters.total
+    qtbot.waitUntil(lambda: win.state.counters.total >= n + 2, timeout=30_000)
     win.tabs.setCurrentWidget(win.log_panel)
     table = win.log_panel.table
     row = next(r for r in range(table.rowCount()) if not _row_image(win, table, r))

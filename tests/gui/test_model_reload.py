@@ -11,6 +11,8 @@ from gui.frame_slot import LatestSlot
 from gui.inference_worker import InferenceWorker
 from inspector.capture import Frame
 from inspector.imageio import read_image
+from station.events import LoadedModel, ModelChanged
+from station.state import StationState
 
 
 def _rss_mb() -> float:
@@ -24,10 +26,11 @@ def test_reloading_models_does_not_grow_memory(qtbot, tmp_path, model_copy, samp
 
     export_onnx(model_copy)  # the backend the review measured the growth with
     slot: LatestSlot[Frame] = LatestSlot()
-    worker = InferenceWorker(slot, tmp_path / "log.sqlite", tmp_path / "images", "none")
-    loaded: list[dict] = []
+    state = StationState(save_policy="none")
+    worker = InferenceWorker(state, slot, tmp_path / "log.sqlite", tmp_path / "images")
+    loaded: list[LoadedModel] = []
     results: list[None] = []  # counts only: a kept ViewItem holds ~6 MB of display image
-    worker.model_loaded.connect(loaded.append)
+    state.subscribe(lambda e: loaded.append(e.model) if isinstance(e, ModelChanged) else None)
     worker.result_ready.connect(lambda _item: results.append(None))
     image = read_image(next((sample_product / "test" / "good").glob("*.png")))
     worker.start()
@@ -36,9 +39,9 @@ def test_reloading_models_does_not_grow_memory(qtbot, tmp_path, model_copy, samp
         def load(n: int) -> None:
             for _ in range(n):
                 count = len(loaded)
-                worker.load_model(model_copy)
+                state.request_model(str(model_copy))
                 qtbot.waitUntil(lambda: len(loaded) > count, timeout=30_000)  # noqa: B023
-                # Each model inspects a part: running an InferenceSession is what grows its memory.
+                # Each model inspects a part: running the model is what grows its memory.
                 done = len(results)
                 slot.put(Frame(image, done, time.time(), "test"))
                 qtbot.waitUntil(lambda: len(results) > done, timeout=30_000)  # noqa: B023
@@ -49,7 +52,7 @@ def test_reloading_models_does_not_grow_memory(qtbot, tmp_path, model_copy, samp
         grown = _rss_mb() - before
     finally:
         worker.stop()
-    assert loaded[-1]["backend"] == "onnxruntime"
-    # Measured: +2..8 MB over 12 reloads (allocator noise); a leaked InferenceSession
+    assert loaded[-1].backend == "onnxruntime"
+    # Measured: +2..8 MB over 12 reloads (allocator noise); a leaked ONNX Runtime model
     # with its arena would add ~5 MB or more per reload.
     assert grown < 30, f"{grown:.0f} MB more after 12 reloads"

@@ -36,10 +36,10 @@ def test_folder_tab_inspects_a_folder_and_writes_the_report(qtbot, window, parts
 
 def test_retrain_compare_promote_and_roll_back(qtbot, window, sample_product: Path) -> None:
     win = window
-    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
-    first_id = win.model_info["model_id"]
+    qtbot.waitUntil(lambda: win.state.model is not None, timeout=30_000)
+    first_id = win.state.model.model_id
     # Promote the running model as version 1 so there is something to roll back to.
-    v1 = win.model_panel.promote(win.model_info["path"], "initial")
+    v1 = win.model_panel.promote(win.state.model.path, "initial")
     assert v1 is not None
     data = win.workspace.training_dir
     data.mkdir(parents=True)
@@ -48,7 +48,7 @@ def test_retrain_compare_promote_and_roll_back(qtbot, window, sample_product: Pa
     panel = win.retrain
     panel.refresh_count()
     stages: list[str] = []
-    panel.job_done_hook = lambda: stages.append("done")
+    panel.trained.connect(lambda _candidate: stages.append("done"))
     panel.start_training()
     assert panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: stages == ["done"], timeout=240_000)
@@ -60,10 +60,10 @@ def test_retrain_compare_promote_and_roll_back(qtbot, window, sample_product: Pa
     assert json.loads(compared.read_text())["summary"]["total"] == 12
     assert panel.promote_button.isEnabled()
     panel.promote_button.click()
-    qtbot.waitUntil(lambda: win.model_info["model_id"] != first_id, timeout=30_000)
+    qtbot.waitUntil(lambda: win.state.model.model_id != first_id, timeout=30_000)
     assert win.store.current().number == 2
     win.model_panel.roll_back()
-    qtbot.waitUntil(lambda: win.model_info["model_id"] == first_id, timeout=30_000)
+    qtbot.waitUntil(lambda: win.state.model.model_id == first_id, timeout=30_000)
     assert win.store.current().number == 1
     assert win.model_panel.table.rowCount() == 2
 
@@ -86,12 +86,12 @@ def test_retrain_with_a_labelled_test_set_compares_evaluations(
     qtbot, window, sample_product: Path
 ) -> None:
     win = window
-    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: win.state.model is not None, timeout=30_000)
     panel = win.retrain
     panel.data.setText(str(sample_product / "train" / "good"))
     panel.test.setText(str(sample_product))
     done: list[bool] = []
-    panel.job_done_hook = lambda: done.append(True)
+    panel.trained.connect(lambda _candidate: done.append(True))
     panel.start_training()
     qtbot.waitUntil(lambda: bool(done), timeout=240_000)
     text = panel.result.text()

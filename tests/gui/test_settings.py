@@ -26,10 +26,10 @@ def test_damaged_settings_file_falls_back_to_defaults_and_is_kept(tmp_path) -> N
 def test_changes_are_saved_without_a_clean_shutdown(qtbot, window, tmp_path) -> None:
     """What a kill -9 or a power cut would leave: the file as written while running."""
     win = window
-    qtbot.waitUntil(lambda: win.model_info is not None, timeout=30_000)
-    model_id = win.model_info["model_id"]
+    qtbot.waitUntil(lambda: win.state.model is not None, timeout=30_000)
+    model_id = win.state.model.model_id
     win.set_threshold(12.5)
-    win.trigger_mode.setCurrentText("triggered")
+    win.state.set_mode("triggered")
     other = tmp_path / "other_camera"
     win.connect_source(str(other))
 

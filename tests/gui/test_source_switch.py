@@ -43,7 +43,7 @@ def silent_stream() -> Iterator[tuple[str, list[socket.socket]]]:
 def test_switching_away_from_a_silent_stream_never_blocks(qtbot, window, parts, silent_stream):
     win = window
     url, accepted = silent_stream
-    qtbot.waitUntil(lambda: win.counters.total >= 1, timeout=60_000)
+    qtbot.waitUntil(lambda: win.state.counters.total >= 1, timeout=60_000)
     win.connect_source(url)
     qtbot.waitUntil(lambda: len(accepted) == 1, timeout=10_000)  # OpenCV is now blocked
     old = win.capture
@@ -51,8 +51,8 @@ def test_switching_away_from_a_silent_stream_never_blocks(qtbot, window, parts, 
     win.connect_source(str(parts))
     assert time.monotonic() - t0 < 0.5
     assert old in win.sources.retired and old.isRunning()  # still referenced while it runs
-    n = win.counters.total
-    qtbot.waitUntil(lambda: win.counters.total >= n + 2, timeout=30_000)
+    n = win.state.counters.total
+    qtbot.waitUntil(lambda: win.state.counters.total >= n + 2, timeout=30_000)
     # Once OpenCV gives up, the old thread ends and is deleted; its late "retrying" state
     # never reaches the status bar, which keeps showing the new source.
     qtbot.waitUntil(lambda: not shiboken6.isValid(old), timeout=20_000)

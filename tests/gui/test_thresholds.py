@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from inspector.bundle import read_meta
@@ -20,37 +19,37 @@ def test_saved_override_judges_the_first_part_after_a_start(qtbot, tmp_path, mod
     )
     win = MainWindow(Workspace(tmp_path / "ws"), settings)
     qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.counters.total >= 3, timeout=60_000)
-    assert win.threshold.value_label.text() == f"{override:.4g}"
+    qtbot.waitUntil(lambda: win.state.counters.total >= 3, timeout=60_000)
+    assert win.live.threshold.value_label.text() == f"{override:.4g}"
     win.shutdown()
     with InspectionLog(win.workspace.log_file) as log:
         rows = sorted(log.query(limit=1000), key=lambda r: r.id)
-    # Before the fix the first parts were judged by the bundle's threshold.
+    # The first parts too: the override applies before the UI has heard of the model.
     assert [(r.threshold, r.verdict) for r in rows] == [(override, "FAIL")] * len(rows)
 
 
 def test_banner_shows_the_verdict_that_was_counted(qtbot, window) -> None:
     win = window
     qtbot.waitUntil(
-        lambda: win.current is not None and win.current.verdict == "FAIL", timeout=60_000
+        lambda: win.live.current is not None and win.live.current.verdict == "FAIL", timeout=60_000
     )
-    item = win.current
+    item = win.live.current
     # A part judged before a slider move reached the worker: counted as FAIL, so the banner
     # says FAIL too, even though the slider would now pass it.
-    assert win.thresholds is not None
-    win.thresholds = replace(win.thresholds, image=item.score * 2)
-    fails = win.counters.counts["FAIL"]
-    win.show_result(item)
-    assert win.counters.counts["FAIL"] == fails + 1
-    assert win.banner.verdict.text() == "FAIL"
+    win.state.set_mode("triggered")  # no new part replaces it meanwhile
+    win.set_threshold(item.score * 2)
+    assert win.live.banner.verdict.text() == "PASS"  # the shown part, re-judged at once
+    win.show_result(item)  # as if it had just arrived, judged at its own threshold
+    assert win.live.banner.verdict.text() == "FAIL"
+    assert win.live.banner.part_id == item.part_id
 
 
 def test_saving_the_threshold_keeps_judging_by_it(qtbot, window, model_copy: Path) -> None:
     win = window
-    qtbot.waitUntil(lambda: win.current is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.live.current is not None, timeout=60_000)
     win.set_threshold(1e-6)
     win.save_threshold(1e-6)
     assert read_meta(model_copy).thresholds.image == 1e-6
-    n = win.counters.total
-    qtbot.waitUntil(lambda: win.counters.total >= n + 3, timeout=30_000)
-    assert win.current is not None and win.current.threshold == 1e-6
+    n = win.state.counters.total
+    qtbot.waitUntil(lambda: win.state.counters.total >= n + 3, timeout=30_000)
+    assert win.live.current is not None and win.live.current.threshold == 1e-6
