@@ -67,22 +67,27 @@ class Progress:
         self.index, self.done, self.total = -1, 0, 1
         self.overall = 0.0
         self._last_emit = -math.inf
+        self._last_step = (-1, -1)
 
     @classmethod
     def silent(cls) -> Progress:
-        """A progress that reports nothing and accepts any stage."""
+        """A progress without a plan: it reports nothing and accepts any stage."""
         return cls(())
 
     def stage(self, name: str, total: int) -> None:
-        """Begin stage ``name`` of ``total`` steps; the stages before it are finished."""
+        """Begin stage ``name`` of ``total`` steps; the stages before it are finished.
+
+        A stage missing from the plan is a bug in the plan (a fitter's ``stages``), so it
+        fails loudly whether or not anyone listens; only a plan-less progress accepts any.
+        """
         if name not in self.names:
-            if self.emit is None:
+            if not self.names:
                 return
             raise ValueError(f"stage {name!r} is not in the plan {self.names}")
         index = self.names.index(name)
         if index < self.index:
             raise ValueError(f"stage {name!r} comes before the current {self.names[self.index]!r}")
-        if 0 <= self.index < index:
+        if 0 <= self.index < index and self.done < self.total:
             self.update(self.total, force=True)  # the stage left behind, complete
         self.index, self.done, self.total = index, 0, max(int(total), 1)
         self.update(0, force=True)
@@ -101,7 +106,9 @@ class Progress:
         last = self.done == self.total
         if self.emit is None or not (force or last or now - self._last_emit >= self.every_s):
             return
-        self._last_emit = now
+        if (i, self.done) == self._last_step and not losses:
+            return  # nothing new to say
+        self._last_emit, self._last_step = now, (i, self.done)
         event: dict[str, Any] = {
             "event": "progress",
             "stage": self.names[i],
@@ -126,7 +133,7 @@ class Progress:
         """The run succeeded: the last stage complete, then a ``done`` event."""
         if self.emit is None:
             return
-        if self.index >= 0:
+        if self.index >= 0 and self.done < self.total:
             self.update(self.total, force=True)
         self.emit({"event": "done", **fields})
 

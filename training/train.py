@@ -75,7 +75,7 @@ def train(
     """
     s = settings or TrainSettings()
     fitter = fitter_of(s.model)
-    progress = progress or Progress.silent()
+    progress = progress or Progress(stage_plan(s))  # checks the fit's stages even unheard
     check_output_folder(Path(out))  # before minutes of fitting, not after
     t0 = time.perf_counter()
     files = good_images(data)
