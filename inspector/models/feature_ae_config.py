@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.models.shared_config import CachedFeatureConfig
+from inspector.models.shared_config import RARITY_HELP, CachedFeatureConfig
 from inspector.models.spec import FamilySpec, setting
 
 
@@ -29,12 +29,7 @@ class FeatureAEConfig(CachedFeatureConfig):
     fine_near_ring: bool = setting(
         True, "with two rings or more, the nearest maps only the finest stage's error"
     )
-    rarity_power: float = setting(
-        0.5,
-        "weight of each training position: (1 / size of its group of similar patches) ** "
-        "power (0: all alike)",
-        minimum=0.0,
-    )
+    rarity_power: float = setting(0.5, RARITY_HELP, minimum=0.0)
     # Each part judged against its own level: a part lit or textured unlike the others
     # is not failed for that alone.
     relative_to_part: bool = setting(

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from inspector.models.spec import setting
 
+RARITY_HELP = (
+    "weight of each training position: (1 / size of its group of similar patches) ** power "
+    "(0: all alike)"
+)
+
 
 @dataclass(frozen=True)
 class BackboneConfig:
@@ -40,12 +45,7 @@ class CachedFeatureConfig(BackboneConfig):
         4, "augmented views per image whose features are cached (view 0 unaugmented)", minimum=1
     )
     # Rare kinds of good patch are learnt as well as common ones (``training.fitters.rarity``).
-    rarity_power: float = setting(
-        0.0,
-        "weight of each training position: (1 / size of its group of similar patches) ** "
-        "power (0: all alike)",
-        minimum=0.0,
-    )
+    rarity_power: float = setting(0.0, RARITY_HELP, minimum=0.0)
     rarity_groups: int = setting(4096, "coreset centres that define those groups", minimum=1)
 
 

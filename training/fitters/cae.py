@@ -8,22 +8,20 @@ from typing import Any
 import torch
 
 from inspector.models.cae import ConvAEModel
-from inspector.models.cae_config import CAEConfig
 from training.corrupt import paste_patches
-from training.fitters.context import FitContext, Fitter, good_part_level, map_picture, run_task
+from training.fitters.context import (
+    FitContext,
+    Fitter,
+    good_part_level,
+    map_picture,
+    pixel_model_args,
+    run_task,
+)
 from training.settings import TrainSettings
 
 
 def build_cae(s: TrainSettings) -> ConvAEModel:
-    cfg: CAEConfig = s.config
-    return ConvAEModel(
-        input_size=(s.run.input_size, s.run.input_size),
-        base_channels=cfg.base_channels,
-        depth=cfg.depth,
-        latent_dim=cfg.latent_dim,
-        blur_sigma=cfg.blur_sigma,
-        structure_scale=cfg.structure_scale,
-    )
+    return ConvAEModel(**pixel_model_args(s))
 
 
 class CAETask:

@@ -14,7 +14,7 @@ from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel
 from inspector.models.cnn_cluster_config import CnnClusterConfig
 from inspector.models.features import receptive_field_shift
 from training.data import iter_batches
-from training.fitters.context import FitContext, Fitter, backbone_config
+from training.fitters.context import FitContext, Fitter, feature_model_args
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.progress import Progress
 from training.settings import TrainSettings
@@ -23,11 +23,7 @@ from training.settings import TrainSettings
 def build_cnn_cluster(s: TrainSettings) -> CnnClusterModel:
     cfg: CnnClusterConfig = s.config
     return CnnClusterModel(
-        backbone=backbone_config(cfg),
-        input_size=(s.run.input_size, s.run.input_size),
-        aggregation=cfg.aggregation,
-        blur_sigma=cfg.blur_sigma,
-        score_topk=cfg.score_topk,
+        **feature_model_args(s),
         projection_dim=cfg.projection_dim,
         coarse_size=cfg.coarse_memory,
         refine_k=cfg.refine_patches,

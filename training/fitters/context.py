@@ -121,6 +121,31 @@ def backbone_config(cfg: Any) -> dict:
     ).to_dict()
 
 
+def feature_model_args(s: TrainSettings) -> dict[str, Any]:
+    """Constructor arguments of every backbone-feature family (``BackboneConfig``)."""
+    cfg = s.config
+    return {
+        "backbone": backbone_config(cfg),
+        "input_size": (s.run.input_size, s.run.input_size),
+        "aggregation": cfg.aggregation,
+        "blur_sigma": cfg.blur_sigma,
+        "score_topk": cfg.score_topk,
+    }
+
+
+def pixel_model_args(s: TrainSettings) -> dict[str, Any]:
+    """Constructor arguments of every image-redrawing family (``PixelConfig``)."""
+    cfg = s.config
+    return {
+        "input_size": (s.run.input_size, s.run.input_size),
+        "base_channels": cfg.base_channels,
+        "depth": cfg.depth,
+        "latent_dim": cfg.latent_dim,
+        "blur_sigma": cfg.blur_sigma,
+        "structure_scale": cfg.structure_scale,
+    }
+
+
 def run_task(task: Task, ctx: FitContext, train: BatchSource, val: BatchSource) -> LoopResult:
     """Train ``task`` through the shared loop with the run's options; the model ends on CPU."""
     loop = TrainingLoop(

@@ -13,8 +13,8 @@ from training.batches import BatchSource
 from training.fitters.context import (
     FitContext,
     Fitter,
-    backbone_config,
     denormalise,
+    feature_model_args,
     good_part_level,
     map_picture,
     run_task,
@@ -27,9 +27,7 @@ from training.settings import TrainSettings
 def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
     cfg: FeatureAEConfig = s.config
     return FeatureAEModel(
-        backbone=backbone_config(cfg),
-        input_size=(s.run.input_size, s.run.input_size),
-        aggregation=cfg.aggregation,
+        **feature_model_args(s),
         hidden=cfg.hidden,
         latent_dim=cfg.latent_dim,
         kernel_size=cfg.kernel_size,
@@ -37,8 +35,6 @@ def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
         ring_stages=(
             near_ring_on_finest_stage(cfg.context, len(cfg.layers)) if cfg.fine_near_ring else None
         ),
-        blur_sigma=cfg.blur_sigma,
-        score_topk=cfg.score_topk,
     )
 
 

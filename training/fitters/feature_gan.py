@@ -27,8 +27,8 @@ from training.batches import CachedViews, SampledPositions
 from training.fitters.context import (
     FitContext,
     Fitter,
-    backbone_config,
     denormalise,
+    feature_model_args,
     map_picture,
     run_task,
 )
@@ -42,15 +42,7 @@ MARGIN = 0.5  # SimpleNet's: good above +0.5, synthesised below -0.5, no reward 
 
 def build_feature_gan(s: TrainSettings) -> FeatureGANModel:
     cfg: FeatureGANConfig = s.config
-    return FeatureGANModel(
-        backbone=backbone_config(cfg),
-        input_size=(s.run.input_size, s.run.input_size),
-        aggregation=cfg.aggregation,
-        hidden=cfg.hidden,
-        blur_sigma=cfg.blur_sigma,
-        score_topk=cfg.score_topk,
-        context=cfg.context,
-    )
+    return FeatureGANModel(**feature_model_args(s), hidden=cfg.hidden, context=cfg.context)
 
 
 def with_patch_noise(

@@ -18,7 +18,14 @@ import torch.nn.functional as F
 from inspector.models.ganomaly import GANomalyModel
 from inspector.models.ganomaly_config import GANomalyConfig
 from training.batches import BatchSource
-from training.fitters.context import FitContext, Fitter, good_part_level, map_picture, run_task
+from training.fitters.context import (
+    FitContext,
+    Fitter,
+    good_part_level,
+    map_picture,
+    pixel_model_args,
+    run_task,
+)
 from training.loop import RunningMeans
 from training.settings import TrainSettings
 
@@ -28,15 +35,7 @@ W_ADV, W_CON, W_ENC = 1.0, 50.0, 1.0
 
 def build_ganomaly(s: TrainSettings) -> GANomalyModel:
     cfg: GANomalyConfig = s.config
-    return GANomalyModel(
-        input_size=(s.run.input_size, s.run.input_size),
-        base_channels=cfg.base_channels,
-        depth=cfg.depth,
-        latent_dim=cfg.latent_dim,
-        blur_sigma=cfg.blur_sigma,
-        structure_scale=cfg.structure_scale,
-        latent_weight=cfg.latent_weight,
-    )
+    return GANomalyModel(**pixel_model_args(s), latent_weight=cfg.latent_weight)
 
 
 class GANomalyTask:
