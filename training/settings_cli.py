@@ -68,7 +68,12 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
         help="any setting of the run or of the chosen family, e.g. --set context=2,8",
     )
     hints = typing.get_type_hints(RunSettings)
-    g = p.add_argument_group("run settings (every family; the loop's only for trained ones)")
+    trained = ", ".join(n for n in family_names() if family_spec(n).trained)
+    g = p.add_argument_group(
+        "run settings",
+        f"Every family's; those of the gradient loop (epochs to warm-up) matter to the trained "
+        f"families only: {trained}.",
+    )
     for f in dataclasses.fields(RunSettings):
         tuned = [
             f"{n} {family_spec(n).run_defaults[f.name]}"
