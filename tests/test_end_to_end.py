@@ -323,7 +323,7 @@ def test_every_family_finds_the_sample_defects(
     assert result["image_auroc"] >= image_min
     assert result["pixel_auroc"] >= pixel_min
     # a family that scores a part against itself measured good parts' level when fitting
-    if TrainSettings.for_family(family).config.relative_to_part:
+    if getattr(TrainSettings.for_family(family).config, "relative_to_part", False):
         level = ins.meta.model_config["part_level"]
         assert level > 0 and ins.meta.training["fit"]["part_level"] == level
     # the feature autoencoder measured each ring's error scale on held-out good parts
