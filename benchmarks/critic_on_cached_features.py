@@ -76,9 +76,9 @@ def parse_changes(pairs: list[str]) -> dict[str, Any]:
 
 def cache(category: Path, out: Path, changes: dict[str, Any]) -> None:
     s = TrainSettings.for_family("feature-gan", tensorboard=False, **changes)
-    fit_files, val_files = split_holdout(good_images(category), s.holdout, seed=s.seed)
+    fit_files, val_files = split_holdout(good_images(category), s.run.holdout, seed=s.run.seed)
     pre = fitted_preprocessing(s, fit_files)
-    seed_everything(s.seed)
+    seed_everything(s.run.seed)
     model = build_feature_gan(s).eval()
     work = out.with_suffix(".work")
     ctx = FitContext(s, pre, fit_files, val_files, workdir=work, show_progress=False)
@@ -173,8 +173,8 @@ class DistanceCriticTask(FeatureGANTask):
         self.optimizers = [
             torch.optim.AdamW(
                 [
-                    {"params": model.adaptor.parameters(), "lr": s.learning_rate * 0.1},
-                    {"params": [critic.centres], "lr": s.learning_rate},
+                    {"params": model.adaptor.parameters(), "lr": s.run.learning_rate * 0.1},
+                    {"params": [critic.centres], "lr": s.run.learning_rate},
                     # Two scalars: a fast rate, or they barely move in a few hundred steps.
                     {"params": [critic.log_scale, critic.bias], "lr": 1e-2, "weight_decay": 0},
                 ],
@@ -245,7 +245,7 @@ def follow(average: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     c = torch.load(cache_file, weights_only=False)
-    s = TrainSettings(**c["settings"]).override(seed=a.seed, **parse_changes(a.set))
+    s = TrainSettings.from_dict(c["settings"]).override(seed=a.seed, **parse_changes(a.set))
     seed_everything(a.seed)
     model = build_feature_gan(s)
     model.set_feature_stats(*c["feature_stats"])
@@ -260,7 +260,7 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
     if a.distance_critic:
         if model.context:
             raise SystemExit("--distance-critic judges the patch alone (context 0)")
-        with_distance_critic(model, train_views, a.distance_critic, a.seed, s.noise_std)
+        with_distance_critic(model, train_views, a.distance_critic, a.seed, s.config.noise_std)
         task = DistanceCriticTask(model, s)
     if a.swap_fraction:
         if not model.context:
@@ -275,7 +275,7 @@ def train(cache_file: Path, out: Path, a: argparse.Namespace) -> None:
             for _, loss, optimizer in task.training_step(batch):
                 optimizer.zero_grad()
                 loss.backward()
-                warm_up(optimizer, s.warmup_steps)  # as the training loop does
+                warm_up(optimizer, s.run.warmup_steps)  # as the training loop does
                 optimizer.step()
             step += 1
             if average is not None:

@@ -52,13 +52,13 @@ def rescore(
     model.eval()
     s = TrainSettings.from_file(bundle / "train_settings.json")
     pre = meta.preprocessing
-    _, held = split_holdout(good_images(data), s.holdout, seed=s.seed)
-    images = AugmentedImages(InputImages.load(held, pre), (), s.seed)
+    _, held = split_holdout(good_images(data), s.run.holdout, seed=s.run.seed)
+    images = AugmentedImages(InputImages.load(held, pre), (), s.run.seed)
 
     def features(batch: torch.Tensor) -> torch.Tensor:
         return model.aggregate(batch).cpu()
 
-    val = CachedViews(images, features, 1, s.batch_size, s.seed)  # as the fit's held-out
+    val = CachedViews(images, features, 1, s.run.batch_size, s.run.seed)  # as the fit's held-out
     val.attach_weights(torch.ones_like(val.data[:, :, :1]))
     check = {
         "stages": model.ring_stages,

@@ -51,7 +51,7 @@ def run_category(category: str, bundle: str, settings_dict: dict, queue: mp.Queu
     from training.settings import TrainSettings
     from training.train import train
 
-    settings = TrainSettings().override(**settings_dict)  # already resolved for its family
+    settings = TrainSettings.from_dict(settings_dict)  # already resolved for its family
     t0 = time.perf_counter()
     meta = train(category, bundle, settings, show_progress=False)
     fit_s = time.perf_counter() - t0

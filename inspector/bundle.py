@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.atomic import kill_point, staging_folder, swap_in, write_bytes, write_text
-from inspector.families import FAMILIES
+from inspector.families import check_setting_names, family_names
 from inspector.preprocess import Preprocessing
 from inspector.verdict import (
     Calibration,
@@ -40,7 +40,9 @@ from inspector.verdict import (
 )
 
 FORMAT = "visual-inspector-bundle"
-SCHEMA_VERSION = 1
+# 2: the input size only in "preprocessing", no longer also in the model config and the
+# recorded settings. Schema 1 bundles still load.
+SCHEMA_VERSION = 2
 META_FILE = "bundle.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -86,16 +88,23 @@ class BundleMeta:
         return replace(self, thresholds=plausible_thresholds(th, self.score_stats, calibrated))
 
     def to_json(self) -> dict[str, Any]:
+        """``bundle.json``'s contents; the input size is written once, in preprocessing."""
+        config = {k: v for k, v in self.model_config.items() if k != "input_size"}
+        training = dict(self.training)
+        if isinstance(training.get("settings"), dict):
+            training["settings"] = {
+                k: v for k, v in training["settings"].items() if k != "input_size"
+            }
         return {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
             "model_id": self.model_id,
             "created": self.created,
-            "model": {"family": self.family, "config": self.model_config},
+            "model": {"family": self.family, "config": config},
             "preprocessing": self.preprocessing.to_dict(),
             "thresholds": asdict(self.thresholds),
             "score_stats": asdict(self.score_stats),
-            "training": self.training,
+            "training": training,
             "evaluation": self.evaluation,
             "weights": {"file": WEIGHTS_FILE, "sha256": self.weights_sha256},
             "exports": self.exports,
@@ -115,19 +124,23 @@ class BundleMeta:
                 f"({SCHEMA_VERSION}); upgrade visual-inspector"
             )
         family = d.get("model", {}).get("family") if isinstance(d.get("model"), dict) else None
-        if family not in FAMILIES:
+        if family not in family_names():
             raise BundleError(
-                f"{where}: unknown model family {family!r} (known: {', '.join(FAMILIES)})"
+                f"{where}: unknown model family {family!r} (known: {', '.join(family_names())})"
             )
         try:
-            stats = ScoreStats(**d["score_stats"])
+            preprocessing = Preprocessing.from_dict(d["preprocessing"])
             training = dict(d.get("training", {}))
+            config = _model_config(d["model"]["config"], preprocessing, version, where)
+            if version >= 2 and isinstance(training.get("settings"), dict):
+                _check_recorded_settings(family, training["settings"], where)
+            stats = ScoreStats(**d["score_stats"])
             cal = calibration_in(training)
             calibrated = cal.image_threshold if cal is not None else None
             return cls(
                 family=family,
-                model_config=dict(d["model"]["config"]),
-                preprocessing=Preprocessing.from_dict(d["preprocessing"]),
+                model_config=config,
+                preprocessing=preprocessing,
                 # An edited threshold far above every good score would pass every part.
                 thresholds=plausible_thresholds(Thresholds(**d["thresholds"]), stats, calibrated),
                 score_stats=stats,
@@ -139,6 +152,8 @@ class BundleMeta:
                 software=dict(d.get("software", {})),
                 exports=dict(d.get("exports", {})),
             )
+        except BundleError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: bundle.json is incomplete or malformed ({exc!r})") from exc
 
@@ -211,6 +226,33 @@ def check_no_download(meta: BundleMeta, where: Path) -> None:
                 f"{where}: {key} is {value!r}, which would be downloaded at load; refused "
                 "(pass --allow-download / allow_download=True to permit it)"
             )
+
+
+def _check_recorded_settings(family: str, settings: dict[str, Any], where: Path) -> None:
+    """Settings recorded for another family mean a bundle edited or mixed up."""
+    try:
+        check_setting_names(family, set(settings) - {"model", "preset"})
+    except ValueError as exc:
+        raise BundleError(f"{where}: training.settings: {exc}") from exc
+
+
+def _model_config(
+    config: dict[str, Any], preprocessing: Preprocessing, version: int, where: Path
+) -> dict[str, Any]:
+    """The model's constructor arguments, the input size among them, which schema 2 keeps
+    only in the preprocessing (schema 1 kept it in both, which had to agree)."""
+    config = dict(config)
+    size = list(preprocessing.input_size)
+    if version >= 2 and "input_size" in config:
+        raise BundleError(f"{where}: model.config.input_size given; schema 2 keeps it in "
+                          "preprocessing.input_size only")  # fmt: skip
+    if "input_size" in config and list(config["input_size"]) != size:
+        raise BundleError(
+            f"{where}: model.config.input_size {list(config['input_size'])} differs from "
+            f"preprocessing.input_size {size} (bundle edited or mixed up)"
+        )
+    config["input_size"] = size
+    return config
 
 
 def file_sha256(path: Path) -> str:

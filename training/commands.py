@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from inspector.arg_types import (
-    finite_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
+from inspector.arg_types import positive_int
 from inspector.commands import EXIT_ANY_ERROR, add_backend_arguments
-from inspector.families import FAMILIES, PRESETS
+from training.progress import EVALUATION_STAGES, Emit, Progress, json_lines
 from training.settings import TrainSettings
+from training.settings_cli import add_setting_options, settings_from_args
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 
@@ -35,24 +32,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "train",
         help="fit a model on good images and save a calibrated bundle",
         description="DATA is a folder of good images (searched recursively) or an MVTec "
-        "category folder (its train/good is used).",
+        "category folder (its train/good is used). Settings: the family's defaults, then "
+        "--config or --preset, then the options below. Checkpoints and TensorBoard logs of "
+        "trained families go to BUNDLE.training/ beside the bundle; Ctrl-C stops cleanly "
+        "after the current batch and --resume continues from the last finished epoch.",
     )
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path, help="bundle directory to write")
-    # From the torch-free family list: --help must not import torch.
-    p.add_argument(
-        "--model",
-        choices=sorted(FAMILIES),
-        help="model family: " + "; ".join(f"{name}: {what}" for name, what in FAMILIES.items()),
-    )
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--config", type=Path, help="settings file (.toml or .json)")
-    source.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        help="settings for a kind of product (sets the family too): "
-        + "; ".join(f"{name}: {what}" for name, what in PRESETS.items()),
-    )
     p.add_argument("--val-dir", type=Path, help="good images for calibration (else a holdout)")
     p.add_argument(
         "--test",
@@ -60,78 +46,29 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="labelled MVTec-layout category: evaluate after training and report "
         "the F1-optimal threshold",
     )
-    g = p.add_argument_group("model")
-    g.add_argument("--input-size", type=positive_int)
-    g.add_argument("--resize-mode", choices=["stretch", "letterbox"])
-    g.add_argument(
-        "--normalize-intensity",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="bring every image to the same brightness and contrast first",
-    )
-    g.add_argument("--backbone", help="timm model name")
-    g.add_argument("--layers", type=positive_int, nargs="+", help="backbone stages, e.g. 2 3")
-    g.add_argument(
-        "--backbone-weights",
-        help="'embedded' (offline EfficientNet-Lite0/1/2), 'hub', or a weights file",
-    )
-    g.add_argument("--strategy", choices=["coreset", "kmeans"], help="how centres are chosen")
-    g.add_argument("--memory-fraction", type=positive_float)
-    g.add_argument("--max-memory", type=positive_int)
-    g.add_argument("--latent-dim", type=positive_int, help="autoencoder bottleneck width")
-    g = p.add_argument_group(
-        "training loop (autoencoder and GAN families)",
-        "Checkpoints and TensorBoard logs go to BUNDLE.training/ beside the bundle "
-        "(tensorboard --logdir BUNDLE.training/tensorboard). Ctrl-C stops cleanly after the "
-        "current batch; --resume continues from the last finished epoch.",
-    )
-    g.add_argument("--epochs", type=positive_int, help="most passes over the training images")
-    g.add_argument("--lr", dest="learning_rate", type=positive_float, help="learning rate")
-    g.add_argument(
-        "--patience", type=non_negative_int, help="early-stopping epochs (0 = never stop early)"
-    )
-    g.add_argument("--batch-size", type=positive_int)
-    g.add_argument(
-        "--augment",
-        nargs="+",
-        choices=["hflip", "vflip", "rot90", "rotate", "shift"],
-        help="geometric augmentations the product allows (photometric jitter is always on)",
-    )
-    g.add_argument("--device", help="auto (CUDA when present), cpu or cuda[:N]")
-    g.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="mixed precision on CUDA (default on)",
-    )
-    g.add_argument("--workdir", type=Path, help="checkpoints and logs (default BUNDLE.training)")
-    g.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    g.add_argument(
-        "--tensorboard",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="write TensorBoard logs (default on)",
-    )
-    g = p.add_argument_group("calibration")
-    g.add_argument(
-        "--holdout", type=finite_float, help="share of good images held out (default 0.2)"
-    )
-    g.add_argument(
-        "--target-frr",
-        dest="target_false_reject_rate",
-        type=finite_float,
-        help="good parts allowed to fail (default 0.01)",
-    )
-    g.add_argument("--min-defect-area", dest="min_defect_area_px", type=non_negative_int)
     p.add_argument(
         "--export",
         choices=["onnx", "none"],
         default="onnx",
         help="also export the graph into the bundle (default onnx: the fastest CPU runtime)",
     )
-    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--workdir", type=Path, help="checkpoints and logs (default BUNDLE.training)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_progress_argument(p)
+    # From the torch-free registry: --help must not import torch.
+    add_setting_options(p)
     p.set_defaults(func=run_train)
+
+
+def add_progress_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=["bar", "json"],
+        default="bar",
+        help="bar: progress bars for people; json: one JSON object per line on stderr "
+        "for programs (training.progress)",
+    )
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -196,63 +133,50 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu")
     add_backend_arguments(p)
+    add_progress_argument(p)
     p.set_defaults(func=run_evaluate)
 
 
-def settings_from_args(args: argparse.Namespace) -> TrainSettings:
-    if args.preset:
-        base = TrainSettings.from_preset(args.preset)
-        if args.model and args.model != base.model:
-            raise SystemExit(f"preset {args.preset} is for --model {base.model}, not {args.model}")
-    elif args.config:
-        base = TrainSettings.from_file(args.config, model=args.model)
-    else:
-        base = TrainSettings.for_family(args.model or TrainSettings.model)
-    names = (
-        "input_size",
-        "resize_mode",
-        "backbone",
-        "layers",
-        "backbone_weights",
-        "strategy",
-        "memory_fraction",
-        "max_memory",
-        "holdout",
-        "target_false_reject_rate",
-        "min_defect_area_px",
-        "seed",
-        "normalize_intensity",
-        "latent_dim",
-        "epochs",
-        "learning_rate",
-        "patience",
-        "batch_size",
-        "augment",
-        "device",
-        "amp",
-        "tensorboard",
-    )
-    return base.override(**{n: getattr(args, n) for n in names})
+def with_error_event(emit: Emit | None, run: Callable[[], int]) -> int:
+    """``run()``, with an ``error`` event on ``emit`` if it raises (the CLI then exits
+    non-zero and prints the error as usual)."""
+    try:
+        return run()
+    except BaseException as exc:
+        if emit is not None:
+            emit({"event": "error", "message": str(exc) or type(exc).__name__})
+        raise
 
 
 def run_train(args: argparse.Namespace) -> int:
+    emit = json_lines() if args.progress == "json" else None
+    return with_error_event(emit, lambda: _train(args, emit))
+
+
+def _train(args: argparse.Namespace, emit: Emit | None) -> int:
     from inspector.outlock import claim_output
     from training.loop import TrainingCancelled
-    from training.train import train
+    from training.train import stage_plan, train
 
     claim_output(args.out, args.device)  # one writer per bundle; no GPU means no GPU
-
+    settings = settings_from_args(args)
+    plan = stage_plan(settings, export=args.export == "onnx")
+    if args.test:
+        plan += EVALUATION_STAGES
+    progress = Progress(plan, emit)
     try:
         meta = train(
             args.data,
             args.out,
-            settings_from_args(args),
+            settings,
             val_dir=args.val_dir,
-            show_progress=not args.quiet,
+            show_progress=not args.quiet and emit is None,
             workdir=args.workdir,
             resume=args.resume,
+            progress=progress,
         )
     except TrainingCancelled as exc:
+        progress.fail(str(exc))
         print(f"inspector train: {exc}", file=sys.stderr)
         return 130  # the shell's code for "stopped by Ctrl-C"
     cal = meta.calibration
@@ -262,6 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
         from inspector.bundle import BundleError
         from training.export import export_onnx
 
+        progress.stage("export", 1)
         try:
             export_onnx(args.out)
             print(f"  exported {args.out / 'model.onnx'} (checked against torch)")
@@ -280,11 +205,22 @@ def run_train(args: argparse.Namespace) -> int:
     )
     for msg in meta.training["skipped_files"]:
         print(f"  skipped {msg}")
+    code = 0
     if args.test:
-        return _evaluate_and_print(
-            args.out, args.test, args.out / "evaluation.json", "cpu", record=True
-        )
-    return 0
+        code = _evaluate_and_print(
+            args.out, args.test, args.out / "evaluation.json", "cpu", record=True,
+            progress=progress,
+        )  # fmt: skip
+    return _finish(progress, code, bundle=str(args.out))
+
+
+def _finish(progress: Progress, code: int, **done: str) -> int:
+    """The run's last event: ``done``, or ``error`` before a non-zero exit status."""
+    if code == 0:
+        progress.finish(**done)
+    else:
+        progress.fail("some images could not be evaluated (see the errors above)")
+    return code
 
 
 def describe_fit(fit: dict) -> str:
@@ -300,10 +236,18 @@ def describe_fit(fit: dict) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    emit = json_lines() if args.progress == "json" else None
     out = args.json or args.model / "evaluation.json"
-    return _evaluate_and_print(
-        args.model, args.dataset, out, args.device, backend=args.backend, precision=args.precision
-    )
+    progress = Progress(EVALUATION_STAGES, emit)
+
+    def evaluate() -> int:
+        code = _evaluate_and_print(
+            args.model, args.dataset, out, args.device, backend=args.backend,
+            precision=args.precision, progress=progress,
+        )  # fmt: skip
+        return _finish(progress, code, bundle=str(args.model), evaluation=str(out))
+
+    return with_error_event(emit, evaluate)
 
 
 def _evaluate_and_print(
@@ -314,6 +258,7 @@ def _evaluate_and_print(
     record: bool = False,
     backend: str = "auto",
     precision: str = "fp32",
+    progress: Progress | None = None,
 ) -> int:
     """Evaluate, print the table, write the JSON; ``record`` also stores a summary in the
     bundle so the station can show how the model did on labelled parts."""
@@ -322,7 +267,7 @@ def _evaluate_and_print(
     from training.evaluate import evaluate, format_table, write_json
 
     insp = Inspector.load(bundle, device=device, backend=backend, precision=precision)
-    result = evaluate(insp, dataset)
+    result = evaluate(insp, dataset, report=progress)
     print(format_table(result))
     if result.get("f1_optimal_threshold") is not None:
         print(

@@ -13,6 +13,7 @@ from inspector.imageio import ImageLoadError, read_image
 from inspector.runtime import Inspector
 from training import metrics
 from training.data import LabelledImage, mvtec_test_set
+from training.progress import Progress
 
 PIXEL_EVAL_MAX_SIDE = 512  # maps and masks are compared at most at this size, to bound memory
 
@@ -49,8 +50,12 @@ def evaluate(
     inspector: Inspector,
     category: str | Path,
     progress: Callable[[int, int], None] | None = None,
+    report: Progress | None = None,
 ) -> dict[str, Any]:
     """Image and pixel metrics of ``inspector`` on ``category``'s ``test/`` images.
+
+    ``progress`` is called with (images done, images); ``report`` gets the stages
+    ``evaluation`` and ``metrics`` (``training.progress.EVALUATION_STAGES``).
 
     Returns:
         A JSON-able dict: overall image AUROC, pixel AUROC, AUPRO (FPR <= 0.3), F1, false
@@ -58,6 +63,8 @@ def evaluate(
         same per defect type (each type against the good test images).
     """
     items = mvtec_test_set(category)
+    report = report or Progress.silent()
+    report.stage("evaluation", len(items))
     scores, labels, defects, maps, masks, errors = [], [], [], [], [], []
     warnings: list[str] = []  # mask problems: the image still counts in the image metrics
     latencies = []
@@ -85,11 +92,13 @@ def evaluate(
         masks.append(mask)
         if progress:
             progress(i + 1, len(items))
+        report.update(i + 1)
     if no_mask:
         warnings.append(
             f"{no_mask} defective images have no ground-truth mask: left out of the pixel "
             "metrics (image metrics include them)"
         )
+    report.stage("metrics", 1)
     scores_a, labels_a, defects_a = np.array(scores), np.array(labels), np.array(defects)
     t = inspector.thresholds.image
     result: dict[str, Any] = {
@@ -110,6 +119,7 @@ def evaluate(
         result["per_defect"][defect] = _summary(
             scores_a[sel], labels_a[sel], [maps[i] for i in idx], [masks[i] for i in idx], t
         )
+    report.update(1)
     return result
 
 

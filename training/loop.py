@@ -32,6 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from training.batches import BatchSource
+from training.progress import Progress
 from training.settings import TrainSettings
 
 CHECKPOINT = "checkpoint.pt"
@@ -150,7 +151,7 @@ def warm_up(optimizer: torch.optim.Optimizer, steps: int) -> None:
     """Rates rising linearly to their full value over an optimiser's first ``steps`` steps.
 
     A fast learner's first epochs are noisy; on a small set early stopping then keeps one of
-    them (benchmarks/RESULTS.md, the feature GAN at 1e-3). The step count is the optimiser's
+    them. The step count is the optimiser's
     own, which its checkpoint keeps, so a resumed run continues the ramp where it stopped.
     """
     if steps <= 0:
@@ -209,6 +210,7 @@ class TrainingLoop:
         resume: continue from ``workdir``'s checkpoint if it exists.
         show_progress: draw the progress bar.
         cancel: set from anywhere to stop after the current batch.
+        progress: where the ``training`` stage reports each epoch and its losses.
     """
 
     def __init__(
@@ -221,16 +223,18 @@ class TrainingLoop:
         resume: bool = False,
         show_progress: bool = True,
         cancel: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> None:
         if len(train) == 0 or len(val) == 0:
             raise ValueError("training needs at least one training and one validation image")
-        self.task, self.s = task, settings
+        self.task, self.settings, self.s = task, settings, settings.run
         self.train, self.val = train, val
         self.workdir = Path(workdir)
         self.resume, self.show_progress = resume, show_progress
         self.cancel = cancel or threading.Event()
-        self.device = resolve_device(settings.device)
-        self.amp = settings.amp and self.device.type == "cuda"
+        self.progress = progress or Progress.silent()
+        self.device = resolve_device(self.s.device)
+        self.amp = self.s.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     # -- checkpoints --------------------------------------------------------------------
@@ -254,7 +258,7 @@ class TrainingLoop:
             raise ValueError(f"cannot read checkpoint {path}: {exc}") from exc
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a checkpoint of this product")
-        if state["settings_key"] != settings_key(self.s):
+        if state["settings_key"] != settings_key(self.settings):
             raise ValueError(
                 f"{path} was made with different training settings; resume with the same "
                 "settings, or train without --resume to start over"
@@ -288,6 +292,8 @@ class TrainingLoop:
             unit="epoch",
             disable=not self.show_progress,
         )
+        self.progress.stage("training", s.epochs)
+        self.progress.update(start)
         try:
             with stop_on_signals(self.cancel):
                 for epoch in range(start + 1, s.epochs + 1):
@@ -308,10 +314,11 @@ class TrainingLoop:
                     self._log(writer, epoch, losses, monitored, val)
                     bar.set_postfix(**{k: f"{v:.4g}" for k, v in losses.items()}, val=f"{val:.4g}")
                     bar.update(1)
+                    self.progress.update(epoch, {**losses, "val_loss": val})
                     self._save(
                         {
                             "format": CHECKPOINT_FORMAT,
-                            "settings_key": settings_key(s),
+                            "settings_key": settings_key(self.settings),
                             "epoch": epoch,
                             "model": task.model.state_dict(),
                             "optimizers": [opt.state_dict() for opt in task.optimizers],

@@ -19,21 +19,22 @@ from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from inspector.verdict import Calibration, ScoreStats, Thresholds, calibrate
 from training.data import good_images, intensity_reference, split_holdout
-from training.fitters import FAMILIES, Family, FitContext
+from training.fitters import FitContext, fitter_of
 from training.loop import seed_everything
+from training.progress import Progress
 from training.settings import TrainSettings
 
 
 def build_model(s: TrainSettings) -> AnomalyModel:
     """An unfitted model of the family and settings ``s`` names."""
-    return family_of(s).build(s)
+    return fitter_of(s.model).build(s)
 
 
-def family_of(s: TrainSettings) -> Family:
-    try:
-        return FAMILIES[s.model]
-    except KeyError:
-        raise ValueError(f"no training for model {s.model!r}; have {sorted(FAMILIES)}") from None
+def stage_plan(s: TrainSettings, export: bool = False) -> list[tuple[str, float]]:
+    """The progress stages of a training run of ``s``, with their rough shares of its time
+    (``export``: the command line exports the graph after training)."""
+    stages = [("intensity", 0.5), *fitter_of(s.model).stages, ("calibration", 1.0)]
+    return [*stages, ("export", 1.5)] if export else stages
 
 
 def default_workdir(out: str | Path) -> Path:
@@ -52,6 +53,7 @@ def train(
     workdir: str | Path | None = None,
     resume: bool = False,
     cancel: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> BundleMeta:
     """Fit a model on the good images in ``data``, calibrate it and save a bundle at ``out``.
 
@@ -66,22 +68,26 @@ def train(
             ``out``, see ``default_workdir``).
         resume: continue a trained family from its last checkpoint in ``workdir``.
         cancel: set from another thread to stop a trained family cleanly.
+        progress: where the run reports its stages (``stage_plan``).
 
     Returns:
         The saved bundle's metadata (thresholds, model id, training summary).
     """
     s = settings or TrainSettings()
-    family = family_of(s)
+    fitter = fitter_of(s.model)
+    progress = progress or Progress(stage_plan(s))  # checks the fit's stages even unheard
     check_output_folder(Path(out))  # before minutes of fitting, not after
     t0 = time.perf_counter()
     files = good_images(data)
     if val_dir is not None:
         fit_files, cal_files = files, good_images(val_dir)
     else:
-        fit_files, cal_files = split_holdout(files, s.holdout, seed=s.seed)
+        fit_files, cal_files = split_holdout(files, s.run.holdout, seed=s.run.seed)
+    if s.run.normalize_intensity:
+        progress.stage("intensity", len(fit_files))
     pre = fitted_preprocessing(s, fit_files)
-    seed_everything(s.seed)  # weight init of trained families
-    model = family.build(s).eval()
+    seed_everything(s.run.seed)  # weight init of trained families
+    model = fitter.build(s).eval()
     ctx = FitContext(
         settings=s,
         preprocessing=pre,
@@ -91,12 +97,13 @@ def train(
         resume=resume,
         show_progress=show_progress,
         cancel=cancel,
+        progress=progress,
     )
     skipped = ctx.skipped
-    fit_summary = family.fit(model, ctx)
+    fit_summary = fitter.fit(model, ctx)
     fit_seconds = time.perf_counter() - t0
 
-    calibrated, calibration = calibrated_meta(model, s, pre, cal_files, skipped)
+    calibrated, calibration = calibrated_meta(model, s, pre, cal_files, skipped, progress)
     training = {
         "data": str(Path(data).resolve()),
         "fit_images": count_read(fit_files, skipped),
@@ -123,13 +130,14 @@ def count_read(files: list[Path], skipped: list[str]) -> int:
 def fitted_preprocessing(s: TrainSettings, fit_files: list[Path]) -> Preprocessing:
     """How the settings turn images into model inputs, with the intensity target (if
     normalised) measured on the images the model is fitted on."""
+    run = s.run
     pre = Preprocessing(
-        input_size=(s.input_size, s.input_size),
-        resize_mode=s.resize_mode,
-        normalize_intensity=s.normalize_intensity,
+        input_size=(run.input_size, run.input_size),
+        resize_mode=run.resize_mode,
+        normalize_intensity=run.normalize_intensity,
     )
     reference = (
-        intensity_reference(fit_files, pre, s.min_contrast) if s.normalize_intensity else None
+        intensity_reference(fit_files, pre, run.min_contrast) if run.normalize_intensity else None
     )
     if reference is not None:
         pre = replace(pre, intensity_mean=reference[0], intensity_std=reference[1])
@@ -142,12 +150,16 @@ def calibrated_meta(
     pre: Preprocessing,
     cal_files: list[Path],
     skipped: list[str],
+    progress: Progress | None = None,
 ) -> tuple[BundleMeta, Calibration]:
     """Score the held-out good images exactly as inspection will, then set thresholds.
 
     Returns the bundle metadata without its training summary and the calibration record
-    (which counts the images scored); unreadable ones are named in ``skipped``.
+    (which counts the images scored); unreadable ones are named in ``skipped``. Scoring
+    is the ``calibration`` stage of ``progress``.
     """
+    progress = progress or Progress.silent()
+    progress.stage("calibration", len(cal_files))
     placeholder = BundleMeta(
         family=s.model,
         model_config=model.config(),
@@ -157,7 +169,8 @@ def calibrated_meta(
     )
     probe = Inspector(TorchBackend(model), placeholder)
     scores, maxima, medians = [], [], []
-    for path in cal_files:
+    for i, path in enumerate(cal_files):
+        progress.update(i)
         try:
             (score,), (amap,), _ = probe.score_maps([path])
         except ImageLoadError as exc:  # skip, but say so in the training summary
@@ -172,8 +185,9 @@ def calibrated_meta(
         np.array(scores),
         np.array(maxima),
         np.array(medians),
-        s.target_false_reject_rate,
-        s.min_defect_area_px,
+        s.run.target_false_reject_rate,
+        s.run.min_defect_area_px,
     )
+    progress.update(len(cal_files))
     meta = replace(placeholder, thresholds=thresholds, score_stats=stats)
     return meta, calibration

@@ -9,8 +9,7 @@ weighted above the structural one because SSIM alone flags every patch of fine r
 texture, which no autoencoder can redraw (the brushed-metal sample product is such a
 texture); the structural term is judged at a 4 x 4-pixel scale for the same reason
 (``PixelResidual``). Good on aligned parts; at chance on parts lying at random angles,
-where its image score fails though its map is fine, and on faint textures, where both fail
-(benchmarks/RESULTS.md).
+where its image score fails though its map is fine, and on faint textures, where both fail.
 It needs no pretrained network at all, which is its use: products unlike anything in
 ImageNet, and colour or texture changes a feature memory can miss. The feature autoencoder
 is the stronger family member on most products.
@@ -26,7 +25,6 @@ from torch import nn
 from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
 from inspector.models.part_level import relative_score
 from inspector.models.pixel_residual import PixelResidual
-from inspector.models.registry import register_model
 
 # Zero padding makes every layer see a dark frame round the image, so a zero-padded
 # autoencoder redraws borders badly and its worst residual on a good part sits on the edge.
@@ -105,7 +103,6 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-@register_model
 class ConvAEModel(AnomalyModel):
     """Structural and colour residual between an image and its reconstruction.
 
@@ -118,10 +115,9 @@ class ConvAEModel(AnomalyModel):
         colour_weight: weight of the colour term (squared difference, 0..1 scale).
         blur_sigma: Gaussian smoothing of the map, in input pixels.
         structure_scale: the map's structural term compares images averaged over this many
-            pixels square (see ``PixelResidual``; 1: bundles made before it existed).
+            pixels square (see ``PixelResidual``; 1: full resolution).
         part_level: good parts' typical map level; when above 0 each part's image score is
-            divided by its own level, within bounds (see ``part_level``; 0: bundles made
-            before).
+            divided by its own level, within bounds (see ``part_level``; 0: off).
         load_weights: accepted for the common bundle interface (no pretrained parts).
     """
 

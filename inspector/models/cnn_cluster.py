@@ -15,14 +15,12 @@ import torch
 from inspector.models.base import InferenceBatch
 from inspector.models.features import StandardisedFeatures, aggregate_stages
 from inspector.models.head import exporting
-from inspector.models.registry import register_model
 
 SEARCH_BLOCK = 1024  # centres per GEMM in the nearest-centre search
 SEARCH_ROWS = 2048  # patches per GEMM in eager mode (an exported graph takes whole batches)
 FAR = 1e30  # squared norm given to padding centres
 
 
-@register_model
 class CnnClusterModel(StandardisedFeatures):
     """Nearest-centre distance of locally aggregated backbone features.
 
@@ -33,9 +31,8 @@ class CnnClusterModel(StandardisedFeatures):
         aggregation: per stage (or one value for all), the side of the square neighbourhood
             averaged around each feature, which makes a patch describe its surroundings and
             tolerates small misalignment. The default leaves the finest stage alone (1) and
-            averages the coarser one over 3x3: averaging the finest stage too blurred away
-            small defects (MVTec screw image AUROC 0.890 with 3x3 on both stages, 0.916
-            with this default; benchmarks/RESULTS.md).
+            averages the coarser one over 3x3: averaging the finest stage too blurs away
+            small defects.
         blur_sigma: Gaussian smoothing of the anomaly map, in input pixels.
         score_topk: image score = mean of the ``score_topk`` highest map values at patch
             resolution (1 = maximum). A few pixels average out isolated noisy patches.
@@ -51,7 +48,7 @@ class CnnClusterModel(StandardisedFeatures):
             fitted on good patches (``coarse_fit``), and only the ``refine_k`` most distant
             patches of each image are searched against the whole memory. The image score
             (their maximum) is exact; a memory several times larger then costs less than an
-            exact search of a small one (see benchmarks/RESULTS.md).
+            exact search of a small one.
         refine_k: patches per image searched exactly in the two-level search.
         load_weights: load pretrained backbone weights (False when a bundle supplies them).
     """

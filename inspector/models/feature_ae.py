@@ -18,11 +18,9 @@ held-out good parts (``ring_scales``): whichever ring a defect escapes, the othe
 The near ring maps only the finest backbone stage's error (``ring_stages``), though it
 rebuilds every stage. It predicts fine detail well, and it is there that a chipped thread
 shows; its coarse error says less (likely as the neighbours' wide coarse patches take in
-the defect too), and averaged over all channels, most of them coarse, it had diluted the
-fine one. MVTec screw, the same trained networks rescored: 0.964 -> 0.981 image AUROC,
-pixel AUROC and AUPRO unchanged (benchmarks/RESULTS.md). The far ring keeps every stage:
-mapping only its coarse stage scored screw's images a little higher still, but blurred
-its map (pixel AUROC 0.992 -> 0.982) and missed more defects at the calibrated threshold.
+the defect too), and averaged over all channels, most of them coarse, it dilutes the fine
+one. The far ring keeps every stage: mapping only its coarse stage blurs its map and misses
+more defects at the calibrated threshold.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from torch import nn
 from inspector.models.base import InferenceBatch
 from inspector.models.features import StandardisedFeatures
 from inspector.models.part_level import relative_score
-from inspector.models.registry import register_model
 
 
 def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
@@ -113,7 +110,6 @@ class FeatureAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-@register_model
 class FeatureAEModel(StandardisedFeatures):
     """Per-position feature reconstruction error of a frozen pretrained backbone.
 

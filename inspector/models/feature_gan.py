@@ -13,7 +13,7 @@ neighbours a few cells away, and the synthesised anomalies perturb only the patc
 judges whether a patch fits where it stands, not only whether such a patch exists on good
 parts, as the feature autoencoder predicts a patch from its neighbours. A thread flank
 that would be normal on another screw's thread but not beside this one's neighbours is
-then caught (benchmarks/RESULTS.md).
+then caught.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from torch import nn
 from inspector.models.base import InferenceBatch
 from inspector.models.feature_ae import rings
 from inspector.models.features import StandardisedFeatures
-from inspector.models.registry import register_model
 
 
 class PatchDiscriminator(nn.Module):
@@ -79,7 +78,6 @@ def feature_adaptor(channels: int) -> nn.Conv2d:
     return conv
 
 
-@register_model
 class FeatureGANModel(StandardisedFeatures):
     """Negated patch-discriminator output over adapted, standardised backbone features.
 

@@ -12,8 +12,8 @@ Image score: the map's maximum (where) plus ``latent_weight`` times the latent d
 maximum cell (GANomaly's what), each divided by its typical value on held-out good parts
 (set when fitting) so neither dominates by its units. With ``relative_to_part`` training
 (the map cue divided by the part's own level, ``part_level``) the map alone scores better on
-parts photographed at random angles: on MVTec screw the latent cue ranks good parts above
-defective ones (benchmarks/RESULTS.md), so such products train with ``latent_weight`` 0.
+parts photographed at random angles, where the latent cue follows the pose rather than
+the defect, so such products train with ``latent_weight`` 0.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from inspector.models.base import AnomalyModel, GaussianBlur, InferenceBatch
 from inspector.models.cae import ConvAutoencoder, Encoder, pixel_input_size
 from inspector.models.part_level import relative_score
 from inspector.models.pixel_residual import PixelResidual
-from inspector.models.registry import register_model
 
 
 class PatchCritic(nn.Module):
@@ -71,7 +70,6 @@ class Generator(nn.Module):
         return rebuilt, z, self.reencoder(rebuilt)
 
 
-@register_model
 class GANomalyModel(AnomalyModel):
     """Reconstruction residual map plus latent distance, from an adversarially trained generator.
 
@@ -83,11 +81,11 @@ class GANomalyModel(AnomalyModel):
         colour_weight: weight of the colour term of the map against 1 - SSIM.
         blur_sigma: Gaussian smoothing of the map, in input pixels.
         structure_scale: the map's structural term compares images averaged over this many
-            pixels square (see ``PixelResidual``; 1: bundles made before it existed).
+            pixels square (see ``PixelResidual``; 1: full resolution).
         map_scale, latent_scale: typical good-part values of the two score cues (fitted).
         latent_weight: weight of the latent cue in the image score (0: the map alone).
         part_level: good parts' typical map level; when above 0 the map cue is divided by
-            the part's own level, within bounds (see ``part_level``; 0: bundles made before).
+            the part's own level, within bounds (see ``part_level``; 0: off).
         load_weights: accepted for the common bundle interface (no pretrained parts).
     """
 

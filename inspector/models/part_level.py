@@ -7,18 +7,17 @@ good part whose whole map sits a little higher can outscore it. Dividing the ima
 by the part's own level (the median of its map, which a local defect cannot move) judges
 the peak against the rest of the same part instead. The map itself stays in absolute
 units, so the pixel threshold compares every part's positions alike: dividing the map
-too had cost magnetic tile 5.7 points of pixel AUROC for the same image scores.
+too makes the pixel maps of differently lit parts disagree.
 
 What it must not do is explain away a part that is wrong all over. The level is therefore
 only trusted within ``LEVEL_MARGIN`` of the level of good parts (measured on held-out good
 images when fitting): a part whose whole map is far above anything good parts showed keeps
 the rest of its excess, and a suspiciously clean one is not magnified.
 
-It is a per-product choice (``relative_to_part``), measured in benchmarks/RESULTS.md: on
-by default for the feature autoencoder (MVTec screw 0.860 -> 0.912 image AUROC, bottle
-unchanged), off for the pixel families, where a large defect spoils the whole
-reconstruction and so raises the level it would be divided by (pixel autoencoder on
-bottle 0.925 -> 0.806), though it rescues GANomaly on screw (0.446 -> 0.898).
+It is a per-product choice (``relative_to_part``): on by default for the feature
+autoencoder, off for the pixel families, where a large defect spoils the whole
+reconstruction and so raises the level it would be divided by (though it helps GANomaly on
+parts lying at random angles).
 """
 
 from __future__ import annotations

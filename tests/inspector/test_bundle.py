@@ -169,3 +169,68 @@ def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_produ
     with pytest.raises(ValueError, match="non-finite score"):
         insp.inspect(image)
     assert str(judge(float("nan"), insp.thresholds)) == "FAIL"
+
+
+SCHEMA_1 = Path(__file__).parent / "data" / "bundle_schema1_cnn_cluster.json"
+
+
+def test_input_size_is_written_once(bundle: Path) -> None:
+    raw = json.loads((bundle / "bundle.json").read_text())
+    assert SCHEMA_VERSION == 2
+    assert "input_size" not in raw["model"]["config"]
+    assert "input_size" not in raw["training"]["settings"]
+    assert raw["preprocessing"]["input_size"] == [256, 256]
+    # In memory the model config still rebuilds the model (and keeps the model id).
+    assert read_meta(bundle).model_config["input_size"] == [256, 256]
+
+
+def test_a_schema_1_bundle_json_as_written_before_still_reads(tmp_path: Path) -> None:
+    # bundle.json of a cnn-cluster model trained by the schema-1 writer, kept verbatim but
+    # for the training data path.
+    (tmp_path / "bundle.json").write_text(SCHEMA_1.read_text())
+    meta = read_meta(tmp_path)
+    assert meta.family == "cnn-cluster" and meta.model_config["input_size"] == [256, 256]
+    assert meta.model_id == "d999064a28245c90"
+
+
+def _as_schema_1(data: dict) -> None:
+    """What the schema-1 writer made of the same model: the input size three times."""
+    size = data["preprocessing"]["input_size"]
+    data["schema_version"] = 1
+    data["model"]["config"] = {"input_size": size, **data["model"]["config"]}
+    data["training"]["settings"]["input_size"] = size[0]
+
+
+def test_a_schema_1_bundle_loads_with_the_same_model_and_scores(
+    bundle: Path, sample_product: Path
+) -> None:
+    image = next((sample_product / "test" / "good").iterdir())
+    before = Inspector.load(bundle).inspect(image)
+    meta = read_meta(bundle)
+    _edit_json(bundle, _as_schema_1)
+    old = read_meta(bundle)
+    assert old.model_config == meta.model_config and old.model_id == meta.model_id
+    load_bundle(bundle)
+    assert Inspector.load(bundle).inspect(image).score == before.score
+
+
+def test_a_schema_1_bundle_whose_two_input_sizes_differ_is_refused(bundle: Path) -> None:
+    def mixed_up(data: dict) -> None:
+        _as_schema_1(data)
+        data["model"]["config"]["input_size"] = [128, 128]
+
+    _edit_json(bundle, mixed_up)
+    with pytest.raises(BundleError, match="input_size .128, 128. differs from preprocessing"):
+        read_meta(bundle)
+
+
+def test_a_schema_2_bundle_with_a_second_input_size_is_refused(bundle: Path) -> None:
+    _edit_json(bundle, lambda d: d["model"]["config"].update(input_size=[256, 256]))
+    with pytest.raises(BundleError, match="schema 2 keeps it in preprocessing.input_size"):
+        read_meta(bundle)
+
+
+def test_settings_of_another_family_are_refused(bundle: Path) -> None:
+    _edit_json(bundle, lambda d: d["training"]["settings"].update(denoise=True))
+    with pytest.raises(BundleError, match="unknown setting 'denoise' for model family 'cnn-c"):
+        read_meta(bundle)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -19,6 +23,29 @@ def _model(name: str) -> torch.nn.Module:
 def test_torch_free_family_list_matches_the_registry() -> None:
     assert sorted(FAMILIES) == sorted(list_models())
     assert DEFAULT_FAMILY in FAMILIES
+
+
+def test_the_registry_and_the_train_options_import_without_torch() -> None:
+    # The station lists families and ``inspector --help`` builds options from them.
+    code = (
+        "import sys, inspector.families as f, training.settings_cli; f.list_families(); "
+        "print('torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_each_family_registers_a_model_and_a_fitter_of_its_own(name: str) -> None:
+    from inspector.families import family_spec
+    from inspector.models import model_class
+    from training.fitters import Fitter, fitter_of
+
+    assert model_class(name).family == name
+    assert isinstance(fitter_of(name), Fitter) and fitter_of(name).stages
+    spec = family_spec(name)
+    assert spec.description and spec.config()  # every config field has a default
 
 
 def test_registry_lists_default_family() -> None:

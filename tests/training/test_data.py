@@ -67,7 +67,7 @@ def test_fit_memory_is_bounded_by_max_patches(sample_product: Path, tmp_path: Pa
     from training.settings import TrainSettings
     from training.train import train
 
-    s = TrainSettings(max_patches=4000, max_memory=300, input_size=128)
+    s = TrainSettings().override(max_patches=4000, max_memory=300, input_size=128)
     meta = train(sample_product, tmp_path / "m", s, show_progress=False)
     fit = meta.training["fit"]
     assert fit["patches"] <= 4000 and fit["centres"] == 300

@@ -58,7 +58,7 @@ def test_a_feature_gan_with_context_trains_and_exports_to_a_matching_onnx_graph(
     from training.train import train
 
     settings = TrainSettings.for_family(
-        "feature-gan", context=(2, 8), epochs=2, hidden=(32,), tensorboard=False
+        "feature-gan", context=(2, 8), epochs=2, hidden=32, tensorboard=False
     )
     out = tmp_path / "model"
     train(sample_product, out, settings, show_progress=False)

@@ -41,15 +41,15 @@ def settings(**changes) -> TrainSettings:
 
 
 def run(s: TrainSettings, workdir: Path, resume: bool = False, cancel=None, task_hook=None):
-    torch.manual_seed(s.seed)
+    torch.manual_seed(s.run.seed)
     model = build_cae(s)
     val = images(4, 1)
     task = CAETask(model, s, torch.from_numpy(val.batch(range(2))))
     if task_hook:
         task = task_hook(task)
-    train = AugmentedImages(images(8, 0), s.augment, s.seed)
+    train = AugmentedImages(images(8, 0), s.run.augment, s.run.seed)
     loop = TrainingLoop(
-        task, train, AugmentedImages(val, (), s.seed), s, workdir, resume=resume,
+        task, train, AugmentedImages(val, (), s.run.seed), s, workdir, resume=resume,
         show_progress=False, cancel=cancel,
     )  # fmt: skip
     return model, loop.run()

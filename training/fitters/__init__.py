@@ -1,4 +1,5 @@
-"""Model families as training sees them: how to build one from settings, how to fit it.
+"""Model families as training sees them: each family's ``Fitter`` (build, fit, stages),
+named by its registration (``inspector.families``).
 
 A fit function takes the unfitted model and the run's ``FitContext``, fills the model's
 buffers or trains its weights, and returns a JSON-able summary of what it did.
@@ -6,35 +7,16 @@ buffers or trains its weights, and returns a JSON-able summary of what it did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from inspector.models import AnomalyModel
-from training.fitters.cae import build_cae, fit_cae
-from training.fitters.cnn_cluster import build_cnn_cluster, fit_cnn_cluster_context
-from training.fitters.context import FitContext
-from training.fitters.feature_ae import build_feature_ae, fit_feature_ae
-from training.fitters.feature_gan import build_feature_gan, fit_feature_gan
-from training.fitters.ganomaly import build_ganomaly, fit_ganomaly
-from training.settings import TrainSettings
+from inspector.families import family_spec, resolve
+from training.fitters.context import FitContext, Fitter
 
 
-@dataclass(frozen=True)
-class Family:
-    """The two things training needs to know about a model family."""
+def fitter_of(family: str) -> Fitter:
+    """The ``Fitter`` that family ``family`` registered."""
+    fitter = resolve(family_spec(family).fitter)
+    if not isinstance(fitter, Fitter):
+        raise TypeError(f"{family_spec(family).fitter} is not a Fitter")
+    return fitter
 
-    build: Callable[[TrainSettings], AnomalyModel]
-    fit: Callable[[Any, FitContext], dict[str, Any]]
-    trained: bool  # gradient-trained through the shared loop (checkpoints, TensorBoard)
 
-
-FAMILIES: dict[str, Family] = {
-    "cnn-cluster": Family(build_cnn_cluster, fit_cnn_cluster_context, trained=False),
-    "feature-ae": Family(build_feature_ae, fit_feature_ae, trained=True),
-    "cae": Family(build_cae, fit_cae, trained=True),
-    "feature-gan": Family(build_feature_gan, fit_feature_gan, trained=True),
-    "ganomaly": Family(build_ganomaly, fit_ganomaly, trained=True),
-}
-
-__all__ = ["FAMILIES", "Family", "FitContext"]
+__all__ = ["FitContext", "Fitter", "fitter_of"]

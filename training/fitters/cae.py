@@ -9,19 +9,19 @@ import torch
 
 from inspector.models.cae import ConvAEModel
 from training.corrupt import paste_patches
-from training.fitters.context import FitContext, good_part_level, map_picture, run_task
+from training.fitters.context import (
+    FitContext,
+    Fitter,
+    good_part_level,
+    map_picture,
+    pixel_model_args,
+    run_task,
+)
 from training.settings import TrainSettings
 
 
 def build_cae(s: TrainSettings) -> ConvAEModel:
-    return ConvAEModel(
-        input_size=(s.input_size, s.input_size),
-        base_channels=s.base_channels,
-        depth=s.depth,
-        latent_dim=s.latent_dim,
-        blur_sigma=s.blur_sigma,
-        structure_scale=s.structure_scale,
-    )
+    return ConvAEModel(**pixel_model_args(s))
 
 
 class CAETask:
@@ -32,9 +32,10 @@ class CAETask:
     """
 
     def __init__(self, model: ConvAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
-        self.model, self.preview, self.denoise = model, preview, s.denoise
+        self.model, self.preview, self.denoise = model, preview, s.config.denoise
         params = model.autoencoder.parameters()
-        self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
+        lr = s.run.learning_rate
+        self.optimizers = [torch.optim.AdamW(params, lr=lr, weight_decay=1e-5)]
 
     def _loss(self, target: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
         return self.model.residual.for_training(target, self.model.autoencoder(shown)).mean()
@@ -62,8 +63,16 @@ def fit_cae(model: ConvAEModel, ctx: FitContext) -> dict[str, Any]:
     s = ctx.settings
     train, val = ctx.image_sources()
     result = run_task(CAETask(model, s, ctx.preview()), ctx, train, val)
-    if s.relative_to_part:
+    ctx.progress.stage("levels", 1)
+    if s.config.relative_to_part:
         model.part_level = good_part_level(
-            model, val, s.batch_size, lambda batch: model(batch).anomaly_map
+            model, val, s.run.batch_size, lambda batch: model(batch).anomaly_map
         )
     return {**result.summary(), "part_level": model.part_level}
+
+
+FITTER = Fitter(
+    build=build_cae,
+    fit=fit_cae,
+    stages=(("images", 1.0), ("training", 20.0), ("levels", 0.5)),
+)

@@ -11,49 +11,53 @@ import torch
 from tqdm import tqdm
 
 from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel
+from inspector.models.cnn_cluster_config import CnnClusterConfig
 from inspector.models.features import receptive_field_shift
 from training.data import iter_batches
-from training.fitters.context import FitContext, backbone_config
+from training.fitters.context import FitContext, Fitter, feature_model_args
 from training.memory import greedy_coreset_indices, kmeans_centres
+from training.progress import Progress
 from training.settings import TrainSettings
 
 
 def build_cnn_cluster(s: TrainSettings) -> CnnClusterModel:
+    cfg: CnnClusterConfig = s.config
     return CnnClusterModel(
-        backbone=backbone_config(s),
-        input_size=(s.input_size, s.input_size),
-        aggregation=s.aggregation,
-        blur_sigma=s.blur_sigma,
-        score_topk=s.score_topk,
-        projection_dim=s.projection_dim,
-        coarse_size=s.coarse_memory,
-        refine_k=s.refine_patches,
+        **feature_model_args(s),
+        projection_dim=cfg.projection_dim,
+        coarse_size=cfg.coarse_memory,
+        refine_k=cfg.refine_patches,
     )
 
 
 def fit_cnn_cluster_context(model: CnnClusterModel, ctx: FitContext) -> dict[str, Any]:
     """``fit_cnn_cluster`` streaming the training images (no copy of them in memory)."""
-    s = ctx.settings
-    batches = iter_batches(ctx.fit_files, ctx.preprocessing, s.batch_size, ctx.skipped)
-    return fit_cnn_cluster(model, batches, len(ctx.fit_files), s, ctx.show_progress)
+    run = ctx.settings.run
+    batches = iter_batches(ctx.fit_files, ctx.preprocessing, run.batch_size, ctx.skipped)
+    return fit_cnn_cluster(
+        model, batches, len(ctx.fit_files), ctx.config, run.seed, ctx.show_progress, ctx.progress
+    )
 
 
 def _collect_patches(
     model: CnnClusterModel,
     batches: Iterable[np.ndarray],
     n_images: int,
-    s: TrainSettings,
+    cfg: CnnClusterConfig,
+    seed: int,
     show: bool,
+    progress: Progress,
 ) -> torch.Tensor:
     """All (or, for big sets, a per-image random share of) patch features, shape (N, D).
 
     Subsampling per image keeps memory bounded for thousands of images while every image
     still contributes, so rare-but-normal appearances are not dropped wholesale.
     """
-    gen = torch.Generator().manual_seed(s.seed)
+    gen = torch.Generator().manual_seed(seed)
     h, w = (v // model.stride for v in model.input_size)
-    per_image = min(h * w, max(1, s.max_patches // max(1, n_images)))
+    per_image = min(h * w, max(1, cfg.max_patches // max(1, n_images)))
     parts = []
+    progress.stage("features", n_images)
     with (
         torch.inference_mode(),
         tqdm(total=n_images, desc="features", unit="img", disable=not show) as bar,
@@ -69,6 +73,7 @@ def _collect_patches(
                 x = torch.gather(x, 1, pick.unsqueeze(-1).expand(-1, -1, d))
             parts.append(x.reshape(-1, d).clone())
             bar.update(b)
+            progress.update(bar.n)
     return torch.cat(parts)
 
 
@@ -85,12 +90,15 @@ def fit_cnn_cluster(
     model: CnnClusterModel,
     batches: Iterable[np.ndarray],
     n_images: int,
-    s: TrainSettings,
+    cfg: CnnClusterConfig,
+    seed: int,
     show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Fill the model's feature statistics and memory of cluster centres."""
+    progress = progress or Progress.silent()
     # Raw (unstandardised) features first: the model starts with mean 0 and scale 1.
-    raw = _collect_patches(model, batches, n_images, s, show_progress)
+    raw = _collect_patches(model, batches, n_images, cfg, seed, show_progress, progress)
     mean, scale = raw.mean(dim=0), raw.std(dim=0).clamp_min(1e-6)
     feats = (raw - mean) / scale
     del raw
@@ -98,35 +106,36 @@ def fit_cnn_cluster(
     if model.projection_dim > 0:
         projection = principal_axes(feats, model.projection_dim)
         feats = feats @ projection
-    n_centres = int(min(s.max_memory, max(1, math.ceil(s.memory_fraction * len(feats)))))
-    with tqdm(total=n_centres, desc=s.strategy, unit="ctr", disable=not show_progress) as bar:
+    n_centres = int(min(cfg.max_memory, max(1, math.ceil(cfg.memory_fraction * len(feats)))))
+    steps = n_centres if cfg.strategy == "coreset" else cfg.kmeans_iterations
+    progress.stage("memory", steps)
+    with tqdm(total=steps, desc=cfg.strategy, unit="ctr", disable=not show_progress) as bar:
 
-        def progress(done: int, total: int) -> None:
+        def advance(done: int, total: int) -> None:
             bar.update(done - bar.n)
+            progress.update(done)
 
-        if s.strategy == "coreset":
-            centres = feats[
-                greedy_coreset_indices(feats, n_centres, seed=s.seed, progress=progress)
-            ]
-        elif s.strategy == "kmeans":
-            bar.total = s.kmeans_iterations
+        if cfg.strategy == "coreset":
+            centres = feats[greedy_coreset_indices(feats, n_centres, seed=seed, progress=advance)]
+        elif cfg.strategy == "kmeans":
             centres = kmeans_centres(
-                feats, n_centres, iterations=s.kmeans_iterations, seed=s.seed, progress=progress
+                feats, n_centres, iterations=cfg.kmeans_iterations, seed=seed, progress=advance
             )
         else:
-            raise ValueError(f"unknown memory strategy {s.strategy!r}")
+            raise ValueError(f"unknown memory strategy {cfg.strategy!r}")
     model.set_feature_stats(mean, scale, projection)
     model.map_shift = receptive_field_shift(model)
     summary: dict[str, Any] = {
         "patches": int(len(feats)),
         "centres": int(len(centres)),
-        "strategy": s.strategy,
+        "strategy": cfg.strategy,
         "map_shift": list(model.map_shift),
     }
     if 0 < model.coarse_size < len(centres):
-        centres = coarse_first(centres, model.coarse_size, s.seed)
+        progress.stage("coarse", 1)
+        centres = coarse_first(centres, model.coarse_size, seed)
         model.set_memory(centres)
-        summary["coarse_fit"] = fit_coarse_estimate(model, feats, s.seed)
+        summary["coarse_fit"] = fit_coarse_estimate(model, feats, seed)
     else:
         model.set_memory(centres)
     return summary
@@ -159,3 +168,10 @@ def fit_coarse_estimate(
     slope, intercept = torch.linalg.lstsq(a, exact.double().unsqueeze(1)).solution.flatten()
     model.coarse_fit = torch.tensor([float(slope), float(intercept)])
     return [round(float(slope), 6), round(float(intercept), 6)]
+
+
+FITTER = Fitter(
+    build=build_cnn_cluster,
+    fit=fit_cnn_cluster_context,
+    stages=(("features", 3.0), ("memory", 4.0), ("coarse", 1.0)),
+)

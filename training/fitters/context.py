@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,6 +17,7 @@ from inspector.preprocess import Preprocessing
 from training.batches import AugmentedImages, BatchSource
 from training.data import InputImages
 from training.loop import LoopResult, Task, TrainingLoop
+from training.progress import Progress
 from training.settings import TrainSettings
 
 
@@ -33,6 +35,7 @@ class FitContext:
         resume: continue a trained family from ``workdir``'s checkpoint.
         show_progress: draw progress bars.
         cancel: set to stop a trained family after its current batch.
+        progress: where the fit reports its stages (its ``Fitter.stages``).
     """
 
     settings: TrainSettings
@@ -44,6 +47,12 @@ class FitContext:
     resume: bool = False
     show_progress: bool = True
     cancel: threading.Event | None = None
+    progress: Progress = field(default_factory=Progress.silent)
+
+    @property
+    def config(self) -> Any:
+        """The family's own config (``settings.config``)."""
+        return self.settings.config
 
     @cached_property
     def train_images(self) -> InputImages:
@@ -54,12 +63,16 @@ class FitContext:
         return InputImages.load(self.val_files, self.preprocessing, self.skipped)
 
     def image_sources(self) -> tuple[AugmentedImages, AugmentedImages]:
-        """(training, validation) batches of the run's images, training ones augmented."""
-        s = self.settings
-        return (
-            AugmentedImages(self.train_images, s.augment, s.seed),
-            AugmentedImages(self.val_images, (), s.seed),
+        """(training, validation) batches of the run's images, training ones augmented;
+        reading them is the ``images`` stage."""
+        run = self.settings.run
+        self.progress.stage("images", len(self.fit_files) + len(self.val_files))
+        sources = (
+            AugmentedImages(self.train_images, run.augment, run.seed),
+            AugmentedImages(self.val_images, (), run.seed),
         )
+        self.progress.update(len(self.fit_files) + len(self.val_files))
+        return sources
 
     def preview(self, n: int = 4) -> torch.Tensor:
         """The first ``n`` validation images as a network batch (TensorBoard pictures)."""
@@ -82,11 +95,55 @@ def map_picture(maps: torch.Tensor) -> torch.Tensor:
     return (maps - low) / (maps.amax() - low).clamp_min(1e-12)
 
 
-def backbone_config(s: TrainSettings) -> dict:
-    """The backbone spec the settings name, as a model config dict."""
+@dataclass(frozen=True)
+class Fitter:
+    """The training side of a model family, named by its ``FamilySpec.fitter``.
+
+    Attributes:
+        build: an unfitted model from the run's settings.
+        fit: fills the model's buffers or trains its weights; returns a JSON-able summary.
+        stages: (name, rough share of the fit's time) of the progress stages ``fit``
+            reports, in order.
+    """
+
+    build: Callable[[TrainSettings], Any]
+    fit: Callable[[Any, FitContext], dict[str, Any]]
+    stages: tuple[tuple[str, float], ...]
+
+
+def backbone_config(cfg: Any) -> dict:
+    """The backbone spec a family config (``BackboneConfig``) names, as a model config dict."""
     return BackboneSpec(
-        name=s.backbone, layers=s.layers, weights=s.backbone_weights, location=s.backbone_location
+        name=cfg.backbone,
+        layers=cfg.layers,
+        weights=cfg.backbone_weights,
+        location=cfg.backbone_location,
     ).to_dict()
+
+
+def feature_model_args(s: TrainSettings) -> dict[str, Any]:
+    """Constructor arguments of every backbone-feature family (``BackboneConfig``)."""
+    cfg = s.config
+    return {
+        "backbone": backbone_config(cfg),
+        "input_size": (s.run.input_size, s.run.input_size),
+        "aggregation": cfg.aggregation,
+        "blur_sigma": cfg.blur_sigma,
+        "score_topk": cfg.score_topk,
+    }
+
+
+def pixel_model_args(s: TrainSettings) -> dict[str, Any]:
+    """Constructor arguments of every image-redrawing family (``PixelConfig``)."""
+    cfg = s.config
+    return {
+        "input_size": (s.run.input_size, s.run.input_size),
+        "base_channels": cfg.base_channels,
+        "depth": cfg.depth,
+        "latent_dim": cfg.latent_dim,
+        "blur_sigma": cfg.blur_sigma,
+        "structure_scale": cfg.structure_scale,
+    }
 
 
 def run_task(task: Task, ctx: FitContext, train: BatchSource, val: BatchSource) -> LoopResult:
@@ -100,6 +157,7 @@ def run_task(task: Task, ctx: FitContext, train: BatchSource, val: BatchSource) 
         resume=ctx.resume,
         show_progress=ctx.show_progress,
         cancel=ctx.cancel,
+        progress=ctx.progress,
     )
     result = loop.run()
     task.model.cpu()

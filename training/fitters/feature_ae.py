@@ -8,11 +8,13 @@ from typing import Any
 import torch
 
 from inspector.models.feature_ae import FeatureAEModel, near_ring_on_finest_stage
+from inspector.models.feature_ae_config import FeatureAEConfig
 from training.batches import BatchSource
 from training.fitters.context import (
     FitContext,
-    backbone_config,
+    Fitter,
     denormalise,
+    feature_model_args,
     good_part_level,
     map_picture,
     run_task,
@@ -23,19 +25,16 @@ from training.settings import TrainSettings
 
 
 def build_feature_ae(s: TrainSettings) -> FeatureAEModel:
+    cfg: FeatureAEConfig = s.config
     return FeatureAEModel(
-        backbone=backbone_config(s),
-        input_size=(s.input_size, s.input_size),
-        aggregation=s.aggregation,
-        hidden=s.hidden,
-        latent_dim=s.latent_dim,
-        kernel_size=s.kernel_size,
-        context=s.context,
+        **feature_model_args(s),
+        hidden=cfg.hidden,
+        latent_dim=cfg.latent_dim,
+        kernel_size=cfg.kernel_size,
+        context=cfg.context,
         ring_stages=(
-            near_ring_on_finest_stage(s.context, len(s.layers)) if s.fine_near_ring else None
+            near_ring_on_finest_stage(cfg.context, len(cfg.layers)) if cfg.fine_near_ring else None
         ),
-        blur_sigma=s.blur_sigma,
-        score_topk=s.score_topk,
     )
 
 
@@ -54,7 +53,8 @@ class FeatureAETask:
     def __init__(self, model: FeatureAEModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview = model, preview
         params = [p for ae in model.autoencoders for p in ae.parameters()]
-        self.optimizers = [torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=1e-5)]
+        lr = s.run.learning_rate
+        self.optimizers = [torch.optim.AdamW(params, lr=lr, weight_decay=1e-5)]
 
     def _loss(self, batch: torch.Tensor) -> torch.Tensor:
         raw, weight = split_weights(batch)
@@ -83,6 +83,7 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
     train, val = cached_feature_sources(model, ctx)
     s = ctx.settings
     result = run_task(FeatureAETask(model, s, ctx.preview()), ctx, train, val)
+    ctx.progress.stage("levels", 1)
     measure_good_levels(model, val, s)
     return {
         **result.summary(),
@@ -96,13 +97,14 @@ def fit_feature_ae(model: FeatureAEModel, ctx: FitContext) -> dict[str, Any]:
 def measure_good_levels(model: FeatureAEModel, val: BatchSource, s: TrainSettings) -> None:
     """Set the trained model's ring scales and, if the product wants parts judged against
     themselves, good parts' level, from the held-out good images' features ``val``."""
-    model.ring_scales = ring_scales(model, val, s.batch_size)
-    if s.relative_to_part:
+    batch_size = s.run.batch_size
+    model.ring_scales = ring_scales(model, val, batch_size)
+    if s.config.relative_to_part:
 
         def near_map(batch: torch.Tensor) -> torch.Tensor:
             return model.ring_map(model.standardise(split_weights(batch)[0]), 0)
 
-        model.part_level = good_part_level(model, val, s.batch_size, near_map)
+        model.part_level = good_part_level(model, val, batch_size, near_map)
 
 
 @torch.no_grad()
@@ -128,3 +130,10 @@ def ring_scales(model: FeatureAEModel, val: BatchSource, batch_size: int) -> tup
             raise ValueError(f"ring {ring} rebuilds held-out good parts exactly: no error scale")
         scales.append(scale)
     return tuple(scales)
+
+
+FITTER = Fitter(
+    build=build_feature_ae,
+    fit=fit_feature_ae,
+    stages=(("features", 3.0), ("rarity", 1.0), ("training", 20.0), ("levels", 0.5)),
+)

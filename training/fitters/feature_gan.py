@@ -22,11 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from inspector.models.feature_gan import FeatureGANModel
+from inspector.models.feature_gan_config import FeatureGANConfig
 from training.batches import CachedViews, SampledPositions
 from training.fitters.context import (
     FitContext,
-    backbone_config,
+    Fitter,
     denormalise,
+    feature_model_args,
     map_picture,
     run_task,
 )
@@ -39,15 +41,8 @@ MARGIN = 0.5  # SimpleNet's: good above +0.5, synthesised below -0.5, no reward 
 
 
 def build_feature_gan(s: TrainSettings) -> FeatureGANModel:
-    return FeatureGANModel(
-        backbone=backbone_config(s),
-        input_size=(s.input_size, s.input_size),
-        aggregation=s.aggregation,
-        hidden=s.hidden[0],
-        blur_sigma=s.blur_sigma,
-        score_topk=s.score_topk,
-        context=s.context,
-    )
+    cfg: FeatureGANConfig = s.config
+    return FeatureGANModel(**feature_model_args(s), hidden=cfg.hidden, context=cfg.context)
 
 
 def with_patch_noise(
@@ -67,15 +62,16 @@ class FeatureGANTask:
     with their rarity weights, which a good position and its noisy copy share."""
 
     def __init__(self, model: FeatureGANModel, s: TrainSettings, preview: torch.Tensor) -> None:
-        self.model, self.preview, self.noise_std = model, preview, s.noise_std
+        self.model, self.preview, self.noise_std = model, preview, s.config.noise_std
         self.monitor = RunningMeans()
+        lr = s.run.learning_rate
         self.optimizers = [
             torch.optim.AdamW(
                 [
                     # The adaptor moves slower than the critic, as in SimpleNet, so the
                     # space being judged does not run away from the judge.
-                    {"params": model.adaptor.parameters(), "lr": s.learning_rate * 0.1},
-                    {"params": model.discriminator.parameters(), "lr": s.learning_rate},
+                    {"params": model.adaptor.parameters(), "lr": lr * 0.1},
+                    {"params": model.discriminator.parameters(), "lr": lr},
                 ],
                 weight_decay=1e-5,
             )
@@ -88,8 +84,7 @@ class FeatureGANTask:
 
         With context rings ``cached`` holds ``judged_inputs`` and the noise goes on the
         patch's channels before the adaptor, which mixes patch and neighbours. Without,
-        ``cached`` holds raw features and the noise goes on the adapted features, as the
-        figures measured before rings were (benchmarks/RESULTS.md).
+        ``cached`` holds raw features and the noise goes on the adapted features.
         """
         if self.model.context:
             return self.judge_noised_before_adaptor(cached, generator)
@@ -168,6 +163,13 @@ def fit_feature_gan(model: FeatureGANModel, ctx: FitContext) -> dict[str, Any]:
         judged_inputs(model, val)
     # The discriminator judges each position alone, so with rarity weights it learns from
     # positions drawn by weight rather than whole images (see ``SampledPositions``).
-    source = SampledPositions(train) if ctx.settings.rarity_power > 0 else train
+    source = SampledPositions(train) if ctx.config.rarity_power > 0 else train
     result = run_task(FeatureGANTask(model, ctx.settings, ctx.preview()), ctx, source, val)
     return {**result.summary(), "map_shift": list(model.map_shift), "views": train.views}
+
+
+FITTER = Fitter(
+    build=build_feature_gan,
+    fit=fit_feature_gan,
+    stages=(("features", 3.0), ("rarity", 1.0), ("training", 20.0)),
+)

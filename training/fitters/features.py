@@ -36,23 +36,32 @@ def cached_feature_sources(
     """Training and validation batches of cached raw features, each position's rarity
     weight as their last channel (``training.fitters.rarity``, all 1 when off); sets the
     model's feature statistics and map shift, which every feature-trained family needs
-    before training."""
-    s = ctx.settings
+    before training. Reports the ``features`` and ``rarity`` stages."""
+    run, cfg, progress = ctx.settings.run, ctx.config, ctx.progress
     # The backbone pass is the expensive part: on the training device, cached on the CPU.
-    device = resolve_device(s.device)
+    device = resolve_device(run.device)
     model.to(device)
+    images = AugmentedImages(ctx.train_images, run.augment, run.seed)
+    val_images = AugmentedImages(ctx.val_images, (), run.seed)
+    progress.stage("features", cfg.cached_views * len(images) + len(val_images))
+    done = 0
 
     def features(batch: torch.Tensor) -> torch.Tensor:
-        return model.aggregate(batch.to(device)).cpu()
+        nonlocal done
+        out = model.aggregate(batch.to(device)).cpu()
+        done += len(batch)
+        progress.update(done)
+        return out
 
-    images = AugmentedImages(ctx.train_images, s.augment, s.seed)
-    train = CachedViews(images, features, s.cached_views, s.batch_size, s.seed)
-    val_images = AugmentedImages(ctx.val_images, (), s.seed)
-    val = CachedViews(val_images, features, 1, s.batch_size, s.seed)
+    train = CachedViews(images, features, cfg.cached_views, run.batch_size, run.seed)
+    val = CachedViews(val_images, features, 1, run.batch_size, run.seed)
     model.cpu()
     set_statistics(model, train.data[0])  # view 0: the training images as they are
     model.map_shift = receptive_field_shift(model)
-    weights = rarity_weights(model, train.data, val.data, s.rarity_groups, s.rarity_power, s.seed)
+    progress.stage("rarity", 1)
+    weights = rarity_weights(
+        model, train.data, val.data, cfg.rarity_groups, cfg.rarity_power, run.seed
+    )
     train.attach_weights(weights[0])
     val.attach_weights(weights[1])
     return train, val

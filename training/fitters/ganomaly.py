@@ -16,8 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from inspector.models.ganomaly import GANomalyModel
+from inspector.models.ganomaly_config import GANomalyConfig
 from training.batches import BatchSource
-from training.fitters.context import FitContext, good_part_level, map_picture, run_task
+from training.fitters.context import (
+    FitContext,
+    Fitter,
+    good_part_level,
+    map_picture,
+    pixel_model_args,
+    run_task,
+)
 from training.loop import RunningMeans
 from training.settings import TrainSettings
 
@@ -26,15 +34,8 @@ W_ADV, W_CON, W_ENC = 1.0, 50.0, 1.0
 
 
 def build_ganomaly(s: TrainSettings) -> GANomalyModel:
-    return GANomalyModel(
-        input_size=(s.input_size, s.input_size),
-        base_channels=s.base_channels,
-        depth=s.depth,
-        latent_dim=s.latent_dim,
-        blur_sigma=s.blur_sigma,
-        structure_scale=s.structure_scale,
-        latent_weight=s.latent_weight,
-    )
+    cfg: GANomalyConfig = s.config
+    return GANomalyModel(**pixel_model_args(s), latent_weight=cfg.latent_weight)
 
 
 class GANomalyTask:
@@ -42,10 +43,10 @@ class GANomalyTask:
 
     def __init__(self, model: GANomalyModel, s: TrainSettings, preview: torch.Tensor) -> None:
         self.model, self.preview = model, preview
-        betas = (0.5, 0.999)
+        betas, lr = (0.5, 0.999), s.run.learning_rate
         self.optimizers = [
-            torch.optim.Adam(model.critic.parameters(), lr=s.learning_rate, betas=betas),
-            torch.optim.Adam(model.generator.parameters(), lr=s.learning_rate, betas=betas),
+            torch.optim.Adam(model.critic.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(model.generator.parameters(), lr=lr, betas=betas),
         ]
         self.monitor = RunningMeans()
 
@@ -120,14 +121,23 @@ def fit_ganomaly(model: GANomalyModel, ctx: FitContext) -> dict[str, Any]:
     train, val = ctx.image_sources()
     s = ctx.settings
     result = run_task(GANomalyTask(model, s, ctx.preview()), ctx, train, val)
-    if s.relative_to_part:  # first: the map cue's scale is measured on the relative cue
+    ctx.progress.stage("levels", 1)
+    batch_size = s.run.batch_size
+    if s.config.relative_to_part:  # first: the map cue's scale is measured on the relative cue
         model.part_level = good_part_level(
-            model, val, s.batch_size, lambda batch: model.cues(batch)[0]
+            model, val, batch_size, lambda batch: model.cues(batch)[0]
         )
-    set_cue_scales(model, val, s.batch_size)
+    set_cue_scales(model, val, batch_size)
     return {
         **result.summary(),
         "map_scale": model.map_scale,
         "latent_scale": model.latent_scale,
         "part_level": model.part_level,
     }
+
+
+FITTER = Fitter(
+    build=build_ganomaly,
+    fit=fit_ganomaly,
+    stages=(("images", 1.0), ("training", 20.0), ("levels", 0.5)),
+)
