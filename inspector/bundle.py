@@ -321,9 +321,19 @@ def _write_bundle(
     import timm
     import torch
 
+    # The input size is stored once (preprocessing) and read back into the model config, so
+    # the id is computed on the config as it will be loaded.
+    size = list(meta.preprocessing.input_size)
+    if list(meta.model_config.get("input_size", size)) != size:
+        raise ValueError(
+            f"model input size {list(meta.model_config['input_size'])} differs from the "
+            f"preprocessing's {size}"
+        )
+    config = {**meta.model_config, "input_size": size}
     meta = replace(
         meta,
-        model_id=compute_model_id(digest, meta.family, meta.model_config),
+        model_config=config,
+        model_id=compute_model_id(digest, meta.family, config),
         weights_sha256=digest,
         created=meta.created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         software={

@@ -158,8 +158,8 @@ def _train(args: argparse.Namespace, emit: Emit | None) -> int:
     from training.loop import TrainingCancelled
     from training.train import stage_plan, train
 
-    claim_output(args.out, args.device)  # one writer per bundle; no GPU means no GPU
     settings = settings_from_args(args)
+    claim_output(args.out, settings.run.device)  # one writer per bundle; no GPU means no GPU
     plan = stage_plan(settings, export=args.export == "onnx")
     if args.test:
         plan += EVALUATION_STAGES

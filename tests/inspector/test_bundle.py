@@ -109,6 +109,11 @@ def test_bad_bundles_give_clear_errors(bundle: Path, damage, message: str) -> No
     assert str(bundle) in str(info.value)
 
 
+def loaded_config(d: dict) -> dict:
+    """The model config as a bundle of schema 2 is loaded: its input size from preprocessing."""
+    return {**d["model"]["config"], "input_size": d["preprocessing"]["input_size"]}
+
+
 def test_weights_rewritten_with_matching_hash_but_garbage(bundle: Path) -> None:
     import hashlib
 
@@ -118,7 +123,7 @@ def test_weights_rewritten_with_matching_hash_but_garbage(bundle: Path) -> None:
 
     def rehash(d: dict) -> None:  # as a forger would: weights hash and model id agree
         d["weights"]["sha256"] = digest
-        d["model_id"] = compute_model_id(digest, d["model"]["family"], d["model"]["config"])
+        d["model_id"] = compute_model_id(digest, d["model"]["family"], loaded_config(d))
 
     _edit_json(bundle, rehash)
     with pytest.raises(BundleError, match="unreadable weights"):
@@ -161,7 +166,7 @@ def test_a_model_that_returns_nan_never_passes_a_part(bundle: Path, sample_produ
 
     def rehash(d: dict) -> None:
         d["weights"]["sha256"] = digest
-        d["model_id"] = compute_model_id(digest, d["model"]["family"], d["model"]["config"])
+        d["model_id"] = compute_model_id(digest, d["model"]["family"], loaded_config(d))
 
     _edit_json(bundle, rehash)
     insp = Inspector.load(bundle, backend="torch")
