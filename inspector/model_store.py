@@ -89,8 +89,8 @@ class BundleSummary:
             backbone=backbone if isinstance(backbone, str) else "",
             data=str(meta.training.get("data", "")),
             images=images if isinstance(images, int) else None,
-            image_auroc=_number(meta.evaluation.get("image_auroc")),
-            pixel_auroc=_number(meta.evaluation.get("pixel_auroc")),
+            image_auroc=finite_number(meta.evaluation.get("image_auroc")),
+            pixel_auroc=finite_number(meta.evaluation.get("pixel_auroc")),
             threshold=meta.thresholds.image,
         )
 
@@ -166,7 +166,7 @@ class ModelStore:
             raise ModelStoreError(f"{source}: cannot promote a directory holding the store")
         with self._lock:
             history = self._load()
-            number = self._next_number(history)
+            number = self._nextfinite_number(history)
             final = self._versions / f"v{number:04d}-{_safe_name(meta.model_id)}"
             tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self._versions))
             try:
@@ -281,7 +281,7 @@ class ModelStore:
             **fields,
         )
 
-    def _next_number(self, history: dict[str, Any]) -> int:
+    def _nextfinite_number(self, history: dict[str, Any]) -> int:
         # Directories count too: one left by a crash before the history update keeps its number.
         numbers = [e["number"] for e in history["versions"]]
         for child in self._versions.iterdir():
@@ -360,7 +360,8 @@ def _verify(directory: Path, named: Path) -> BundleMeta:
     return verify_weights(directory, named)
 
 
-def _number(x: object) -> float | None:
+def finite_number(x: object) -> float | None:
+    """``x`` as a float if it is a finite number (not a bool), else None."""
     if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
         return None
     return float(x)
