@@ -97,6 +97,12 @@ class ComparisonTable(QTableWidget):
                 return row
         return -1
 
+    def text(self, key: str, column: int) -> str:
+        """The text shown for ``key`` in ``column`` ("" if the row is not shown)."""
+        row = self.row_of(key)
+        item = self.item(row, column) if row >= 0 else None
+        return item.text() if item is not None else ""
+
     def change_of(self, key: str) -> Change | None:
         """How the candidate compares on ``key`` as the colours say it (None: not shown or
         not coloured)."""
