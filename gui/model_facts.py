@@ -54,14 +54,14 @@ METRICS = (
     Metric("pixel_auroc", "Pixel AUROC (test set)", HIGHER, num, what="labelled test folder"),
     Metric(
         "test_false_reject_rate",
-        "False rejects, good test parts",
+        "False rejects, test set (good parts)",
         LOWER,
         pct,
         what="good parts of the test folder failed at each model's own threshold",
     ),
     Metric(
         "miss_rate",
-        "Missed defects, test parts",
+        "Missed defects, test set",
         LOWER,
         pct,
         what="defective parts of the test folder passed",
@@ -76,7 +76,7 @@ METRICS = (
     ),
     Metric(
         "calibration_false_reject_rate",
-        "False-reject rate at the calibrated threshold",
+        "False rejects at calibration (held-out good)",
         LOWER,
         pct,
         what="held-out good images of each model's own training data",
@@ -90,7 +90,7 @@ METRICS = (
         "Latency (ms per image)",
         LOWER,
         lambda x: f"{x:.1f}",
-        rel_tol=0.1,  # two runs of one model on a busy PC differ by this much
+        rel_tol=0.25,  # two runs of one model on a busy PC differ by this much
         what="mean time per test image measured by the evaluation (needs a test folder)",
     ),
 )

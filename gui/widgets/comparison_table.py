@@ -33,6 +33,7 @@ class ComparisonTable(QTableWidget):
         super().__init__(0, 4, parent)
         self.setHorizontalHeaderLabels(["", "Current model", "New model", "Change"])
         self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -60,7 +61,6 @@ class ComparisonTable(QTableWidget):
             shown_a = "–" if a is None else m.show(a)
             shown_b = "–" if b is None else m.show(b)
             self._add(m.key, m.label, shown_a, shown_b, words.strip(), change, m.what)
-        self.resizeRowsToContents()
         height = self.horizontalHeader().height() + 2 * self.frameWidth()
         height += sum(self.rowHeight(r) for r in range(self.rowCount()))
         self.setFixedHeight(height)  # every row visible, no scroll bar inside the tab
