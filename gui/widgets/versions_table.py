@@ -49,7 +49,10 @@ def derived_note(version: ModelVersion, previous: ModelVersion | None) -> str:
         parts.append(f"{p.family} -> {s.family}")
     if s.image_auroc is not None and p.image_auroc is not None:
         delta = 100 * (s.image_auroc - p.image_auroc)
-        parts.append(f"{delta:+.1f} pt AUROC vs v{previous.number}")
+        if round(delta, 1) == 0:
+            parts.append(f"same AUROC as v{previous.number}")
+        else:
+            parts.append(f"{delta:+.1f} pt AUROC vs v{previous.number}")
     return ", ".join(parts)
 
 

@@ -68,9 +68,8 @@ def test_versions_table_after_promotions(qtbot, tmp_path: Path, two_models: list
     assert new["threshold"] == f"{m2.thresholds.image:.4g}"
     assert (new["promoted by"], old["promoted by"]) == ("admin", "engineer")
     delta = 100 * (e2["image_auroc"] - e1["image_auroc"])
-    assert new["note"] == (
-        f"retrained on {m2.training['fit_images']} images, {delta:+.1f} pt AUROC vs v1"
-    )
+    change = "same AUROC as v1" if round(delta, 1) == 0 else f"{delta:+.1f} pt AUROC vs v1"
+    assert new["note"] == f"retrained on {m2.training['fit_images']} images, {change}"
     assert old["note"] == f"first version, trained on {m1.training['fit_images']} images"
     assert len(new["promoted (UTC)"]) == 16  # 2026-12-07 08:30
     # A note the engineer wrote wins over the derived one.
@@ -134,3 +133,32 @@ def test_the_window_promotes_with_the_role_at_the_station(
     win.model_panel.promote(str(two_models[0]))
     win.model_panel.rollback_button.click()  # the window carries the request out
     assert _current(win.model_panel) == 1
+
+
+def test_derived_note_says_what_changed() -> None:
+    from gui.widgets.versions_table import derived_note
+    from inspector.model_store import BundleSummary, ModelVersion
+
+    def version(n: int, model_id: str, **summary: object) -> ModelVersion:
+        return ModelVersion(
+            n,
+            model_id,
+            Path(f"v{n}"),
+            "2026-01-01T00:00:00+00:00",
+            "",
+            "",
+            "operator",
+            BundleSummary(**summary),  # type: ignore[arg-type]
+        )
+
+    v3 = version(3, "a", family="cnn-cluster", images=200, image_auroc=0.950, threshold=2.0)
+    v4 = version(4, "b", family="feature-ae", images=243, image_auroc=0.962, threshold=3.0)
+    assert (
+        derived_note(v4, v3)
+        == "retrained on 243 images, cnn-cluster -> feature-ae, +1.2 pt AUROC vs v3"
+    )
+    assert derived_note(v3, None) == "first version, trained on 200 images"
+    same = version(5, "b", family="feature-ae", images=243, threshold=3.5)
+    assert derived_note(same, v4) == "same model as v4, threshold 3 -> 3.5"
+    unevaluated = version(6, "c", family="feature-ae", images=12)
+    assert derived_note(unevaluated, same) == "retrained on 12 images"
