@@ -143,7 +143,12 @@ class MainWindow(QMainWindow):
         live.counters_reset_requested.connect(state.reset_counters)
         self.model_panel.open_requested.connect(state.request_model)
         self.model_panel.version_activated.connect(state.request_model)
-        self.retrain.promote_requested.connect(self.model_panel.promote)
+        # Promote, roll back and activate arrive as requests; the window carries them out.
+        self.retrain.promote_requested.connect(
+            lambda bundle, note: self.model_panel.promote(bundle, note, by=self.state.role)
+        )
+        self.model_panel.rollback_requested.connect(self.model_panel.roll_back)
+        self.model_panel.activate_requested.connect(self.model_panel.activate)
         self.retrain.progress_text.connect(live.show_preparing)
         self.retrain.capture_requested.connect(self.capture_good)
         self.retrain.collect_changed.connect(self._collect_changed)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,62 @@ _ENTRY_FIELDS = {
     "note": str,
     "source": str,
 }
+# Added after the first stores were written: an entry may lack them (defaults apply).
+_OPTIONAL_FIELDS = {"promoted_by": str}
+DEFAULT_PROMOTER = "operator"
 _NUMBERED_DIR = re.compile(r"v(\d+)-")
 
 
 class ModelStoreError(Exception):
     """The history file is unreadable, or the requested change of version is impossible."""
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """What a version's table row shows of its bundle, read from its ``bundle.json``.
+
+    Attributes:
+        family: the model family ("" when the bundle cannot be read).
+        backbone: the backbone's name, "" for a family without one.
+        data: the folder the model was trained on.
+        images: good images it was fitted on, None when not recorded.
+        image_auroc: image AUROC on a labelled test set, None unless evaluated.
+        pixel_auroc: pixel AUROC on that set, None unless evaluated.
+        threshold: the image threshold the bundle holds now.
+    """
+
+    family: str = ""
+    backbone: str = ""
+    data: str = ""
+    images: int | None = None
+    image_auroc: float | None = None
+    pixel_auroc: float | None = None
+    threshold: float | None = None
+
+    @classmethod
+    def of(cls, meta: BundleMeta) -> BundleSummary:
+        backbone = meta.model_config.get("backbone")
+        if isinstance(backbone, dict):
+            backbone = backbone.get("name", "")
+        images = meta.training.get("fit_images")
+        return cls(
+            family=meta.family,
+            backbone=backbone if isinstance(backbone, str) else "",
+            data=str(meta.training.get("data", "")),
+            images=images if isinstance(images, int) else None,
+            image_auroc=finite_number(meta.evaluation.get("image_auroc")),
+            pixel_auroc=finite_number(meta.evaluation.get("pixel_auroc")),
+            threshold=meta.thresholds.image,
+        )
+
+    @classmethod
+    def read(cls, directory: str | Path) -> BundleSummary:
+        """The summary of the bundle in ``directory``; an empty one if it cannot be read
+        (a damaged version is still listed, so that it can be seen and replaced)."""
+        try:
+            return cls.of(read_meta(directory))
+        except BundleError:
+            return cls()
 
 
 @dataclass(frozen=True)
@@ -63,6 +115,9 @@ class ModelVersion:
         promoted_at: when it was promoted, ISO 8601 in UTC.
         note: what the engineer wrote when promoting it.
         source: the directory it was promoted from.
+        promoted_by: the role that promoted it (stores written before this was recorded:
+            ``DEFAULT_PROMOTER``).
+        summary: family, training data, metrics and threshold of its bundle.
     """
 
     number: int
@@ -71,6 +126,8 @@ class ModelVersion:
     promoted_at: str
     note: str
     source: str
+    promoted_by: str = DEFAULT_PROMOTER
+    summary: BundleSummary = field(default_factory=BundleSummary)
 
 
 class ModelStore:
@@ -89,8 +146,15 @@ class ModelStore:
         self._versions.mkdir(parents=True, exist_ok=True)
         self._load()  # a corrupt history fails at start-up, not at the moment of a rollback
 
-    def promote(self, bundle_dir: str | Path, note: str = "") -> ModelVersion:
+    def promote(
+        self, bundle_dir: str | Path, note: str = "", promoted_by: str = DEFAULT_PROMOTER
+    ) -> ModelVersion:
         """Copy the bundle in as a new version and make it current.
+
+        Args:
+            bundle_dir: the bundle to promote.
+            note: what the person promoting it wrote ("" for none).
+            promoted_by: the role of the person promoting it.
 
         Raises:
             BundleError: ``bundle_dir`` is not a valid bundle, or its weights are missing or do
@@ -102,7 +166,7 @@ class ModelStore:
             raise ModelStoreError(f"{source}: cannot promote a directory holding the store")
         with self._lock:
             history = self._load()
-            number = self._next_number(history)
+            number = self._nextfinite_number(history)
             final = self._versions / f"v{number:04d}-{_safe_name(meta.model_id)}"
             tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self._versions))
             try:
@@ -124,6 +188,7 @@ class ModelStore:
                 "promoted_at": _now(),
                 "note": str(note),
                 "source": str(source),
+                "promoted_by": str(promoted_by) or DEFAULT_PROMOTER,
             }
             history["versions"].append(entry)
             self._make_current(history, number, "promote")
@@ -208,9 +273,15 @@ class ModelStore:
 
     def _version(self, entry: dict[str, Any]) -> ModelVersion:
         fields = {k: entry[k] for k in _ENTRY_FIELDS if k != "dir"}
-        return ModelVersion(path=self._versions / entry["dir"], **fields)
+        path = self._versions / entry["dir"]
+        return ModelVersion(
+            path=path,
+            promoted_by=entry.get("promoted_by") or DEFAULT_PROMOTER,
+            summary=BundleSummary.read(path),
+            **fields,
+        )
 
-    def _next_number(self, history: dict[str, Any]) -> int:
+    def _nextfinite_number(self, history: dict[str, Any]) -> int:
         # Directories count too: one left by a crash before the history update keeps its number.
         numbers = [e["number"] for e in history["versions"]]
         for child in self._versions.iterdir():
@@ -249,6 +320,9 @@ class ModelStore:
                 not isinstance(e.get(k), t) for k, t in _ENTRY_FIELDS.items()
             ):
                 raise self._corrupt(f"malformed version entry {e!r}")
+            for k, t in _OPTIONAL_FIELDS.items():
+                if k in e and not isinstance(e[k], t):
+                    raise self._corrupt(f"version {e['number']}: {k!r} must be a {t.__name__}")
             if Path(e["dir"]).name != e["dir"] or e["dir"] in ("", ".", ".."):
                 raise self._corrupt(f"version directory {e['dir']!r} is not a plain name")
         numbers = [e["number"] for e in entries]
@@ -284,6 +358,13 @@ class ModelStore:
 def _verify(directory: Path, named: Path) -> BundleMeta:
     """Validate a bundle's metadata and weights hash; errors name ``named``."""
     return verify_weights(directory, named)
+
+
+def finite_number(x: object) -> float | None:
+    """``x`` as a float if it is a finite number (not a bool), else None."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return None
+    return float(x)
 
 
 def _safe_name(model_id: str) -> str:

@@ -1,4 +1,7 @@
-"""The loaded model (id, calibration, evaluation) and the promoted versions with rollback."""
+"""The loaded model (id, calibration, evaluation) and the promoted versions with rollback.
+
+The buttons only ask (``rollback_requested``, ``activate_requested``); the window decides
+who may and calls ``promote``, ``roll_back`` or ``activate``."""
 
 from __future__ import annotations
 
@@ -8,13 +11,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from inspector.model_store import ModelStore, ModelStoreError, ModelVersion
+from gui.widgets.versions_table import VersionsTable
+from inspector.model_store import DEFAULT_PROMOTER, ModelStore, ModelStoreError, ModelVersion
 from station.events import LoadedModel
 
 
@@ -52,9 +54,13 @@ def describe_model(model: LoadedModel) -> str:
 
 
 class ModelPanel(QWidget):
-    """Signals: open_requested(path) for a bundle folder; version_activated(path)."""
+    """Signals: open_requested(path) for a bundle folder; rollback_requested() and
+    activate_requested(version) from the buttons; version_activated(path) once the store's
+    current version changed."""
 
     open_requested = Signal(str)
+    rollback_requested = Signal()
+    activate_requested = Signal(int)
     version_activated = Signal(str)
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None) -> None:
@@ -63,15 +69,12 @@ class ModelPanel(QWidget):
         self.info = QLabel("no model loaded")
         self.info.setWordWrap(True)
         open_button = QPushButton("Open model folder…")
-        self.activate = QPushButton("Use selected version")
-        self.rollback = QPushButton("Roll back to previous")
+        self.activate_button = QPushButton("Use selected version")
+        self.rollback_button = QPushButton("Roll back to previous")
         self.message = QLabel("")
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["version", "model id", "promoted (UTC)", "note", ""])
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table = VersionsTable()
         buttons = QHBoxLayout()
-        for w in (open_button, self.activate, self.rollback):
+        for w in (open_button, self.activate_button, self.rollback_button):
             buttons.addWidget(w)
         buttons.addStretch(1)
         lay = QVBoxLayout(self)
@@ -81,8 +84,8 @@ class ModelPanel(QWidget):
         lay.addWidget(QLabel("Promoted versions (newest first)"))
         lay.addWidget(self.table, 1)
         open_button.clicked.connect(self._open)
-        self.activate.clicked.connect(self._activate_selected)
-        self.rollback.clicked.connect(self.roll_back)
+        self.activate_button.clicked.connect(self._activate_selected)
+        self.rollback_button.clicked.connect(self.rollback_requested)
         self.refresh()
 
     def show_model(self, model: LoadedModel) -> None:
@@ -99,19 +102,23 @@ class ModelPanel(QWidget):
         except ModelStoreError as exc:
             self.message.setText(str(exc))
             return []
-        self.table.setRowCount(len(versions))
-        for i, v in enumerate(versions):
-            mark = "current" if current and v.number == current.number else ""
-            for j, text in enumerate([str(v.number), v.model_id, v.promoted_at, v.note, mark]):
-                self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        self.table.show_versions(versions, current.number if current else None)
         older = current is not None and any(v.number < current.number for v in versions)
-        self.rollback.setEnabled(older)
+        self.rollback_button.setEnabled(older)
         return versions
 
-    def promote(self, bundle: str, note: str) -> ModelVersion | None:
+    def promote(
+        self, bundle: str, note: str = "", by: str = DEFAULT_PROMOTER
+    ) -> ModelVersion | None:
+        """Add ``bundle`` as the newest version and make it current.
+
+        Args:
+            bundle: the candidate bundle folder.
+            note: what the person wrote ("" lets the table derive one).
+            by: the role of the person promoting it.
+        """
         try:
-            version = self.store.promote(bundle, note)
+            version = self.store.promote(bundle, note, promoted_by=by)
         except Exception as exc:  # a bad candidate must not disturb the running model
             self.message.setText(f"promotion failed: {exc}")
             return None
@@ -121,14 +128,17 @@ class ModelPanel(QWidget):
         return version
 
     def roll_back(self) -> None:
+        """Make the version before the current one current."""
         self._switch(lambda: self.store.rollback())
 
+    def activate(self, number: int) -> None:
+        """Make version ``number`` current."""
+        self._switch(lambda: self.store.activate(number))
+
     def _activate_selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        cell = self.table.item(rows[0].row(), 0) if rows else None
-        if cell is not None:
-            number = int(cell.text())
-            self._switch(lambda: self.store.activate(number))
+        number = self.table.selected_number()
+        if number is not None:
+            self.activate_requested.emit(number)
 
     def _switch(self, action) -> None:  # noqa: ANN001
         try:

@@ -1,5 +1,6 @@
 """Retraining at the station: collect good images, train in the background, compare with the
-current model on the same images, then promote (see the versions panel for rollback)."""
+current model on the same images side by side, then ask for promotion (the versions panel
+promotes and rolls back)."""
 
 from __future__ import annotations
 
@@ -24,27 +25,26 @@ from PySide6.QtWidgets import (
 )
 
 from gui.jobs import Job, Progress, describe
+from gui.model_facts import facts
 from gui.run_dirs import new_run_dir
-from inspector.bundle import BundleError, read_meta
+from gui.widgets.comparison_table import ComparisonTable
+from inspector.bundle import BundleError, BundleMeta, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
 
 BAR_STEPS = 1000
 PRESET_PREFIX = "preset:"  # the chooser's data for a preset entry, before the preset's name
-
-
-def _pct(x: object) -> str:
-    return "–" if not isinstance(x, int | float) else f"{100 * x:.1f} %"
-
-
-def _num(x: object) -> str:
-    return "–" if not isinstance(x, int | float) else f"{x:.3f}"
+IDENTICAL = (
+    "Identical to the current model (same model id {model_id}): the same images and "
+    "settings give the same model. Promoting it would only add a duplicate version."
+)
+NO_TEST_HINT = "Give a labelled test folder to compare AUROC, missed defects and latency."
 
 
 class RetrainPanel(QWidget):
     """Signals: capture_requested(folder), collect_changed(every_n, folder),
-    promote_requested(candidate, note), progress_text(line) while a run goes, and
-    trained(candidate) once a model is trained and compared."""
+    promote_requested(candidate, note) (note "" when none was written), progress_text(line)
+    while a run goes, and trained(candidate) once a model is trained and compared."""
 
     capture_requested = Signal(str)
     collect_changed = Signal(int, str)
@@ -98,12 +98,22 @@ class RetrainPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.promote_button = QPushButton("Promote to production")
         self.promote_button.setEnabled(False)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("note for the versions table (optional)")
         self.stage = QLabel("")
         self.bar = QProgressBar()
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setFormat("%p %")
         self.result = QLabel("")
         self.result.setWordWrap(True)
+        self.identical = QLabel("")
+        self.identical.setWordWrap(True)
+        self.identical.setStyleSheet("color: #8a5a00; font-weight: bold")
+        self.identical.hide()
+        self.comparison = ComparisonTable()
+        self.comparison.hide()
+        self.hint = QLabel("")
+        self.identical_id = ""  # the candidate's id when it equals the current model's
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
@@ -123,11 +133,15 @@ class RetrainPanel(QWidget):
         grid.addWidget(self.train_button, 4, 1)
         grid.addWidget(self.cancel_button, 4, 2)
         grid.addWidget(self.promote_button, 4, 3)
+        grid.addWidget(self.note, 5, 1, 1, 3)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
         lay.addWidget(self.stage)
         lay.addWidget(self.bar)
         lay.addWidget(self.result)
+        lay.addWidget(self.identical)
+        lay.addWidget(self.comparison)
+        lay.addWidget(self.hint)
         lay.addWidget(self.log, 1)
         browse.clicked.connect(lambda: self._pick(self.data))
         test_browse.clicked.connect(lambda: self._pick(self.test))
@@ -196,6 +210,9 @@ class RetrainPanel(QWidget):
             args += ["--test", self.test.text().strip()]
         self.promote_button.setEnabled(False)
         self.result.setText("")
+        self.identical.hide()
+        self.comparison.hide()
+        self.hint.setText("")
         self.bar.setValue(0)
         self._run(args, self._trained, progress=True)
 
@@ -255,20 +272,11 @@ class RetrainPanel(QWidget):
             self._idle()
             return
         cal = meta.calibration
-        text = [
-            f"<b>New model {meta.model_id}</b>: {meta.training.get('fit_images')} good images"
-            + (
-                f", calibrated on {cal.images} held-out good images: false-reject "
-                f"rate {_pct(cal.false_reject_rate)} at threshold {cal.image_threshold:.4g} "
-                f"(target {_pct(cal.target_false_reject_rate)})."
-                if cal is not None
-                else "."
-            )
-        ]
-        ev = meta.evaluation
-        if ev:
-            text.append(_evaluation_line("New model on the test set", ev))
-        self.result.setText("<br>".join(text))
+        self.result.setText(
+            f"<b>New model {meta.model_id}</b> ({meta.family}): fitted on "
+            f"{meta.training.get('fit_images')} good images"
+            + (f", calibrated on {cal.images} held-out good images." if cal else ".")
+        )
         self.stage.setText("trained; comparing with the current model …")
         self.bar.setValue(BAR_STEPS)
         self.progress_text.emit("trained; comparing with the current model …")
@@ -302,22 +310,13 @@ class RetrainPanel(QWidget):
         self._run(args, self._compared)
 
     def _compared(self, _code: int) -> None:
-        lines = [self.result.text()]
-        d = self.compare_dir
+        d, current, collected = self.compare_dir, None, None
         if d is not None and (d / "evaluation.json").is_file():
-            ev = json.loads((d / "evaluation.json").read_text())
-            lines.append(_evaluation_line("Current model on the same test set", ev))
+            current = _json(d / "evaluation.json")
         elif d is not None and (d / "results.json").is_file():
-            summary = json.loads((d / "results.json").read_text()).get("summary", {})
-            judged = (summary.get("pass") or 0) + (summary.get("fail") or 0)
-            rate = (summary.get("fail") or 0) / judged if judged else None
-            lines.append(
-                f"Current model on the same good images: rejects {summary.get('fail')} of "
-                f"{judged} ({_pct(rate)}; these images are all good, so every reject is false)."
-            )
-        self.result.setText("<br>".join(x for x in lines if x))
-        self.stage.setText("ready to promote" if self.candidate else "")
-        self.promote_button.setEnabled(self.candidate is not None)
+            collected = (_json(d / "results.json") or {}).get("summary")
+        if self.candidate is not None:
+            self.show_comparison(self.candidate, current, collected)
         self._idle()
         if self.candidate is None:
             return
@@ -326,22 +325,64 @@ class RetrainPanel(QWidget):
             note, self._auto_promote = self._auto_promote, ""
             self._promote(note)
 
+    def show_comparison(
+        self,
+        candidate: Path,
+        current_evaluation: dict | None = None,
+        collected: dict | None = None,
+    ) -> None:
+        """Show ``candidate`` beside the current model and offer to promote it, unless it is
+        the current model itself.
+
+        Args:
+            candidate: the trained bundle (its ``evaluation.json``, written when trained with
+                a test folder, gives its test-set figures).
+            current_evaluation: ``inspector evaluate`` JSON of the current model on the same
+                test folder.
+            collected: ``inspector inspect``'s summary of the current model on the good
+                images the candidate was trained on.
+        """
+        self.candidate = candidate
+        new_meta = read_meta(candidate)
+        evaluation = candidate / "evaluation.json"
+        new = facts(new_meta, _json(evaluation) if evaluation.is_file() else new_meta.evaluation)
+        old_meta = _meta_or_none(self.current_model)
+        old = facts(old_meta, current_evaluation, collected) if old_meta else None
+        self.comparison.show_models(old, new)
+        self.comparison.show()
+        self.hint.setText("" if new.get("image_auroc") is not None else NO_TEST_HINT)
+        same = old_meta is not None and old_meta.model_id == new_meta.model_id
+        self.identical_id = new_meta.model_id if same else ""
+        self.identical.setText(IDENTICAL.format(model_id=new_meta.model_id) if same else "")
+        self.identical.setVisible(same)
+        self.promote_button.setEnabled(not same)
+        self.promote_button.setToolTip("identical to the current model" if same else "")
+        self.stage.setText("identical to the current model" if same else "ready to promote")
+
     def _promote(self, note: str = "") -> None:
-        if self.candidate is not None:
-            note = note or f"retrained on {self.refresh_count()} images from {self.data.text()}"
-            self.promote_requested.emit(str(self.candidate), note)
+        if self.candidate is not None and not self.identical_id:
+            self.promote_requested.emit(str(self.candidate), note or self.note.text().strip())
             # Promoted once: offering it again would store the same model as a new version.
             self.promote_button.setEnabled(False)
             self.stage.setText("promoted")
+            self.note.clear()
 
     def stop(self) -> None:
         if self.job is not None:
             self.job.stop()
 
 
-def _evaluation_line(title: str, ev: dict) -> str:
-    return (
-        f"{title}: image AUROC {_num(ev.get('image_auroc'))}, pixel AUROC "
-        f"{_num(ev.get('pixel_auroc'))}, F1 {_num(ev.get('f1'))}, false rejects "
-        f"{_pct(ev.get('false_reject_rate'))}, misses {_pct(ev.get('miss_rate'))}"
-    )
+def _json(path: Path) -> dict | None:
+    """A JSON object from a file a run wrote; None if it is missing or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _meta_or_none(path: str) -> BundleMeta | None:
+    try:
+        return read_meta(path) if path else None
+    except BundleError:
+        return None

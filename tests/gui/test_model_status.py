@@ -22,6 +22,8 @@ def test_a_failed_load_says_which_model_is_still_judging(qtbot, window, tmp_path
 def test_save_to_model_refreshes_the_model_tab(qtbot, window) -> None:
     win = window
     qtbot.waitUntil(lambda: win.state.model is not None, timeout=30_000)
+    # The tab hears of the model through a queued signal, a moment after the state has it.
+    qtbot.waitUntil(lambda: "image threshold" in win.model_panel.info.text(), timeout=30_000)
     calibrated = win.state.model.calibrated_threshold
     assert f"image threshold {calibrated:.4g} (calibrated" in win.model_panel.info.text()
     win.live.threshold.set_threshold(calibrated * 1.5)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from gui.widgets.comparison_table import CANDIDATE, CURRENT
 from inspector.bundle import read_meta
 
 
@@ -54,8 +55,9 @@ def test_retrain_compare_promote_and_roll_back(qtbot, window, sample_product: Pa
     qtbot.waitUntil(lambda: stages == ["done"], timeout=240_000)
     candidate = panel.candidate
     assert read_meta(candidate).training["fit_images"] >= 9
-    text = panel.result.text()
-    assert "held-out good images" in text and "Current model on the same good images" in text
+    assert "held-out good images" in panel.result.text()
+    rejects = panel.comparison.text("collected_false_reject_rate", CURRENT)
+    assert rejects.endswith(" %"), rejects  # the current model on the same good images
     compared = candidate.with_name(candidate.name + "_current") / "results.json"
     assert json.loads(compared.read_text())["summary"]["total"] == 12
     assert panel.promote_button.isEnabled()
@@ -94,9 +96,9 @@ def test_retrain_with_a_labelled_test_set_compares_evaluations(
     panel.trained.connect(lambda _candidate: done.append(True))
     panel.start_training()
     qtbot.waitUntil(lambda: bool(done), timeout=240_000)
-    text = panel.result.text()
-    assert re.search(r"New model on the test set: image AUROC [01]\.\d{3}", text), text
-    assert re.search(r"Current model on the same test set: image AUROC [01]\.\d{3}", text), text
+    for column in (CURRENT, CANDIDATE):  # both models on the same test set
+        auroc = panel.comparison.text("image_auroc", column)
+        assert re.fullmatch(r"[01]\.\d{3}", auroc), auroc
     assert read_meta(panel.candidate).evaluation["image_auroc"] > 0.9
 
 

@@ -289,3 +289,47 @@ def test_import_does_not_load_torch() -> None:
     code = "import sys, inspector.model_store; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_promoted_by_and_bundle_summary_are_kept(
+    store: ModelStore, make_bundle: MakeBundle
+) -> None:
+    v = store.promote(make_bundle("a"), promoted_by="engineer")
+    assert v.promoted_by == "engineer"
+    assert (v.summary.family, v.summary.threshold) == ("cnn-cluster", 1.0)
+    assert v.summary.image_auroc is None  # never evaluated
+    again = ModelStore(store.root).current()
+    assert again is not None and again.promoted_by == "engineer" and again.summary == v.summary
+    assert store.promote(make_bundle("b")).promoted_by == "operator"
+
+
+def test_a_store_written_before_promoted_by_still_loads(
+    store: ModelStore, make_bundle: MakeBundle
+) -> None:
+    store.promote(make_bundle("a"), note="old")
+    data = json.loads((store.root / HISTORY_FILE).read_text())
+    for entry in data["versions"]:
+        del entry["promoted_by"]
+    (store.root / HISTORY_FILE).write_text(json.dumps(data))
+    old = ModelStore(store.root).current()
+    assert old is not None and (old.note, old.promoted_by) == ("old", "operator")
+    assert old.summary.family == "cnn-cluster"  # read from the version's own bundle.json
+    assert ModelStore(store.root).promote(make_bundle("b"), promoted_by="admin").number == 2
+
+
+def test_a_wrong_promoted_by_names_the_field(store: ModelStore, make_bundle: MakeBundle) -> None:
+    store.promote(make_bundle("a"))
+    data = json.loads((store.root / HISTORY_FILE).read_text())
+    data["versions"][0]["promoted_by"] = 7
+    (store.root / HISTORY_FILE).write_text(json.dumps(data))
+    with pytest.raises(ModelStoreError, match="version 1: 'promoted_by' must be a str"):
+        ModelStore(store.root)
+
+
+def test_a_version_with_an_unreadable_bundle_is_still_listed(
+    store: ModelStore, make_bundle: MakeBundle
+) -> None:
+    v = store.promote(make_bundle("a"))
+    (v.path / "bundle.json").write_text("{")
+    listed = store.versions()
+    assert [x.number for x in listed] == [1] and listed[0].summary.family == ""
