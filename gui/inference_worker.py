@@ -116,6 +116,17 @@ class InferenceWorker(QThread):
                 insp.close()
 
     def _step(self, insp: Any, recorder: PartRecorder) -> None:
+        self._apply_choices(insp, recorder)
+        self._log_capture_errors(insp, recorder)
+        taken = self._next_frame(insp, recorder)
+        if taken is not None:
+            # Again once the part is here: a recipe applied while waiting for its trigger
+            # (a PLC selects, then triggers at once) counts for it.
+            self._apply_choices(insp, recorder)
+            frame, part_id = taken
+            self._publish(self._judge(insp, recorder, frame, part_id))
+
+    def _apply_choices(self, insp: Any, recorder: PartRecorder) -> None:
         # Read before each part: a choice made at the station or by a PLC counts at once.
         recorder.policy = self.state.save_policy
         active = self.state.threshold
@@ -124,11 +135,6 @@ class InferenceWorker(QThread):
                 # Set by a person at the station (or a line link), where an implausible value
                 # is theirs to confirm (inspector.verdict.implausible_threshold_reason).
                 insp.set_thresholds(image=active.value, allow_implausible=True)
-        self._log_capture_errors(insp, recorder)
-        taken = self._next_frame(insp, recorder)
-        if taken is not None:
-            frame, part_id = taken
-            self._publish(self._judge(insp, recorder, frame, part_id))
 
     def _publish(self, item: ViewItem) -> None:
         self.state.record_result(item.result())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ class LineLink(QObject):
 
     Args:
         state: the station's state.
-        transport: the PLC transport (``station.line.spec.make_transport``).
+        make_transport: makes the PLC transport on the link's thread (some need its
+            running loop), e.g. ``station.line.spec.transport_factory("opcua")``.
         recipes: the workspace's recipes.
         settings: handshake timeouts.
         apply_camera: sets exposure and gain where the camera supports it, or None.
@@ -50,7 +52,7 @@ class LineLink(QObject):
     def __init__(
         self,
         state: StationState,
-        transport: Any,
+        make_transport: Callable[[], Any],
         recipes: RecipeBook,
         settings: HandshakeSettings = STATION_SETTINGS,
         apply_camera: CameraApply | None = None,
@@ -62,7 +64,9 @@ class LineLink(QObject):
         self.recipes = recipes
         self.name = name
         self.port = StatePort(state, recipes, apply_camera)
-        self.handshake = Handshake(transport, self.port, settings, self._on_alarm)
+        self.settings = settings
+        self.make_transport = make_transport
+        self.handshake: Handshake | None = None  # made on the link's thread by start()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
@@ -72,7 +76,7 @@ class LineLink(QObject):
     @property
     def alarms(self) -> dict[AlarmCode, str]:
         """The active alarms (what the PLC's Alarm shows is the lowest code)."""
-        return self.handshake.alarms.active
+        return self.handshake.alarms.active if self.handshake else {}
 
     def start(self) -> None:
         """Open the transport and serve; raises what opening it raised (port taken...)."""
@@ -93,11 +97,11 @@ class LineLink(QObject):
 
     def select_recipe(self, index: int) -> Future[None] | None:
         """Select a recipe at the station (between parts, as a PLC's RecipeIndex is)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
+        loop, handshake = self._loop, self.handshake
+        if loop is None or loop.is_closed() or handshake is None:
             return None
         log.info("recipe %d selected at the station", index)
-        return asyncio.run_coroutine_threadsafe(self.handshake.select(index), loop)
+        return asyncio.run_coroutine_threadsafe(handshake.select(index), loop)
 
     # -- the link's thread --------------------------------------------------------------------
 
@@ -116,13 +120,16 @@ class LineLink(QObject):
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        await self.handshake.start()
+        self.handshake = handshake = Handshake(
+            self.make_transport(), self.port, self.settings, self._on_alarm
+        )
+        await handshake.start()
         self.state.set_link_status(LinkStatus(self.name, True, "serving"))
         self._started.set()
         try:
             await self._stopping.wait()
         finally:
-            await self.handshake.stop()
+            await handshake.stop()
 
     def _on_alarm(self, event: AlarmEvent) -> None:
         self.alarm.emit(event)
@@ -133,7 +140,7 @@ def attach_line(
     plc: str,
     recipes_dir: Path | None = None,
     settings: HandshakeSettings = STATION_SETTINGS,
-    transport: Any = None,
+    make: Callable[[], Any] | None = None,
 ) -> LineLink:
     """Link ``window``'s station to a PLC: the link, its status widget and its shutdown.
 
@@ -142,21 +149,20 @@ def attach_line(
         plc: the ``--plc`` spec (``station.line.spec``); ignored when ``transport`` is given.
         recipes_dir: the recipe folder (default ``<workspace>/recipes``).
         settings: handshake timeouts.
-        transport: an already made transport (tests bind loopback on a free port).
+        make: makes the transport instead of ``plc`` (tests bind loopback, a free port).
 
     Raises:
         station.line.spec.PlcSpecError, station.recipes.RecipeError: a bad spec or recipe.
     """
     from gui.widgets.line_status import LineStatus
-    from station.line.spec import make_transport
+    from station.line.spec import transport_factory
 
     recipes = RecipeBook.load(window.workspace.root, recipes_dir)
     if window.state.mode != "triggered":
         log.info("a PLC triggers the parts: the station switches to triggered mode")
         window.state.set_mode("triggered")
-    link = LineLink(
-        window.state, transport or make_transport(plc), recipes, settings, None, plc, window
-    )
+    make = make or transport_factory(plc)  # a bad spec is refused here, before any start
+    link = LineLink(window.state, make, recipes, settings, None, plc, window)
     status = LineStatus(window.bridge, recipes)
     link.alarm.connect(status.show_alarm)
     status.recipe_requested.connect(link.select_recipe)

@@ -9,6 +9,7 @@ unless a JSON file maps them (``opcua-client:URL@nodes.json``);
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,30 +51,42 @@ def _nodes(spec: str, path: str) -> dict[str, str]:
     return dict(data)
 
 
-def make_transport(spec: str) -> Any:
-    """The transport ``spec`` names (its runtime is imported only when it is used).
+def transport_factory(spec: str) -> Callable[[], Any]:
+    """Check ``spec`` now; the returned call makes its transport (on the link's thread: some
+    transports need its running loop). Runtimes are imported only when used.
 
     Raises:
         PlcSpecError: the spec names no transport, or its port or node map is bad.
     """
     kind, _, rest = spec.strip().partition(":")
     if kind == "opcua":
-        from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
-
         host, port = _host_port(spec, rest, kind)
-        return OpcUaServerTransport(OpcUaServerSettings(host, port))
+
+        def opcua() -> Any:
+            from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
+
+            return OpcUaServerTransport(OpcUaServerSettings(host, port))
+
+        return opcua
     if kind == "modbus":
-        from station.line.modbus import ModbusServerTransport, ModbusSettings
-
         host, port = _host_port(spec, rest, kind)
-        return ModbusServerTransport(ModbusSettings(host, port))
-    if kind == "opcua-client":
-        from station.line.opcua import OpcUaClientSettings, OpcUaClientTransport
 
+        def modbus() -> Any:
+            from station.line.modbus import ModbusServerTransport, ModbusSettings
+
+            return ModbusServerTransport(ModbusSettings(host, port))
+
+        return modbus
+    if kind == "opcua-client":
         url, _, nodes = rest.partition("@")
         if not url.startswith("opc.tcp://"):
             raise PlcSpecError(f"--plc {spec!r}: want opcua-client:opc.tcp://HOST:PORT")
-        return OpcUaClientTransport(
-            OpcUaClientSettings(url, _nodes(spec, nodes) if nodes else default_nodes())
-        )
+        node_ids = _nodes(spec, nodes) if nodes else default_nodes()
+
+        def client() -> Any:
+            from station.line.opcua import OpcUaClientSettings, OpcUaClientTransport
+
+            return OpcUaClientTransport(OpcUaClientSettings(url, node_ids))
+
+        return client
     raise PlcSpecError(f"--plc {spec!r}: use one of {', '.join(KINDS)} (e.g. opcua:4840)")

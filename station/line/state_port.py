@@ -151,7 +151,13 @@ class StatePort:
         result = judged.result
         verdict = VERDICTS.get(result.verdict)
         if verdict is None:
-            code = AlarmCode.CAMERA if "frame" in result.error else AlarmCode.INSPECTION
+            # No frame with the camera down is the camera's fault; with it live, the frame's.
+            if "no frame" not in result.error:
+                code = AlarmCode.INSPECTION
+            elif self.state.source_status.status == "live":
+                code = AlarmCode.NO_FRAME
+            else:
+                code = AlarmCode.CAMERA
             raise PartError(code, result.error or f"verdict {result.verdict}")
         model = self.state.model
         score = result.score
