@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from gui.view_item import ViewItem
 from station.alarms import AlarmCode, AlarmEvent
+from station.drift import image_stats
 from station.events import LinkStatus
+from station.line.drift_watch import DriftWatch
 from station.line.handshake import Handshake, HandshakeSettings
 from station.line.state_port import CameraApply, StatePort
-from station.recipes import RecipeBook
+from station.recipes import RECIPE_DIR, RecipeBook
 from station.state import StationState
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class LineLink(QObject):
         self.settings = settings
         self.make_transport = make_transport
         self.handshake: Handshake | None = None  # made on the link's thread by start()
+        self.drift: DriftWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
@@ -131,6 +135,31 @@ class LineLink(QObject):
         finally:
             await handshake.stop()
 
+    def chart(self, item: ViewItem) -> None:
+        """Feed a judged part to its recipe's drift chart (UI thread; cheap: the statistics
+        are of the display-sized picture, as is the reference they are charted against)."""
+        recipe, handshake = self.port.recipe, self.handshake
+        if item.verdict != "PASS" or recipe is None or self.drift is None or handshake is None:
+            return
+        stats = image_stats(item.image)
+        stats["score"] = item.score
+        if not self.drift.good_part(recipe.product, stats) or not recipe.alarms.drift:
+            return
+        active = self.drift.active(recipe.product)
+        message = f"{recipe.product}: {', '.join(sorted(active))} drifted from its reference"
+        self._on_loop(
+            handshake.raise_alarm(AlarmCode.DRIFT, message)
+            if active
+            else handshake.clear_alarm(AlarmCode.DRIFT)
+        )
+
+    def _on_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            coro.close()
+        else:
+            asyncio.run_coroutine_threadsafe(coro, loop)
+
     def _on_alarm(self, event: AlarmEvent) -> None:
         self.alarm.emit(event)
 
@@ -146,7 +175,7 @@ def attach_line(
 
     Args:
         window: the station's ``MainWindow``.
-        plc: the ``--plc`` spec (``station.line.spec``); ignored when ``transport`` is given.
+        plc: the ``--plc`` spec (``station.line.spec``); ignored when ``make`` is given.
         recipes_dir: the recipe folder (default ``<workspace>/recipes``).
         settings: handshake timeouts.
         make: makes the transport instead of ``plc`` (tests bind loopback, a free port).
@@ -166,6 +195,8 @@ def attach_line(
     status = LineStatus(window.bridge, recipes)
     link.alarm.connect(status.show_alarm)
     status.recipe_requested.connect(link.select_recipe)
+    link.drift = DriftWatch((recipes_dir or window.workspace.root / RECIPE_DIR) / "drift")
+    window.inference.result_ready.connect(link.chart)
     window.statusBar().addPermanentWidget(status)
     window.line_status = status
     link.start()

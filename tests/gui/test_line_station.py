@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -29,6 +30,7 @@ pytest.importorskip("onnxruntime")
 from inspector.imageio import read_image  # noqa: E402
 from inspector.runtime import Inspector  # noqa: E402
 from station.alarms import AlarmCode, AlarmEvent  # noqa: E402
+from station.drift import Calibration, Reference  # noqa: E402
 from station.line.handshake import HandshakeSettings  # noqa: E402
 from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port  # noqa: E402
 from station.line.signals import LineVerdict  # noqa: E402
@@ -89,6 +91,9 @@ def station(qtbot: Any, tmp_path: Path, line_model: Path, monkeypatch: Any) -> I
         Recipe(2, "metal_plate_b", str(line_model), image_threshold=1e9, save=KEEP_ALL),
         ws.root / "recipes",
     )
+    dark = Calibration({"brightness": Reference(50.0, 1.0)})  # the light was far dimmer then
+    (ws.root / "recipes" / "drift").mkdir()
+    (ws.root / "recipes" / "drift" / "metal_plate_b.json").write_text(json.dumps(dark.to_json()))
     settings = StationSettings(
         model=str(line_model), source=CAMERA, trigger_mode="triggered", save_policy="none"
     )
@@ -239,7 +244,11 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
             assert await plc.read("Ready") is False and hs.recipe_index == 1
             await plc.select_recipe(2)  # its threshold passes every part
             assert (await plc.cycle("SN-7"))[0] == LineVerdict.OK
-            assert int(await plc.read("Alarm")) == 0
+            # recipe 2's drift reference is far darker than the camera: DRIFT, and the
+            # station goes on inspecting
+            await plc.wait_for("Alarm", int(AlarmCode.DRIFT), timeout=3.0)
+            assert (await plc.cycle("SN-8"))[0] == LineVerdict.OK
+            assert int(await plc.read("Alarm")) == AlarmCode.DRIFT
         finally:
             await plc.close()
 
@@ -248,7 +257,7 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
     finally:
         link.stop()
     rows = {r.part: r for r in station.log.query()}
-    assert sorted(rows) == [f"SN-{i}" for i in range(1, 8)]  # every part logged, none lost
+    assert sorted(rows) == [f"SN-{i}" for i in range(1, 9)]  # every part logged, none lost
     assert rows["SN-2"].verdict == "ERROR" and "no frame" in rows["SN-2"].error
     assert rows["SN-7"].recipe == "metal_plate_b" and rows["SN-1"].recipe == "metal_plate"
     assert state.threshold is not None and state.threshold.value == 1e9
@@ -261,5 +270,8 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
         AlarmCode.NO_ACK,
         AlarmCode.TRIGGER_REFUSED,
         AlarmCode.UNKNOWN_RECIPE,
+        AlarmCode.DRIFT,
     }
-    qtbot.waitUntil(lambda: station.line_status.health == ("ok", ""))  # all cleared again
+    # every fault cleared again; the drift warning stays while the light is off
+    qtbot.waitUntil(lambda: station.line_status.health[0] == "warning")
+    assert station.line_status.health[1].startswith("DRIFT: metal_plate_b: brightness")
