@@ -1,9 +1,10 @@
 """Drift charts of a linked station, per recipe, fed with each good part's statistics.
 
 A recipe's reference is ``<folder>/<product>.json`` (``station.drift.Calibration`` as JSON;
-the station keeps them in ``<recipes>/drift/``) when that file exists; otherwise it is learned from the recipe's first
-``baseline`` good parts and written there, so a restart charts against the same reference
-and an engineer can delete the file to learn a new one (after relighting the cell).
+the station keeps them in ``<recipes>/drift/``) when that file exists; otherwise it is
+learned from the recipe's first ``baseline`` good parts and written there, so a restart
+charts against the same reference and an engineer can delete the file to learn a new one
+(after relighting the cell).
 """
 
 from __future__ import annotations
