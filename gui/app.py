@@ -91,8 +91,14 @@ def run(args: argparse.Namespace) -> int:
     if args.plc:
         from gui.line_link import attach_line
 
+        try:
+            link = attach_line(window, args.plc, args.recipes)
+        except (ValueError, OSError, TimeoutError) as exc:  # bad --plc or recipe, port taken
+            print(f"error: {exc}", file=sys.stderr)
+            destroy_window(window)
+            return 2
         # The link stops before the window: no PLC trigger reaches a stopping station.
-        app.aboutToQuit.connect(attach_line(window, args.plc, args.recipes).stop)
+        app.aboutToQuit.connect(link.stop)
     app.aboutToQuit.connect(window.shutdown)
     close_on_signals(window)
     code = int(app.exec())
