@@ -170,7 +170,7 @@ def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
         link.stop()
     model = station.state.model
     assert model is not None and model.path == str(line_model)
-    rows = {r.part: r for r in station.log.query()}
+    rows = {r.part: r for r in station.log.query(limit=None)}
     assert len(rows) == PARTS  # none lost, none extra
     names = {LineVerdict.OK: "PASS", LineVerdict.NG: "FAIL"}
     for i, (verdict, _score) in enumerate(answers):
@@ -212,26 +212,17 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
             assert (await plc.cycle("SN-3"))[0] in (1, 2)
             assert int(await plc.read("Alarm")) == 0
 
-            await plc.beat()
-            await plc.wait_for("Ready", True)
-            await plc.trigger("SN-4")
-            await plc.close()  # the PLC disappears mid-cycle and never acks
+            await plc.vanish_mid_cycle("SN-4")
             plc = make_plc()
             await plc.connect()
             await plc.wait_for("Alarm", int(AlarmCode.PLC_LOST), timeout=8.0)
             assert await plc.read("Ready") is False and await plc.read("ResultReady") is False
             assert hs.withdrawn == 1
-            await plc.write("Trigger", False)
-            await plc.beat()  # the PLC is back
-            await plc.wait_for("Ready", True)
+            await plc.come_back()
             assert (await plc.cycle("SN-5"))[0] in (1, 2)
             assert int(await plc.read("Alarm")) == 0
 
-            await plc.beat()
-            await plc.trigger("SN-6")
-            await plc.write("Trigger", False)
-            await plc.write("Trigger", True)  # while busy
-            await plc.result()
+            await plc.trigger_twice_no_ack("SN-6")
             assert hs.refused >= 1
             await plc.wait_for("ResultReady", False, timeout=3.0)  # no ack: withdrawn
             assert int(await plc.read("Alarm")) in (AlarmCode.TRIGGER_REFUSED, AlarmCode.NO_ACK)
@@ -256,7 +247,7 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
         as_plc(qtbot, program)
     finally:
         link.stop()
-    rows = {r.part: r for r in station.log.query()}
+    rows = {r.part: r for r in station.log.query(limit=None)}
     assert sorted(rows) == [f"SN-{i}" for i in range(1, 9)]  # every part logged, none lost
     assert rows["SN-2"].verdict == "ERROR" and "no frame" in rows["SN-2"].error
     assert rows["SN-7"].recipe == "metal_plate_b" and rows["SN-1"].recipe == "metal_plate"
