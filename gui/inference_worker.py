@@ -204,10 +204,10 @@ class InferenceWorker(QThread):
         frame = self.slot.get(timeout=TRIGGER_WAIT_S)
         if frame is None:
             # The operator (or a PLC) asked for a part: a missing one is an ERROR, not silence.
-            source = hide_password(self.state.source)
-            ctx = self._context(source, insp.model_id, "", time.time(), self._id(part_id))
+            source, part_id = hide_password(self.state.source), self._id(part_id)
+            ctx = self._context(source, insp.model_id, "", time.time(), part_id)
             reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
-            self._publish(self._error_part(insp, recorder, ctx, reason, self._id(part_id)))
+            self._publish(self._error_part(insp, recorder, ctx, reason, part_id))
             return None
         return frame, self._id(part_id)
 
