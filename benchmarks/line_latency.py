@@ -21,7 +21,6 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +85,7 @@ async def measure(ws: Path, transport_name: str, triggers: int, warmup: int) -> 
     try:
         await plc.select_recipe(1)
         for i in range(warmup + triggers):
-            await plc.wait_for("Ready", True)
-            await plc.write("PartId", f"SN-{i:06d}")
-            t0 = time.perf_counter()
-            await plc.write("Trigger", True)
-            await plc.wait_for("ResultReady", True)
-            latencies.append((time.perf_counter() - t0) * 1e3)
-            await plc.read("Verdict")
-            await plc.ack()
+            latencies.append(await plc.timed_cycle(f"SN-{i:06d}"))
     finally:
         await plc.close()
         await hs.stop()

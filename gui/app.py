@@ -49,6 +49,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default $VISUAL_INSPECTOR_HOME or ~/.local/share/visual-inspector)",
     )
     p.add_argument(
+        "--plc",
+        help="link to a line's PLC: opcua[:[HOST:]PORT] (host an OPC UA server), "
+        "opcua-client:URL[@NODES.json] (the PLC's server), modbus[:[HOST:]PORT] (Modbus TCP "
+        "server); the PLC then triggers parts and selects recipes (docs/line.md)",
+    )
+    p.add_argument(
+        "--recipes",
+        type=Path,
+        help="recipe folder for --plc (default: the workspace's recipes/ folder)",
+    )
+    p.add_argument(
         "--screenshot", type=Path, help=argparse.SUPPRESS
     )  # docs: render after --screenshot-after seconds, save a PNG and quit
     p.add_argument("--screenshot-after", type=float, default=20.0, help=argparse.SUPPRESS)
@@ -77,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
         # The window as context: the timer dies with it instead of keeping it alive.
         shoot = partial(_screenshot, window, args.screenshot)
         QTimer.singleShot(int(args.screenshot_after * 1000), window, shoot)
+    if args.plc:
+        from gui.line_link import attach_line
+
+        try:
+            link = attach_line(window, args.plc, args.recipes)
+        except (ValueError, OSError, TimeoutError) as exc:  # bad --plc or recipe, port taken
+            print(f"error: {exc}", file=sys.stderr)
+            destroy_window(window)
+            return 2
+        # The link stops before the window: no PLC trigger reaches a stopping station.
+        app.aboutToQuit.connect(link.stop)
     app.aboutToQuit.connect(window.shutdown)
     close_on_signals(window)
     code = int(app.exec())

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,17 @@ class InferenceWorker(QThread):
                 insp.close()
 
     def _step(self, insp: Any, recorder: PartRecorder) -> None:
+        self._apply_choices(insp, recorder)
+        self._log_capture_errors(insp, recorder)
+        taken = self._next_frame(insp, recorder)
+        if taken is not None:
+            # Again once the part is here: a recipe applied while waiting for its trigger
+            # (a PLC selects, then triggers at once) counts for it.
+            self._apply_choices(insp, recorder)
+            frame, part_id = taken
+            self._publish(self._judge(insp, recorder, frame, part_id))
+
+    def _apply_choices(self, insp: Any, recorder: PartRecorder) -> None:
         # Read before each part: a choice made at the station or by a PLC counts at once.
         recorder.policy = self.state.save_policy
         active = self.state.threshold
@@ -123,11 +135,6 @@ class InferenceWorker(QThread):
                 # Set by a person at the station (or a line link), where an implausible value
                 # is theirs to confirm (inspector.verdict.implausible_threshold_reason).
                 insp.set_thresholds(image=active.value, allow_implausible=True)
-        self._log_capture_errors(insp, recorder)
-        taken = self._next_frame(insp, recorder)
-        if taken is not None:
-            frame, part_id = taken
-            self._publish(self._judge(insp, recorder, frame, part_id))
 
     def _publish(self, item: ViewItem) -> None:
         self.state.record_result(item.result())
@@ -179,7 +186,7 @@ class InferenceWorker(QThread):
             except queue.Empty:
                 return
             if self.state.mode != "triggered":
-                ctx = PartContext(err.source, insp.model_id, err.name, err.timestamp)
+                ctx = self._context(err.source, insp.model_id, err.name, err.timestamp, "")
                 self._publish(self._error_part(insp, recorder, ctx, err.message, self._id("")))
 
     def _next_frame(self, insp: Any, recorder: PartRecorder) -> tuple[Frame, str] | None:
@@ -197,19 +204,26 @@ class InferenceWorker(QThread):
         frame = self.slot.get(timeout=TRIGGER_WAIT_S)
         if frame is None:
             # The operator (or a PLC) asked for a part: a missing one is an ERROR, not silence.
-            source = hide_password(self.state.source)
-            ctx = PartContext(source, insp.model_id, "", time.time())
+            source, part_id = hide_password(self.state.source), self._id(part_id)
+            ctx = self._context(source, insp.model_id, "", time.time(), part_id)
             reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
-            self._publish(self._error_part(insp, recorder, ctx, reason, self._id(part_id)))
+            self._publish(self._error_part(insp, recorder, ctx, reason, part_id))
             return None
         return frame, self._id(part_id)
+
+    def _context(
+        self, source: str, model_id: str, name: str, timestamp: float, part_id: str
+    ) -> PartContext:
+        # A triggered part is recorded under the id its trigger gave (a PLC's serial).
+        part = part_id if self.state.mode == "triggered" else ""
+        return PartContext(source, model_id, name, timestamp, part, self.state.recipe)
 
     def _id(self, part_id: str) -> str:
         return part_id or f"P{next(self._part_ids)}"
 
     def _judge(self, insp: Any, recorder: PartRecorder, frame: Frame, part_id: str) -> ViewItem:
         """Inspect and record one part; any failure makes it an ERROR part, never a crash."""
-        ctx = PartContext(frame.source, insp.model_id, frame.name, frame.timestamp)
+        ctx = self._context(frame.source, insp.model_id, frame.name, frame.timestamp, part_id)
         label = shown_name(frame.name) or frame.source
         try:
             result = insp.inspect(frame.image)
@@ -261,7 +275,7 @@ class InferenceWorker(QThread):
             # row under the name shown escaped rather than lose it.
             log.exception("could not log the ERROR part %s", shown_name(ctx.name))
             try:
-                escaped = PartContext(ctx.source, ctx.model_id, shown_name(ctx.name), ctx.timestamp)
+                escaped = replace(ctx, name=shown_name(ctx.name))
                 rec = recorder.record_error(escaped, shown_name(reason), threshold)
             except Exception as exc:
                 log.exception("the inspection log refused an ERROR part")

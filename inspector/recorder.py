@@ -38,6 +38,8 @@ class PartContext:
     model_id: str
     name: str = ""
     timestamp: float = 0.0
+    part: str = ""  # the part id a trigger gave (a PLC serial); "" records the name
+    recipe: str = ""
 
 
 OVERLAY_JPEG_QUALITY = 90
@@ -120,7 +122,8 @@ class PartRecorder:
             largest_defect_area=max((r.area_px for r in result.regions), default=0),
             image_path=image_path,
             overlay_path=overlay_path,
-            part=ctx.name,
+            part=ctx.part or ctx.name,
+            recipe=ctx.recipe,
         )
         return replace(rec, id=self.log.add(rec))
 
@@ -137,6 +140,7 @@ class PartRecorder:
             normalized_score=float("nan"),
             verdict="ERROR",
             error=error,
-            part=ctx.name,
+            part=ctx.part or ctx.name,
+            recipe=ctx.recipe,
         )
         return replace(rec, id=self.log.add(rec))

@@ -25,7 +25,7 @@ from typing import Any, TypedDict, Unpack
 from inspector.safe_text import csv_cell, from_bytes, to_bytes
 
 VERDICTS = ("PASS", "FAIL", "ERROR")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class RecordStoreError(Exception):
@@ -55,6 +55,7 @@ class InspectionRecord:
         error: error message of an ERROR row, '' otherwise.
         label: operator feedback, e.g. 'good' for a false reject; '' if none.
         part: the part's own name where the source has one (file name, serial), '' if not.
+        recipe: the recipe (product) in use when it was judged, '' if none.
         id: row id once stored, None before.
     """
 
@@ -72,6 +73,7 @@ class InspectionRecord:
     error: str = ""
     label: str = ""
     part: str = ""
+    recipe: str = ""
     id: int | None = None
 
 
@@ -115,12 +117,16 @@ _SCHEMA = (
         defect_count INTEGER NOT NULL DEFAULT 0, largest_defect_area INTEGER NOT NULL DEFAULT 0,
         image_path TEXT NOT NULL DEFAULT '', overlay_path TEXT NOT NULL DEFAULT '',
         error TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',
-        part TEXT NOT NULL DEFAULT ''
+        part TEXT NOT NULL DEFAULT '', recipe TEXT NOT NULL DEFAULT ''
     )""",
     # (verdict, timestamp) also serves "recent FAILs" and the per-verdict counts.
     "CREATE INDEX inspections_timestamp ON inspections (timestamp)",
     "CREATE INDEX inspections_verdict ON inspections (verdict, timestamp)",
 )
+# Each step brings a log of the version before it to the next; existing rows keep their values.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE inspections ADD COLUMN recipe TEXT NOT NULL DEFAULT ''",),
+}
 # Score columns are nullable: SQLite stores NaN as NULL, and ERROR rows often have no score.
 # AUTOINCREMENT: ids are never reused, so a label or a saved file name keyed by id stays valid
 # even if old rows are purged one day.
@@ -331,6 +337,23 @@ class InspectionLog:
                 f"{self.path}: an SQLite database but not an inspection log "
                 f"(tables: {', '.join(sorted(tables))})"
             )
+        if self._version(conn) < SCHEMA_VERSION:
+            self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # one migrating process; the others see the result
+        try:
+            version = self._version(conn)
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _version(self, conn: sqlite3.Connection) -> int:
         # The first read of a file that is not a database raises sqlite3.DatabaseError here.

@@ -221,11 +221,15 @@ class RecipeBook:
         self.workspace = workspace
 
     @classmethod
-    def load(cls, workspace: Path) -> RecipeBook:
-        """Read ``<workspace>/recipes/*.json``; raises RecipeError on the first bad file."""
+    def load(cls, workspace: Path, folder: Path | None = None) -> RecipeBook:
+        """Read ``<workspace>/recipes/*.json`` (or ``folder/*.json``; model paths stay
+        relative to the workspace); raises RecipeError on the first bad file."""
         recipes: dict[int, Recipe] = {}
         files: dict[int, Path] = {}
-        for path in sorted((workspace / RECIPE_DIR).glob("*.json")):
+        folder = workspace / RECIPE_DIR if folder is None else folder
+        if not folder.is_dir():
+            raise RecipeError(f"{folder}: no such recipe folder")
+        for path in sorted(folder.glob("*.json")):
             recipe = load_recipe(path)
             if recipe.index in recipes:
                 raise RecipeError(

@@ -253,8 +253,12 @@ class PylonSource(CaptureSource):
 
 
 def parse_spec(text: str) -> PylonSource | None:
-    """``pylon`` or ``pylon:SERIAL`` -> a free-running source; None for other specs."""
+    """``pylon`` or ``pylon:SERIAL`` -> a free-running source; None for other specs.
+
+    An emulated camera plays the folder in ``PYLON_CAMEMU_IMAGES`` where that is set.
+    """
     head, _, serial = text.partition(":")
     if head.lower() != "pylon":
         return None
-    return PylonSource(PylonSettings(serial=serial.strip()))
+    images = os.environ.get("PYLON_CAMEMU_IMAGES", "")
+    return PylonSource(PylonSettings(serial=serial.strip(), emulator_images=images))

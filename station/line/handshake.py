@@ -90,7 +90,7 @@ class LineRecord:
 
 
 class StationPort(Protocol):
-    """What the handshake asks of the station (the future StationState, or `LineRunner`)."""
+    """What the handshake asks of the station (`StatePort` on the state, or `LineRunner`)."""
 
     async def inspect(self, part_id: str, recipe_index: int) -> PartResult:
         """Grab and judge one part; raises PartError when no verdict can be given."""
@@ -196,6 +196,14 @@ class Handshake:
         """Raise an alarm from outside the handshake (drift, storage) and show it to the PLC."""
         self.alarms.raise_(code, message)
         await self._write({"Alarm": int(self.alarms.code)})
+
+    async def select(self, index: int) -> None:
+        """Select recipe ``index`` at the station (an engineer's choice), between parts as the
+        PLC's RecipeIndex is."""
+        if self.state in (LineState.BUSY, LineState.RESULT):
+            self._pending_recipe = index
+        else:
+            await self._select(index)
 
     async def clear_alarm(self, code: AlarmCode) -> None:
         self.alarms.clear(code)

@@ -99,6 +99,41 @@ class SimulatedPlc:
         await self.ack(timeout)
         return verdict, score
 
+    async def timed_cycle(self, part_id: str, timeout: float = 5.0) -> float:
+        """One part as `cycle`, timed: milliseconds from the Trigger write to ResultReady."""
+        await self.wait_for("Ready", True, timeout)
+        await self.write("PartId", part_id)
+        t0 = time.perf_counter()
+        await self.write("Trigger", True)
+        await self.wait_for("ResultReady", True, timeout)
+        elapsed = (time.perf_counter() - t0) * 1e3
+        await self.read("Verdict")
+        await self.ack(timeout)
+        return elapsed
+
+    # -- faults a PLC commits, for commissioning drills --------------------------------------
+
+    async def vanish_mid_cycle(self, part_id: str) -> None:
+        """Trigger a part and disconnect without acknowledging (a PLC switched off)."""
+        await self.beat()
+        await self.wait_for("Ready", True)
+        await self.trigger(part_id)
+        await self.close()
+
+    async def come_back(self) -> None:
+        """After `vanish_mid_cycle` and a new `connect`: drop Trigger, beat, wait for Ready."""
+        await self.write("Trigger", False)
+        await self.beat()
+        await self.wait_for("Ready", True)
+
+    async def trigger_twice_no_ack(self, part_id: str) -> tuple[int, float]:
+        """Trigger a part, trigger again while it is judged, read its result, never ack."""
+        await self.beat()
+        await self.trigger(part_id)
+        await self.write("Trigger", False)
+        await self.write("Trigger", True)
+        return await self.result()
+
 
 class OpcUaPlc(SimulatedPlc):
     """A PLC as OPC UA client of the station's server (node ids ns=N;s=Inspection.<Signal>)."""

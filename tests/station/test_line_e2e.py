@@ -168,26 +168,17 @@ def test_faults_reach_a_defined_state_raise_the_alarm_and_recover(workspace: Pat
             assert (await plc.cycle("SN-3"))[0] in (1, 2)  # reopened at the next part
             assert int(await plc.read("Alarm")) == 0
 
-            await plc.beat()
-            await plc.wait_for("Ready", True)
-            await plc.trigger("SN-4")
-            await plc.close()  # the PLC disappears mid-cycle, never acks
+            await plc.vanish_mid_cycle("SN-4")
             plc = plc_for("opcua", transport)
             await plc.connect()
             await plc.wait_for("Alarm", int(AlarmCode.PLC_LOST), timeout=3.0)
             assert await plc.read("Ready") is False and await plc.read("ResultReady") is False
             assert hs.withdrawn == 1
-            await plc.write("Trigger", False)
-            await plc.beat()  # the PLC is back
-            await plc.wait_for("Ready", True)
+            await plc.come_back()
             assert (await plc.cycle("SN-5"))[0] in (1, 2)
             assert int(await plc.read("Alarm")) == 0
 
-            await plc.beat()
-            await plc.trigger("SN-6")
-            await plc.write("Trigger", False)
-            await plc.write("Trigger", True)  # while busy
-            await plc.result()
+            await plc.trigger_twice_no_ack("SN-6")
             assert hs.refused >= 1
             await plc.wait_for("ResultReady", False, timeout=3.0)  # no ack: withdrawn
             assert int(await plc.read("Alarm")) in (AlarmCode.TRIGGER_REFUSED, AlarmCode.NO_ACK)
