@@ -17,6 +17,9 @@ from training.fitters.context import FitContext, backbone_config
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.settings import TrainSettings
 
+# Share of good training patches whose exact distance is below the always-refine bound.
+REFINE_QUANTILE = 0.9
+
 
 def build_cnn_cluster(s: TrainSettings) -> CnnClusterModel:
     return CnnClusterModel(
@@ -126,7 +129,7 @@ def fit_cnn_cluster(
     if 0 < model.coarse_size < len(centres):
         centres = coarse_first(centres, model.coarse_size, s.seed)
         model.set_memory(centres)
-        summary["coarse_fit"] = fit_coarse_estimate(model, feats, s.seed)
+        summary.update(fit_coarse_estimate(model, feats, s.seed))
     else:
         model.set_memory(centres)
     return summary
@@ -142,12 +145,15 @@ def coarse_first(centres: torch.Tensor, n_coarse: int, seed: int) -> torch.Tenso
 
 def fit_coarse_estimate(
     model: CnnClusterModel, feats: torch.Tensor, seed: int, sample: int = 20_000
-) -> list[float]:
-    """Fit full-memory distance ~ a * coarse distance + b on training patches.
+) -> dict[str, Any]:
+    """Fit full-memory distance ~ a * coarse distance + b on training patches, and the
+    distance above which a patch is always searched exactly.
 
     Most training patches are not centres themselves, so their distances look like a good
     part's; the line turns the cheap coarse distance into an estimate on the same scale as
-    the exact distances of the refined patches, so the map stays consistent.
+    the exact distances of the refined patches, so the map stays consistent. The bound
+    ``refine_above`` is the ``REFINE_QUANTILE`` of the good patches' exact distances: what
+    lies beyond ordinary good texture, defects first, is searched exactly.
     """
     gen = torch.Generator().manual_seed(seed)
     x = feats[torch.randperm(len(feats), generator=gen)[:sample]]
@@ -158,4 +164,9 @@ def fit_coarse_estimate(
     a = torch.stack([coarse, torch.ones_like(coarse)], dim=1).double()
     slope, intercept = torch.linalg.lstsq(a, exact.double().unsqueeze(1)).solution.flatten()
     model.coarse_fit = torch.tensor([float(slope), float(intercept)])
-    return [round(float(slope), 6), round(float(intercept), 6)]
+    bound = float(torch.quantile(exact.double(), REFINE_QUANTILE))
+    model.refine_above = torch.tensor(bound)
+    return {
+        "coarse_fit": [round(float(slope), 6), round(float(intercept), 6)],
+        "refine_above": round(bound, 6),
+    }
