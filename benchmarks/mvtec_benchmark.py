@@ -201,8 +201,8 @@ def main() -> int:
     for i, seed in enumerate(seeds):
         for cat in cats:
             with tempfile.TemporaryDirectory() as tmp:
-                keep = args.keep / (cat.name if len(seeds) == 1 else f"{cat.name}-seed{seed}")
-                bundle = str(keep if args.keep else Path(tmp) / "bundle")
+                name = cat.name if len(seeds) == 1 else f"{cat.name}-seed{seed}"
+                bundle = str(args.keep / name if args.keep else Path(tmp) / "bundle")
                 run_settings = {**settings, "seed": seed}
                 row = {
                     "seed": seed,
