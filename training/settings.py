@@ -54,6 +54,10 @@ class TrainSettings:
         coarse_memory: centres in the coarse cover of the two-level search (0 = exact search
             of the whole memory, whose cost grows linearly with ``max_memory``).
         refine_patches: patches per image searched against the whole memory.
+        exact_beyond: if > 0, the two-level search also searches the whole memory for every
+            patch whose coarse distance exceeds this quantile of good training patches'
+            exact distances (1.0: the farthest), so a defect of any size is mapped exactly;
+            the cost grows with the share of patches beyond it. 0: off.
         max_patches: patch features kept for fitting (bounds memory on big sets).
         kmeans_iterations: Lloyd iterations for the k-means strategy.
         holdout: share of good images held out for threshold calibration.
@@ -132,6 +136,7 @@ class TrainSettings:
     max_memory: int = 16_000
     coarse_memory: int = 2048
     refine_patches: int = 128
+    exact_beyond: float = 0.0
     max_patches: int = 400_000
     kmeans_iterations: int = 10
     holdout: float = 0.2

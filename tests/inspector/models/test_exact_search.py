@@ -33,7 +33,8 @@ def _fitted_two_level() -> tuple[torch.nn.Module, torch.Tensor]:
     modes = torch.randn(64, d) * 3.0
     good = modes[torch.randint(64, (8_000,))] + torch.randn(8_000, d) * 0.5
     m.set_memory(coarse_first(good[:3000], 1024, seed=0))
-    fit_coarse_estimate(m, good[3000:], seed=0)
+    assert fit_coarse_estimate(m, good[3000:], seed=0)["refine_above"] >= 1e30  # off
+    fit_coarse_estimate(m, good[3000:], seed=0, exact_beyond=1.0)
     return m, good
 
 
