@@ -157,6 +157,11 @@ class CnnClusterModel(StandardisedFeatures):
             full = torch.cat([full, filler], dim=1)
         return full.view(full.shape[0], k, SEARCH_BLOCK).permute(1, 0, 2).contiguous()
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        # A bundle fitted without the bound carries none: it means "off", not a bad file.
+        state_dict.setdefault(prefix + "refine_above", torch.tensor(FAR))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def _refresh_search(self) -> None:
         self.search = self._search_matrix()
 

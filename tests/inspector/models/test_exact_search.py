@@ -122,3 +122,10 @@ def test_onnx_search_matches_torch_whatever_the_defect_size(tmp_path: Path) -> N
         torch.testing.assert_close(
             torch.from_numpy(got).flatten(1)[beyond], _exact(m, emb)[beyond], rtol=1e-4, atol=1e-4
         )
+
+
+def test_weights_without_the_bound_load_with_the_search_off() -> None:
+    m, good = _fitted_two_level()
+    state = {k: v for k, v in m.state_dict().items() if k != "refine_above"}
+    m.load_state_dict(state, strict=True)
+    assert float(m.refine_above) >= 1e30
