@@ -195,9 +195,15 @@ class CnnClusterModel(StandardisedFeatures):
             return self._nearest(x, self.search).view(b, 1, h, w)
         coarse = self._nearest(x, self.search[:coarse_blocks])
         k = min(self.refine_k, h * w)
-        kth = coarse.view(b, h * w).topk(k, dim=1).values[:, -1:]
-        need = (coarse.view(b, h * w) >= kth) | (coarse.view(b, h * w) > self.refine_above)
-        rows = need.flatten().nonzero().squeeze(1)
+        if float(self.refine_above) >= FAR:
+            # Bound off: k patches per image, a graph of static shapes.
+            top = coarse.view(b, h * w).topk(k, dim=1).indices
+            offset = torch.arange(b, device=x.device).unsqueeze(1) * (h * w)
+            rows = (top + offset).flatten()
+        else:
+            kth = coarse.view(b, h * w).topk(k, dim=1).values[:, -1:]
+            need = (coarse.view(b, h * w) >= kth) | (coarse.view(b, h * w) > self.refine_above)
+            rows = need.flatten().nonzero().squeeze(1)
         # The coarse centres are the memory's first blocks: only the rest is searched again.
         rest = self._nearest(x.index_select(0, rows), self.search[coarse_blocks:])
         exact = torch.minimum(coarse.index_select(0, rows), rest)

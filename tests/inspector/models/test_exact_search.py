@@ -95,6 +95,7 @@ class _Search(torch.nn.Module):
 
 def test_onnx_search_matches_torch_whatever_the_defect_size(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
     m, good = _fitted_two_level()
     path = tmp_path / "search.onnx"
     with torch.inference_mode():
@@ -109,6 +110,7 @@ def test_onnx_search_matches_torch_whatever_the_defect_size(tmp_path: Path) -> N
             dynamo=False,
         )
     assert tensorrt_problems(path) == []
+    assert "NonZero" in {n.op_type for n in onnx.load(str(path)).graph.node}
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     # Traced with one small defect; run with other sizes and batches: the number of
     # refined patches follows the data, it is not frozen at export.
@@ -129,3 +131,22 @@ def test_weights_without_the_bound_load_with_the_search_off() -> None:
     state = {k: v for k, v in m.state_dict().items() if k != "refine_above"}
     m.load_state_dict(state, strict=True)
     assert float(m.refine_above) >= 1e30
+
+
+def test_with_the_bound_off_the_graph_keeps_static_shapes(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    import onnx
+
+    m, good = _fitted_two_level()
+    m.refine_above = torch.tensor(1e30)
+    path = tmp_path / "search.onnx"
+    emb = _images(good, [16, 144])
+    with torch.inference_mode():
+        torch.onnx.export(_Search(m), (emb,), str(path), opset_version=17, dynamo=False)
+        want = m.patch_scores(emb).flatten(1)
+    assert "NonZero" not in {n.op_type for n in onnx.load(str(path)).graph.node}
+    x = emb.permute(0, 2, 3, 1).reshape(-1, emb.shape[1])
+    coarse = torch.cdist(x, m.memory[:1024]).amin(1).view(2, -1)
+    for b in range(2):
+        top = coarse[b].topk(REFINE_K).indices
+        torch.testing.assert_close(want[b, top], _exact(m, emb)[b, top], rtol=1e-4, atol=1e-4)
