@@ -44,12 +44,14 @@ class CnnClusterModel(StandardisedFeatures):
             compare while keeping nearly all of their variance.
         coarse_size: if > 0, a two-level search: every patch is first measured against the
             first ``coarse_size`` centres (a coarse cover of the memory, multiple of
-            SEARCH_BLOCK), its distance to the full memory estimated by a straight line
-            fitted on good patches (``coarse_fit``), and only the ``refine_k`` most distant
-            patches of each image are searched against the whole memory. The image score
-            (their maximum) is exact; a memory several times larger then costs less than an
-            exact search of a small one.
-        refine_k: patches per image searched exactly in the two-level search.
+            SEARCH_BLOCK). Every patch whose coarse distance exceeds ``refine_above`` (fitted
+            on good patches), and the ``refine_k`` most distant patches of each image, are
+            then searched against the whole memory; the others get their coarse distance
+            mapped by a straight line fitted on good patches (``coarse_fit``). The coarse
+            distance is an upper bound of the exact one, so every patch farther from the
+            memory than ``refine_above`` is exact, however many there are: a large defect is
+            mapped as exactly as a small one, and the image score is exact.
+        refine_k: patches per image always searched exactly in the two-level search.
         load_weights: load pretrained backbone weights (False when a bundle supplies them).
     """
 
@@ -59,6 +61,7 @@ class CnnClusterModel(StandardisedFeatures):
     memory_sq_norm: torch.Tensor
     search: torch.Tensor
     coarse_fit: torch.Tensor
+    refine_above: torch.Tensor
 
     def __init__(
         self,
@@ -92,6 +95,9 @@ class CnnClusterModel(StandardisedFeatures):
         self.coarse_size, self.refine_k = int(coarse_size), int(refine_k)
         # (slope, intercept): full-memory distance estimated from the coarse distance.
         self.register_buffer("coarse_fit", torch.tensor([1.0, 0.0]))
+        # Coarse distance above which a patch is always searched exactly (FAR: only the
+        # refine_k per image, until fitting sets it).
+        self.register_buffer("refine_above", torch.tensor(FAR))
         # Derived from the memory, rebuilt on every load: [-2 M^T; |m|^2] in column blocks,
         # shape (K, D + 1, SEARCH_BLOCK).
         self.register_buffer("search", self._search_matrix(), persistent=False)
@@ -148,6 +154,11 @@ class CnnClusterModel(StandardisedFeatures):
             full = torch.cat([full, filler], dim=1)
         return full.view(full.shape[0], k, SEARCH_BLOCK).permute(1, 0, 2).contiguous()
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        # A bundle fitted without the bound carries none: it means "off", not a bad file.
+        state_dict.setdefault(prefix + "refine_above", torch.tensor(FAR))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def _refresh_search(self) -> None:
         self.search = self._search_matrix()
 
@@ -166,28 +177,35 @@ class CnnClusterModel(StandardisedFeatures):
     def patch_scores(self, emb: torch.Tensor) -> torch.Tensor:
         """Distance of every patch to its nearest centre, shape (B, 1, h, w).
 
-        |x - m|^2 = |x|^2 - 2 x.m + |m|^2. Appending a 1 to every patch and the row |m|^2 to
-        -2 M^T turns the last two terms into ONE matrix product, and |x|^2 is the same for
-        every centre, so it is added after the minimum. The centres are searched in blocks of
-        SEARCH_BLOCK columns so the (N, block) products stay in reusable memory; one
-        (N, M) product costs more in fresh-page faults than in arithmetic on a CPU.
-        No cdist, no FAISS: plain GEMMs and reductions that export to ONNX and TensorRT.
+        With a two-level search, the coarse distance (to a subset of the memory) is never
+        below the exact one. Patches refined: those whose coarse distance exceeds
+        ``refine_above`` (so every patch whose exact distance does) plus each image's
+        ``refine_k`` largest; their number follows the data (NonZero in ONNX), which is what
+        keeps the map exact on a defect of any size. The rest keep the line estimate, capped
+        at the coarse bound.
         """
         b, d, h, w = emb.shape
         x = emb.permute(0, 2, 3, 1).reshape(-1, d)
         n_blocks = self.search.shape[0]
         coarse_blocks = self.coarse_size // SEARCH_BLOCK
-        two_level = 0 < coarse_blocks < n_blocks and self.refine_k > 0
-        dist = self._nearest(x, self.search[:coarse_blocks] if two_level else self.search)
-        if not two_level:
-            return dist.view(b, 1, h, w)
-        coarse = dist.view(b, h * w)
+        if not (0 < coarse_blocks < n_blocks and self.refine_k > 0):
+            return self._nearest(x, self.search).view(b, 1, h, w)
+        coarse = self._nearest(x, self.search[:coarse_blocks])
         k = min(self.refine_k, h * w)
-        top = coarse.topk(k, dim=1).indices  # the patches that can decide the verdict
-        picked = torch.gather(x.view(b, h * w, d), 1, top.unsqueeze(-1).expand(-1, -1, d))
-        exact = self._nearest(picked.reshape(-1, d), self.search).view(b, k)
-        estimate = coarse * self.coarse_fit[0] + self.coarse_fit[1]
-        return estimate.scatter(1, top, exact).view(b, 1, h, w)
+        if float(self.refine_above) >= FAR:
+            # Bound off: k patches per image, a graph of static shapes.
+            top = coarse.view(b, h * w).topk(k, dim=1).indices
+            offset = torch.arange(b, device=x.device).unsqueeze(1) * (h * w)
+            rows = (top + offset).flatten()
+        else:
+            kth = coarse.view(b, h * w).topk(k, dim=1).values[:, -1:]
+            need = (coarse.view(b, h * w) >= kth) | (coarse.view(b, h * w) > self.refine_above)
+            rows = need.flatten().nonzero().squeeze(1)
+        # The coarse centres are the memory's first blocks: only the rest is searched again.
+        rest = self._nearest(x.index_select(0, rows), self.search[coarse_blocks:])
+        exact = torch.minimum(coarse.index_select(0, rows), rest)
+        estimate = torch.minimum(coarse * self.coarse_fit[0] + self.coarse_fit[1], coarse)
+        return estimate.scatter(0, rows, exact).view(b, 1, h, w)
 
     def _nearest(self, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         """Distance from each row of ``x`` (N, D) to its nearest centre in ``blocks``."""

@@ -28,6 +28,13 @@ class CnnClusterConfig(BackboneConfig):
     refine_patches: int = setting(
         128, "patches per image searched against the whole memory", minimum=0
     )
+    exact_beyond: float = setting(
+        0.0,
+        "if > 0, also search the whole memory for every patch whose coarse distance exceeds "
+        "this quantile of good training patches' exact distances (1.0: the farthest), so a "
+        "defect of any size is mapped exactly; costs about twice the inspection time. 0: off",
+        minimum=0.0,
+    )
     max_patches: int = setting(
         400_000, "patch features kept for fitting (bounds memory on big sets)", minimum=1
     )

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inspector.models.cnn_cluster import SEARCH_BLOCK, CnnClusterModel
+from inspector.models.cnn_cluster import FAR, SEARCH_BLOCK, CnnClusterModel
 from inspector.models.cnn_cluster_config import CnnClusterConfig
 from inspector.models.features import receptive_field_shift
 from training.data import iter_batches
@@ -135,7 +135,7 @@ def fit_cnn_cluster(
         progress.stage("coarse", 1)
         centres = coarse_first(centres, model.coarse_size, seed)
         model.set_memory(centres)
-        summary["coarse_fit"] = fit_coarse_estimate(model, feats, seed)
+        summary.update(fit_coarse_estimate(model, feats, seed, cfg.exact_beyond))
     else:
         model.set_memory(centres)
     return summary
@@ -150,14 +150,25 @@ def coarse_first(centres: torch.Tensor, n_coarse: int, seed: int) -> torch.Tenso
 
 
 def fit_coarse_estimate(
-    model: CnnClusterModel, feats: torch.Tensor, seed: int, sample: int = 20_000
-) -> list[float]:
-    """Fit full-memory distance ~ a * coarse distance + b on training patches.
+    model: CnnClusterModel,
+    feats: torch.Tensor,
+    seed: int,
+    exact_beyond: float = 0.0,
+    sample: int = 20_000,
+) -> dict[str, Any]:
+    """Fit full-memory distance ~ a * coarse distance + b on training patches, and the
+    distance above which a patch is always searched exactly.
 
     Most training patches are not centres themselves, so their distances look like a good
     part's; the line turns the cheap coarse distance into an estimate on the same scale as
-    the exact distances of the refined patches, so the map stays consistent.
+    the exact distances of the refined patches, so the map stays consistent. With
+    ``exact_beyond`` > 0 the bound ``refine_above`` is that quantile of the good patches'
+    exact distances: what lies farther from the memory, defects first, is searched exactly.
+    These are in-sample distances, below those of unseen good patches, so even the farthest
+    (1.0) refines most patches of a new image.
     """
+    if not 0.0 <= exact_beyond <= 1.0:
+        raise ValueError(f"exact_beyond must be within [0, 1], got {exact_beyond}")
     gen = torch.Generator().manual_seed(seed)
     x = feats[torch.randperm(len(feats), generator=gen)[:sample]]
     blocks = model.coarse_size // SEARCH_BLOCK
@@ -167,7 +178,12 @@ def fit_coarse_estimate(
     a = torch.stack([coarse, torch.ones_like(coarse)], dim=1).double()
     slope, intercept = torch.linalg.lstsq(a, exact.double().unsqueeze(1)).solution.flatten()
     model.coarse_fit = torch.tensor([float(slope), float(intercept)])
-    return [round(float(slope), 6), round(float(intercept), 6)]
+    bound = float(torch.quantile(exact.double(), exact_beyond)) if exact_beyond > 0 else FAR
+    model.refine_above = torch.tensor(bound)
+    return {
+        "coarse_fit": [round(float(slope), 6), round(float(intercept), 6)],
+        "refine_above": round(bound, 6),
+    }
 
 
 FITTER = Fitter(
