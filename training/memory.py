@@ -1,8 +1,8 @@
 """Choosing the cluster centres that stand for "normal": greedy k-centre coreset and k-means.
 
 Both work on (N, D) float32 patch features. The greedy k-centre (farthest-point) selection is
-exact, with no random projection and no independent chunks (both cost accuracy, see
-benchmarks/RESULTS.md), and still fast on a 2-core CPU because it advances many greedy
+exact, with no random projection and no independent chunks (both cost accuracy), and still
+fast on a 2-core CPU because it advances many greedy
 steps per pass over the patches (see ``greedy_coreset_indices``).
 """
 
@@ -37,8 +37,7 @@ def greedy_coreset_indices(
     steps inside that pool only while its best candidate is still at least as far as the
     farthest patch outside it (no outside patch can become farther: distances only shrink),
     so those steps are the exact greedy ones; then one blocked GEMM updates every patch's
-    distance to the new centres. About 250 steps per pass, ten seconds for the case above
-    (benchmarks/RESULTS.md has what exactness bought over the old projected, chunked search).
+    distance to the new centres. About 250 steps per pass, ten seconds for the case above.
 
     Args:
         features: (N, D) patch features.
