@@ -2,8 +2,8 @@
 
 Both work on (N, D) float32 patch features. The greedy k-centre (farthest-point) selection is
 exact, with no random projection and no independent chunks (both cost accuracy), and still
-fast on a 2-core CPU because it advances many greedy
-steps per pass over the patches (see ``greedy_coreset_indices``).
+fast on a 2-core CPU because it advances many greedy steps per pass over the patches (see
+``greedy_coreset_indices``).
 """
 
 from __future__ import annotations
