@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from inspector.bundle import read_meta
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -122,7 +124,8 @@ def test_resume_with_another_model_is_refused(
     out = tmp_path / "out"
     args = ("inspect", images, "--model", exported_bundle, "--out", out)
     assert cli(*args, env={"INSPECTOR_KILL_AT": "batch-8"}).returncode == -9
-    res = cli(*args, "--resume", "--threshold", "1e6")
+    other = read_meta(exported_bundle).thresholds.image * 0.9  # plausible, but not the run's
+    res = cli(*args, "--resume", "--threshold", str(other))
     assert res.returncode == 2
     assert b"cannot resume" in res.stderr
 
