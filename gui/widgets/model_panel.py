@@ -52,10 +52,14 @@ def describe_model(model: LoadedModel) -> str:
 
 
 class ModelPanel(QWidget):
-    """Signals: open_requested(path) for a bundle folder; version_activated(path)."""
+    """Signals: open_requested(path) for a bundle folder; version_activated(path);
+    activate_requested(version number) and rollback_requested(): the buttons only ask, the
+    window checks the role and then calls ``activate_version`` or ``roll_back``."""
 
     open_requested = Signal(str)
     version_activated = Signal(str)
+    activate_requested = Signal(int)
+    rollback_requested = Signal()
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,7 +86,7 @@ class ModelPanel(QWidget):
         lay.addWidget(self.table, 1)
         open_button.clicked.connect(self._open)
         self.activate.clicked.connect(self._activate_selected)
-        self.rollback.clicked.connect(self.roll_back)
+        self.rollback.clicked.connect(self.rollback_requested)
         self.refresh()
 
     def show_model(self, model: LoadedModel) -> None:
@@ -123,12 +127,14 @@ class ModelPanel(QWidget):
     def roll_back(self) -> None:
         self._switch(lambda: self.store.rollback())
 
+    def activate_version(self, number: int) -> None:
+        self._switch(lambda: self.store.activate(number))
+
     def _activate_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         cell = self.table.item(rows[0].row(), 0) if rows else None
         if cell is not None:
-            number = int(cell.text())
-            self._switch(lambda: self.store.activate(number))
+            self.activate_requested.emit(int(cell.text()))
 
     def _switch(self, action) -> None:  # noqa: ANN001
         try:

@@ -11,6 +11,29 @@ import pytest
 pytest.importorskip("PySide6")
 
 
+TEST_PIN = "2468"
+
+
+@pytest.fixture(autouse=True)
+def engineer_at_the_station(monkeypatch):
+    """Every window's guard: the engineer PIN is set, typed when asked, and every change is
+    confirmed (tests of the roles themselves replace ``win.guard.prompts``)."""
+    from gui.guard import Guard, Prompts
+    from station.roles import Role
+
+    def prompts(guard: Guard) -> Prompts:
+        if guard.access.needs_first_pin():
+            guard.access.set_pin(Role.ENGINEER, TEST_PIN)
+        return Prompts(
+            ask_pin=lambda *_: TEST_PIN,
+            confirm=lambda *_: True,
+            tell=lambda *_: None,
+            ask_text=lambda _parent, _title, current: current,
+        )
+
+    monkeypatch.setattr(Guard, "prompts_for", prompts)
+
+
 @pytest.fixture
 def model_copy(trained_bundle: Path, tmp_path: Path) -> Path:
     """A private copy of the test bundle (some tests write thresholds into it)."""
