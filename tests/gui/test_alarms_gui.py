@@ -1,0 +1,77 @@
+"""Production alarms at the window: raised after N FAILs, shown, acknowledged, audited."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from station.audit import AuditTrail
+from station.yield_alarms import AlarmState, YieldAlarmCode
+
+
+def test_fails_in_a_row_raise_an_alarm_an_operator_acknowledges(
+    qtbot, tmp_path: Path, model_copy: Path, parts: Path
+) -> None:
+    from gui.main_window import MainWindow
+    from gui.settings import StationSettings, Workspace
+
+    defects = tmp_path / "defects"
+    defects.mkdir()
+    for src in sorted(parts.glob("hole*.png")) + sorted(parts.glob("scratch*.png")):
+        shutil.copy(src, defects / src.name)
+    limits = {"consecutive_fails": 3, "min_yield_pct": None, "no_parts_s": None}
+    settings = StationSettings(
+        model=str(model_copy),
+        source=str(defects),
+        fps=20.0,
+        trigger_mode="triggered",
+        alarm_limits=limits,
+    )
+    win = MainWindow(Workspace(tmp_path / "ws"), settings)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.state.model is not None, timeout=60_000)
+        assert win.alarm_banner.isHidden() and win.state.production_alarm() == 0
+        for n in range(1, 4):
+            win.trigger()
+            qtbot.waitUntil(lambda n=n: win.live.counters.total >= n, timeout=30_000)
+        assert win.live.counters.counts["FAIL"] == 3
+        qtbot.waitUntil(lambda: win.alarm_banner.isVisible(), timeout=5000)
+        assert win.alarm_banner.title.text() == "ALARM 101"
+        assert "3 FAILs in a row" in win.alarm_banner.detail.text()
+        assert win.state.production_alarm() == YieldAlarmCode.CONSECUTIVE_FAILS
+        assert win.role_bar.label.text().strip() == "OPERATOR"
+        win.alarm_banner.ack.click()  # any role: no PIN asked
+        status = win.production.alarms.status(YieldAlarmCode.CONSECUTIVE_FAILS)
+        assert status.state is AlarmState.ACKNOWLEDGED and status.acknowledged_by == "operator"
+        assert not win.alarm_banner.ack.isEnabled()  # nothing left to acknowledge
+        assert win.state.production_alarm() == 101  # still present until a PASS
+        with AuditTrail(win.workspace.log_file) as audit:
+            (raised,) = audit.query(action="alarm_raised")
+            (ack,) = audit.query(action="acknowledge_alarm")
+        assert raised.role == "system" and raised.subject == "alarm 101 consecutive_fails"
+        assert (ack.role, ack.old, ack.new) == ("operator", "active", "acknowledged")
+        win.tabs.setCurrentWidget(win.log_panel)
+        whats = [win.audit_view.texts(i)[2] for i in range(win.audit_view.table.rowCount())]
+        assert "acknowledge alarm" in whats and "alarm raised" in whats
+    finally:
+        win.shutdown()
+
+
+def test_bad_alarm_limits_in_the_settings_are_named(qtbot, tmp_path: Path, model_copy) -> None:
+    from gui.main_window import MainWindow
+    from gui.settings import StationSettings, Workspace
+
+    settings = StationSettings(
+        model=str(model_copy), source="", alarm_limits={"consecutive_fail": 3}
+    )
+    win = MainWindow(Workspace(tmp_path / "ws"), settings)
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: "alarm_limits" in win.statusBar().currentMessage(), timeout=3000)
+        message = win.statusBar().currentMessage()
+        assert "settings.json" in message and "consecutive_fail" in message
+        assert win.production.alarms.limits.consecutive_fails == 5  # the defaults run
+    finally:
+        win.shutdown()
