@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-TEST_PIN = "2468"  # the engineer PIN the conftest sets
-
 from station.audit import AuditTrail
+
+TEST_PIN = "2468"  # the engineer PIN the conftest sets
 
 
 class Person:
