@@ -13,12 +13,13 @@ whose callables return what a person would have typed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from station.audit import AuditError, AuditTrail
 from station.pins import NoPinSet
@@ -203,6 +204,33 @@ class Guard(QObject):
 
     def _tell(self, message: str) -> None:
         self.prompts.tell(self._parent, message)
+
+
+ACTIVITY = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
+
+
+class ActivityWatcher(QObject):
+    """A key, a click or a wheel turn anywhere in the application restarts the idle time of
+    an unlocked station (at most once a second: the access control takes a lock for it)."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(guard)
+        self.guard = guard
+        self._last = 0.0
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def stop(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() in ACTIVITY and time.monotonic() - self._last > 1.0:
+            self._last = time.monotonic()
+            self.guard.touch()
+        return False
 
 
 def _show(value: object) -> str:

@@ -4,16 +4,14 @@ observe it through ``gui.state_bridge`` and expose signals and small methods."""
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QApplication,
     QHBoxLayout,
     QMainWindow,
     QTabWidget,
@@ -24,7 +22,7 @@ from PySide6.QtWidgets import (
 from gui.capture_control import CaptureControl
 from gui.frame_slot import LatestSlot
 from gui.gates import Gates
-from gui.guard import Guard
+from gui.guard import ActivityWatcher, Guard
 from gui.inference_worker import InferenceWorker
 from gui.production import Production
 from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace
@@ -50,17 +48,11 @@ from station.audit import AuditTrail
 from station.events import ModelChanged, ModelFailed, SetBy, ThresholdChanged
 from station.pins import PinStore
 from station.roles import AccessControl, LockPolicy
-from station.shift_counters import ShiftCounters
-from station.shifts import ShiftConfig
 from station.state import StationState
-from station.yield_alarms import YieldAlarms
 from station.yield_limits import AlarmLimits
-
-log = logging.getLogger(__name__)
 
 SETTINGS_SAVE_DELAY_MS = 500
 SAMPLE_NOTE = "sample model (first start)"
-ACTIVITY = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
 
 class MainWindow(QMainWindow):
@@ -96,12 +88,10 @@ class MainWindow(QMainWindow):
         pins = PinStore.in_workspace(workspace.root)
         self.access = AccessControl(pins, policy, audit=self.audit, clock=clock)
         self.guard = Guard(self.access, self.audit, str(workspace.root), self)
-        self.production = Production(
-            self.state,
-            ShiftCounters(workspace.log_file, self.audit, self._shift_config()),
-            YieldAlarms(self._alarm_limits(), self.audit),
-            self,
-        )
+        self.production, problems = Production.open(self.state, workspace, s, self.audit, self)
+        for problem in problems:  # a wrong setting must not stop the line: say it, go on
+            QTimer.singleShot(0, lambda p=problem: self.statusBar().showMessage(p, 60000))
+        self.activity = ActivityWatcher(self.guard)
         self.sample_pending = False  # first start: the sample model is being trained
         self.sample_note = SAMPLE_NOTE
         self.slot: LatestSlot[Frame] = LatestSlot()
@@ -129,7 +119,6 @@ class MainWindow(QMainWindow):
         self.inference.start()
         self._wire()
         self.gates = Gates(self)
-        self._watch_activity(True)
         self.show_shift()
         self.alarm_banner.show_alarms(self.production.alarms.active())
         self._open_initial_model()
@@ -225,28 +214,6 @@ class MainWindow(QMainWindow):
         self.limits_action.triggered.connect(lambda: self.gates.alarm_limits())
 
     # --- roles, shift counters, alarms ---------------------------------------------------
-    def _shift_config(self) -> ShiftConfig:
-        s = self.settings
-        try:
-            return ShiftConfig(tuple(s.shift_starts), s.trend_minutes)
-        except (TypeError, ValueError) as exc:
-            self._bad_setting("shift_starts/trend_minutes", exc)
-            return ShiftConfig()
-
-    def _alarm_limits(self) -> AlarmLimits:
-        where = f"{self.workspace.settings_file}: alarm_limits"
-        try:
-            return AlarmLimits.from_mapping(dict(self.settings.alarm_limits), where)
-        except (TypeError, ValueError) as exc:
-            self._bad_setting("alarm_limits", exc)
-            return AlarmLimits()
-
-    def _bad_setting(self, name: str, exc: Exception) -> None:
-        # A wrong setting must not stop the line: say so, and run on the defaults.
-        message = f"{self.workspace.settings_file}: {name}: {exc}; using the defaults"
-        log.error(message)
-        QTimer.singleShot(0, lambda: self.statusBar().showMessage(message, 60000))
-
     def remember_alarm_limits(self, limits: AlarmLimits) -> None:
         self._update_settings(alarm_limits=dict(vars(limits)))
 
@@ -264,20 +231,6 @@ class MainWindow(QMainWindow):
     def _role_changed(self, role: str) -> None:
         self.role_bar.set_role(role)
         self.state.set_role(role)
-
-    def _watch_activity(self, on: bool) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            (app.installEventFilter if on else app.removeEventFilter)(self)
-        self._last_touch = 0.0
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        # A key or a click anywhere restarts the idle time of an unlocked station (at most
-        # once a second: the access control takes a lock for it).
-        if event.type() in ACTIVITY and time.monotonic() - self._last_touch > 1.0:
-            self._last_touch = time.monotonic()
-            self.guard.touch()
-        return False
 
     def _update_settings(self, **changes: object) -> None:
         self.settings = self.settings.override(**changes)
@@ -461,7 +414,7 @@ class MainWindow(QMainWindow):
         self.retrain.stop()
         self.folder_panel.stop()
         self.bridge.close()
-        self._watch_activity(False)
+        self.activity.stop()
         self.production.close()
         self.log.close()
         self.audit.close()

@@ -9,13 +9,20 @@ no-parts alarm fire when no part comes at all.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from station.audit import AuditTrail
 from station.events import PartJudged, StateEvent
 from station.shift_counters import ShiftCounters, ShiftCountersError
+from station.shifts import ShiftConfig
 from station.state import StationState
 from station.yield_alarms import AlarmStatus, YieldAlarms
+from station.yield_limits import AlarmLimits
+
+if TYPE_CHECKING:
+    from gui.settings import StationSettings, Workspace
 
 log = logging.getLogger(__name__)
 CHECK_MS = 1000
@@ -44,6 +51,34 @@ class Production(QObject):
         self.timer.setInterval(CHECK_MS)
         self.timer.timeout.connect(self.check)
         self.timer.start()
+
+    @classmethod
+    def open(
+        cls,
+        state: StationState,
+        workspace: Workspace,
+        settings: StationSettings,
+        audit: AuditTrail,
+        parent: QObject | None = None,
+    ) -> tuple[Production, list[str]]:
+        """The counters and alarms of ``workspace`` as ``settings`` configure them, and what
+        was wrong in the settings (each named; the defaults are used for it)."""
+        problems = []
+        where = f"{workspace.settings_file}:"
+        try:
+            config = ShiftConfig(tuple(settings.shift_starts), settings.trend_minutes)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where} shift_starts/trend_minutes: {exc}; using the defaults")
+            config = ShiftConfig()
+        try:
+            limits = AlarmLimits.from_mapping(dict(settings.alarm_limits), f"{where} alarm_limits")
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{exc}; using the defaults")
+            limits = AlarmLimits()
+        for problem in problems:
+            log.error(problem)
+        counters = ShiftCounters(workspace.log_file, audit, config)
+        return cls(state, counters, YieldAlarms(limits, audit), parent), problems
 
     def _on_event(self, event: StateEvent) -> None:
         if not isinstance(event, PartJudged):
