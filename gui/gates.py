@@ -50,6 +50,32 @@ class Gates(QObject):
         win.role_bar.unlock_requested.connect(lambda: guard.unlock())
         win.role_bar.lock_requested.connect(guard.lock)
         win.alarm_banner.acknowledge_requested.connect(self.acknowledge)
+        win.limits_action.triggered.connect(lambda: self.alarm_limits())
+        # What the guard and the production counters say goes on screen.
+        production, status = win.production, win.statusBar()
+        production.counted.connect(self.show_shift)
+        production.failed.connect(lambda msg: status.showMessage(msg, 30000))
+        production.alarms_changed.connect(win.alarm_banner.show_alarms)
+        production.alarms_changed.connect(lambda _a: win.audit_view.refresh())
+        production.timer.timeout.connect(guard.poll)  # the idle lock, once a second
+        guard.role_changed.connect(self._role_changed)
+        guard.refused.connect(lambda msg: status.showMessage(msg, 15000))
+        guard.audited.connect(win.audit_view.refresh)
+
+    def show_shift(self) -> None:
+        """The current shift's counts, split and trend (from the persisted counters)."""
+        win = self.win
+        if win.closed:  # a part counted just before the window closed
+            return
+        counters = win.production.counters
+        snap = counters.current()
+        win.live.counters.set_counts(snap.total)
+        limit = win.production.alarms.limits.min_yield_pct
+        win.live.shift.show_shift(snap, counters.trend(), limit)
+
+    def _role_changed(self, role: str) -> None:
+        self.win.role_bar.set_role(role)
+        self.win.state.set_role(role)
 
     # --- thresholds ----------------------------------------------------------------------
     def threshold(self, value: float) -> None:
@@ -113,7 +139,7 @@ class Gates(QObject):
         if role is not None:
             counters.reset(role)
             self.win.state.reset_counters(by=str(role))
-            self.win.show_shift()
+            self.show_shift()
 
     def new_shift(self) -> None:
         counters = self.win.production.counters
@@ -123,7 +149,7 @@ class Gates(QObject):
         )
         if role is not None:
             counters.change_shift(role)
-            self.win.show_shift()
+            self.show_shift()
 
     def lot(self) -> None:
         counters = self.win.production.counters
@@ -138,7 +164,7 @@ class Gates(QObject):
         )
         if role is not None:
             counters.set_lot(new.strip(), role)
-            self.win.show_shift()
+            self.show_shift()
 
     def alarm_limits(self) -> None:
         """Alarm limits typed as ``name=value`` pairs (``none`` switches one off)."""

@@ -118,8 +118,8 @@ class MainWindow(QMainWindow):
         self.inference.result_ready.connect(self.show_result)
         self.inference.start()
         self._wire()
-        self.gates = Gates(self)
-        self.show_shift()
+        self.gates = Gates(self)  # every request that changes something, and its answers
+        self.gates.show_shift()
         self.alarm_banner.show_alarms(self.production.alarms.active())
         self._open_initial_model()
         self.state.set_source(s.source)
@@ -202,35 +202,14 @@ class MainWindow(QMainWindow):
         self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.sources.preview.connect(live.show_preview)
         self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
-        production, guard = self.production, self.guard
-        production.counted.connect(self.show_shift)
-        production.failed.connect(lambda msg: self.statusBar().showMessage(msg, 30000))
-        production.alarms_changed.connect(self.alarm_banner.show_alarms)
-        production.alarms_changed.connect(lambda _a: self.audit_view.refresh())
-        production.timer.timeout.connect(guard.poll)  # the idle lock, once a second
-        guard.role_changed.connect(self._role_changed)
-        guard.refused.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
-        guard.audited.connect(self.audit_view.refresh)
-        self.limits_action.triggered.connect(lambda: self.gates.alarm_limits())
 
     # --- roles, shift counters, alarms ---------------------------------------------------
     def remember_alarm_limits(self, limits: AlarmLimits) -> None:
         self._update_settings(alarm_limits=dict(vars(limits)))
 
-    def show_shift(self) -> None:
-        """The current shift's counts, split and trend (from the persisted counters)."""
-        if self._closed:  # a part counted just before the window closed
-            return
-        counters = self.production.counters
-        snap = counters.current()
-        self.live.counters.set_counts(snap.total)
-        self.live.shift.show_shift(
-            snap, counters.trend(), self.production.alarms.limits.min_yield_pct
-        )
-
-    def _role_changed(self, role: str) -> None:
-        self.role_bar.set_role(role)
-        self.state.set_role(role)
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _update_settings(self, **changes: object) -> None:
         self.settings = self.settings.override(**changes)
