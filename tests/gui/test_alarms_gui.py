@@ -33,11 +33,16 @@ def test_fails_in_a_row_raise_an_alarm_an_operator_acknowledges(
     try:
         qtbot.waitUntil(lambda: win.state.model is not None, timeout=60_000)
         assert win.alarm_banner.isHidden() and win.state.production_alarm() == 0
-        for n in range(1, 4):
+        win.guard.lock()  # an operator at the station
+        qtbot.waitUntil(lambda: win.state.source_status.status == "live", timeout=30_000)
+        for n in range(1, 9):  # defective parts only; a weak scratch may PASS and restart
             win.trigger()
             qtbot.waitUntil(lambda n=n: win.live.counters.total >= n, timeout=30_000)
-        assert win.live.counters.counts["FAIL"] == 3
-        qtbot.waitUntil(lambda: win.alarm_banner.isVisible(), timeout=5000)
+            qtbot.wait(300)  # the alarm's queued signal
+            if win.alarm_banner.isVisible():
+                break
+        assert win.alarm_banner.isVisible(), win.live.counters.shown
+        assert win.live.counters.counts["FAIL"] >= 3
         assert win.alarm_banner.title.text() == "ALARM 101"
         assert "3 FAILs in a row" in win.alarm_banner.detail.text()
         assert win.state.production_alarm() == YieldAlarmCode.CONSECUTIVE_FAILS

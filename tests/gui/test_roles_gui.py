@@ -46,6 +46,7 @@ def _rows(win, action: str) -> list:
 def loaded(qtbot, window):
     qtbot.waitUntil(lambda: window.state.model is not None, timeout=60_000)
     window.state.set_mode("triggered")  # no new part meanwhile
+    window.guard.lock()  # the conftest's engineer leaves: the station is the operator's
     return window
 
 
@@ -172,6 +173,7 @@ def test_an_idle_engineer_is_locked_again(qtbot, tmp_path: Path, model_copy) -> 
     qtbot.addWidget(win)
     win.show()
     try:
+        win.guard.lock()
         win.guard.prompts = Person(pin=TEST_PIN).prompts()
         win.role_bar.button.click()
         assert win.role_bar.label.text().strip() == "ENGINEER"
@@ -183,7 +185,7 @@ def test_an_idle_engineer_is_locked_again(qtbot, tmp_path: Path, model_copy) -> 
         now[0] += 11  # 61 s without activity; the 1 s timer polls the role
         qtbot.waitUntil(lambda: win.role_bar.label.text().strip() == "OPERATOR", timeout=3000)
         assert win.state.role == "operator"
-        (lock,) = _rows(win, "lock")
+        lock = _rows(win, "lock")[0]  # the newest; the older one is the manual lock above
         assert (lock.role, lock.old, lock.new) == ("system", "engineer", "operator")
         assert "idle 1 min" in lock.reason
     finally:
