@@ -67,6 +67,7 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
     args = ap.parse_args()
 
     from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget
 
@@ -88,19 +89,21 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
         model = work / "model"
         print("training the sample model …")
         train(SAMPLES, model, TrainSettings(), show_progress=False)
-    camera = work / "camera"
-    camera.mkdir()
-    kinds = ["hole", "scratch", "hole", "good", "good", "scratch", "good"]
-    for i, kind in enumerate(kinds):
-        src = sorted((SAMPLES / "test" / kind).glob("*.png"))[i % 2]
-        shutil.copy(src, camera / f"{i:02d}_{kind}.png")
+    # A camera on defective parts, then one on good parts: a trigger takes the frame the
+    # camera shows, so each phase gets parts of its own kind whatever the timing.
+    defective, good = work / "defective", work / "good"
+    for folder, kinds in ((defective, ("hole", "scratch")), (good, ("good",))):
+        folder.mkdir()
+        for kind in kinds:
+            for src in sorted((SAMPLES / "test" / kind).glob("*.png"))[:3]:
+                shutil.copy(src, folder / f"{kind}_{src.name}")
     ws = Workspace(work / "ws")
     PinStore.in_workspace(ws.root).set_pin("engineer", PIN)  # = python -m station.pins set
     person = Person()
     Guard.prompts_for = person.prompts
     settings = StationSettings(
         model=str(model),
-        source=str(camera),
+        source=str(defective),
         trigger_mode="triggered",
         save_policy="all",
         alarm_limits={"consecutive_fails": 3},
@@ -125,6 +128,7 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
         wait(lambda: False, 0.5)  # let the last repaint land
         image = widget.grab().toImage()
         image = image.scaledToWidth(SHOT_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        image = image.convertToFormat(QImage.Format.Format_Indexed8)  # a palette: < 300 KB
         path = args.shots / name
         image.save(str(path))
         print(f"  screenshot {path} ({path.stat().st_size // 1024} KB)")
@@ -141,14 +145,20 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
         return win
 
     def press_space(win: MainWindow, n: int) -> None:
+        # Shortcuts need the active window; without a window manager the button is clicked.
+        win.activateWindow()
+        active = wait(win.isActiveWindow, 3)
         for _ in range(n):
             target = win.live.counters.total + 1
-            QTest.keyClick(win, Qt.Key.Key_Space)
+            if active:
+                QTest.keyClick(win, Qt.Key.Key_Space)
+            else:
+                QTest.mouseClick(win.live.trigger_button, Qt.MouseButton.LeftButton)
             wait(lambda: win.live.counters.total >= target, 30)  # noqa: B023 (used at once)
 
     print("1. Triggered mode: three defective parts (Space key)")
     win = open_window()
-    wait(lambda: win.state.source_status.status == "live", 30)
+    check(wait(lambda: win.state.source_status.status == "live", 30), "the camera is live")
     press_space(win, 3)
     check(win.live.counters.counts["FAIL"] == 3, "three FAILs counted")
     check(win.live.banner.verdict.text() == "FAIL", "the banner says FAIL")
@@ -186,6 +196,8 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
     check(bool(ack) and ack[0].role == "operator", "acknowledged by the operator, audited")
 
     print("5. Good parts; the operator view")
+    win.connect_source(str(good))  # switching the source is the operator's to do
+    check(wait(lambda: win.state.source_status.status == "live", 30), "the good camera is live")
     press_space(win, 4)
     check(win.live.counters.counts["PASS"] >= 1, "good parts PASS")
     check(wait(lambda: win.alarm_banner.isHidden(), 5), "the alarm is gone after a PASS")
@@ -200,12 +212,17 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
     table = win.log_panel.table
     wait(lambda: table.rowCount() >= 7, 10)
     shot(win, "station_ops_log.png")
-    rect = table.visualRect(table.model().index(0, 2))
+    fails = [r for r in range(table.rowCount()) if (c := table.item(r, 2)) and c.text() == "FAIL"]
+    row = fails[0] if fails else 0  # the newest FAIL: the evidence a person looks for
+    rect = table.visualRect(table.model().index(row, 2))
+    # A press first, as from a real mouse: the view opens only the row that was pressed.
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     QTest.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    opened = wait(lambda: win.log_panel.review is not None and win.log_panel.review.isVisible(), 5)
     review = win.log_panel.review
-    check(review is not None and review.isVisible(), "double-click opened the review dialog")
+    check(opened, "double-click opened the review dialog")
     if review is not None:
-        first = table.item(0, 0)
+        first = table.item(row, 0)
         record_id = int(first.data(Qt.ItemDataRole.DisplayRole)) if first else -1
         check(review.item.record_id == record_id, f"it shows log row {record_id}")
         shot(review, "station_ops_review.png")

@@ -56,6 +56,9 @@ class TrendPlot(QWidget):
             first = datetime.fromtimestamp(self.points[0].start).strftime("%H:%M")
             p.setPen(QColor("#616161"))
             p.drawText(QRectF(box.left(), box.bottom() + 2, 80, 16), first)
+            last = datetime.fromtimestamp(self.points[-1].start).strftime("%H:%M")
+            right = Qt.AlignmentFlag.AlignRight
+            p.drawText(QRectF(box.right() - 80, box.bottom() + 2, 80, 16), right, last)
         step = box.width() / max(n - 1, 1)
         line = QPen(QColor("#1b5e20"), 2)
         previous: QPointF | None = None
