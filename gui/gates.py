@@ -153,10 +153,8 @@ class Gates(QObject):
 
     def lot(self) -> None:
         counters = self.win.production.counters
-        if self.guard.ensure(Action.SET_LOT, "Lot") is None:
-            return
         old = counters.lot
-        new = self.guard.prompts.ask_text(self.win, "Lot of the next parts", old)
+        new = self._ask_text(Action.SET_LOT, "Lot of the next parts", old)
         if new is None or new.strip() == old:
             return
         role = self.guard.allow(
@@ -169,10 +167,8 @@ class Gates(QObject):
     def alarm_limits(self) -> None:
         """Alarm limits typed as ``name=value`` pairs (``none`` switches one off)."""
         alarms = self.win.production.alarms
-        if self.guard.ensure(Action.SET_ALARM_LIMITS, "Alarm limits") is None:
-            return
         old = alarms.limits
-        text = self.guard.prompts.ask_text(self.win, "Alarm limits", limits_text(old))
+        text = self._ask_text(Action.SET_ALARM_LIMITS, "Alarm limits", limits_text(old))
         if text is None:
             return
         try:
@@ -192,6 +188,12 @@ class Gates(QObject):
         if role is not None:
             alarms.set_limits(new, role)  # audited there
             self.win.remember_alarm_limits(new)
+
+    def _ask_text(self, action: Action, what: str, current: str) -> str | None:
+        """The role first (no typing for nothing), then the new text; None if refused."""
+        if self.guard.ensure(action, what) is None:
+            return None
+        return self.guard.prompts.ask_text(self.win, what, current)
 
     # --- models --------------------------------------------------------------------------
     def _current_model(self) -> str | None:

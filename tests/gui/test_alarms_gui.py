@@ -80,3 +80,21 @@ def test_bad_alarm_limits_in_the_settings_are_named(qtbot, tmp_path: Path, model
         assert win.production.alarms.limits.consecutive_fails == 5  # the defaults run
     finally:
         win.shutdown()
+
+
+def test_an_engineer_changes_the_alarm_limits_audited_and_remembered(qtbot, window) -> None:
+    win = window
+    told: list[str] = []
+    win.guard.prompts.tell = lambda _p, text: told.append(text)
+    win.guard.prompts.ask_text = lambda _p, _t, _current: "consecutive_fails=2, no_parts_s=none"
+    win.limits_action.trigger()
+    limits = win.production.alarms.limits
+    assert (limits.consecutive_fails, limits.no_parts_s) == (2, None)
+    with AuditTrail(win.workspace.log_file) as audit:
+        (row,) = audit.query(action="set_alarm_limits")
+    assert row.role == "engineer" and "consecutive_fails=2" in row.new
+    assert win.settings.alarm_limits["consecutive_fails"] == 2
+    win.guard.prompts.ask_text = lambda _p, _t, _current: "consecutive_fails=two"
+    win.limits_action.trigger()
+    assert told == ["alarm limits: consecutive_fails='two' is not a number"]
+    assert win.production.alarms.limits == limits
