@@ -5,33 +5,51 @@ observe it through ``gui.state_bridge`` and expose signals and small methods."""
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QTabWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QMainWindow,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.capture_control import CaptureControl
 from gui.frame_slot import LatestSlot
+from gui.gates import Gates
+from gui.guard import ActivityWatcher, Guard
 from gui.inference_worker import InferenceWorker
+from gui.production import Production
 from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace
 from gui.state_bridge import StateBridge
 from gui.training_set import ADDED, add_marked_part, add_saved_image, not_added
 from gui.view_item import ViewItem, render
+from gui.widgets.alarm_banner import AlarmBanner
+from gui.widgets.audit_view import AuditView
 from gui.widgets.folder_panel import FolderPanel
 from gui.widgets.live_panel import LivePanel
 from gui.widgets.log_panel import LogPanel
 from gui.widgets.model_panel import ModelPanel
 from gui.widgets.retrain_panel import RetrainPanel
 from gui.widgets.review_dialog import ReviewDialog
+from gui.widgets.role_bar import RoleBar
 from gui.widgets.status_labels import ModelLabel, SourceLabel, failure_message
 from gui.workers import CaptureWorker, error_queue, save_frame
 from inspector.capture import Frame
 from inspector.model_store import ModelStore
 from inspector.records import InspectionLog
 from inspector.verdict import Thresholds
+from station.audit import AuditTrail
 from station.events import ModelChanged, ModelFailed, SetBy, ThresholdChanged
+from station.pins import PinStore
+from station.roles import AccessControl, LockPolicy
 from station.state import StationState
+from station.yield_limits import AlarmLimits
 
 SETTINGS_SAVE_DELAY_MS = 500
 SAMPLE_NOTE = "sample model (first start)"
@@ -45,6 +63,7 @@ class MainWindow(QMainWindow):
         workspace: Workspace,
         settings: StationSettings | None = None,
         video_fps: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """
         Args:
@@ -52,6 +71,7 @@ class MainWindow(QMainWindow):
             settings: resolved settings (default: the workspace's saved ones).
             video_fps: a rate given on the command line for this run; without it a video
                 file plays at its own rate (``settings.fps`` is for image folders).
+            clock: epoch seconds now, for the idle lock (tests inject one).
         """
         super().__init__()
         self.workspace = workspace
@@ -63,6 +83,17 @@ class MainWindow(QMainWindow):
         self.bridge = StateBridge(self.state, self)
         self.log = InspectionLog(workspace.log_file)
         self.store = ModelStore(workspace.models_dir)
+        self.audit = AuditTrail(workspace.log_file)
+        policy = LockPolicy(idle_minutes=s.idle_lock_minutes)
+        pins = PinStore.in_workspace(workspace.root)
+        self.access = AccessControl(pins, policy, audit=self.audit, clock=clock)
+        self.guard = Guard(self.access, self.audit, str(workspace.root), self)
+        self.production, problems = Production.open(self.state, workspace, s, self.audit, self)
+        for problem in problems:  # a wrong setting must not stop the line: say it, go on
+            QTimer.singleShot(0, lambda p=problem: self.statusBar().showMessage(p, 60000))
+        self.activity = ActivityWatcher(self.guard)
+        self.sample_pending = False  # first start: the sample model is being trained
+        self.sample_note = SAMPLE_NOTE
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.capture_errors = error_queue()  # unreadable frames, each logged as a part
         self.sources = CaptureControl(self.slot, self.capture_errors, self)
@@ -87,6 +118,9 @@ class MainWindow(QMainWindow):
         self.inference.result_ready.connect(self.show_result)
         self.inference.start()
         self._wire()
+        self.gates = Gates(self)  # every request that changes something, and its answers
+        self.gates.show_shift()
+        self.alarm_banner.show_alarms(self.production.alarms.active())
         self._open_initial_model()
         self.state.set_source(s.source)
         if s.operator_view:
@@ -109,7 +143,20 @@ class MainWindow(QMainWindow):
             (self.model_panel, "Model"),
         ):
             self.tabs.addTab(widget, name)
-        self.setCentralWidget(self.tabs)
+        self.role_bar = RoleBar(str(self.guard.role))
+        self.alarm_banner = AlarmBanner()
+        self.audit_view = AuditView(self.audit)
+        self.log_panel.add_beside(self.audit_view)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.alarm_banner, 1)
+        header.addWidget(self.role_bar, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(4, 4, 4, 0)
+        column.addLayout(header)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.source_state = SourceLabel(self.bridge)
         self.model_label = ModelLabel(self.bridge)
         self.statusBar().addWidget(self.source_state, 1)
@@ -121,8 +168,9 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)  # Ctrl+Q
         quit_action.triggered.connect(self.close)
+        self.limits_action = QAction("Alarm &limits… (engineer)", self)
         menu = self.menuBar().addMenu("&Station")
-        for action in (self.operator_action, quit_action):
+        for action in (self.operator_action, self.limits_action, quit_action):
             menu.addAction(action)
             self.addAction(action)  # its shortcut works while the menu bar is hidden too
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, lambda: self.set_operator_view(False))
@@ -135,24 +183,13 @@ class MainWindow(QMainWindow):
         live.mode_requested.connect(state.set_mode)
         live.trigger_requested.connect(self.trigger)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.trigger)
-        live.save_policy_requested.connect(state.set_save_policy)
-        live.threshold_requested.connect(self.set_threshold)
-        live.threshold_save_requested.connect(self.save_threshold)
         live.display_changed.connect(self._display_changed)
         live.part_selected.connect(self.review)
-        live.counters_reset_requested.connect(state.reset_counters)
-        self.model_panel.open_requested.connect(state.request_model)
+        # Changes of thresholds, models, policy, counters and training data: ``gui.gates``.
         self.model_panel.version_activated.connect(state.request_model)
-        # Promote, roll back and activate arrive as requests; the window carries them out.
-        self.retrain.promote_requested.connect(
-            lambda bundle, note: self.model_panel.promote(bundle, note, by=self.state.role)
-        )
-        self.model_panel.rollback_requested.connect(self.model_panel.roll_back)
-        self.model_panel.activate_requested.connect(self.model_panel.activate)
         self.retrain.progress_text.connect(live.show_preparing)
         self.retrain.capture_requested.connect(self.capture_good)
         self.retrain.collect_changed.connect(self._collect_changed)
-        self.log_panel.mark_good.connect(self.mark_record_good)
         self.tabs.currentChanged.connect(self._tab_changed)
         # What the state says goes to the threads, the panels and the settings file.
         bridge.source_changed.connect(self._source_changed)
@@ -165,6 +202,14 @@ class MainWindow(QMainWindow):
         self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.sources.preview.connect(live.show_preview)
         self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
+
+    # --- roles, shift counters, alarms ---------------------------------------------------
+    def remember_alarm_limits(self, limits: AlarmLimits) -> None:
+        self._update_settings(alarm_limits=dict(vars(limits)))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _update_settings(self, **changes: object) -> None:
         self.settings = self.settings.override(**changes)
@@ -223,6 +268,7 @@ class MainWindow(QMainWindow):
         if sample_train.is_dir():
             # First start: no configuration needed; fit the sample product (~15 s) and go.
             self.live.show_preparing("preparing the sample model …")
+            self.sample_pending = True
             self.retrain.train_sample(sample_train, SAMPLE_NOTE)
 
     def load_model(self, path: str) -> None:
@@ -245,11 +291,11 @@ class MainWindow(QMainWindow):
         """A judged part (already counted in the state) goes on screen with its verdict."""
         self.live.show_part(item, self.slot.dropped)
 
-    def set_threshold(self, value: float) -> None:
-        """The operator's threshold: the shown part is re-judged at once, the next parts
-        are judged by it."""
+    def set_threshold(self, value: float, by: SetBy = SetBy.OPERATOR) -> None:
+        """The station's threshold: the shown part is re-judged at once, the next parts
+        are judged by it. Not gated: the slider's requests pass ``gui.gates`` first."""
         try:
-            self.state.set_threshold(value, by=SetBy.OPERATOR)
+            self.state.set_threshold(value, by=by)
         except (LookupError, ValueError) as exc:
             self.statusBar().showMessage(f"threshold not set: {exc}", 15000)
 
@@ -284,7 +330,7 @@ class MainWindow(QMainWindow):
         map_range = model.map_range if model else (0.0, 1.0)
         picture = render(item, th, map_range, True, self.settings.opacity)
         dialog = ReviewDialog(item, picture, self)
-        dialog.mark_good.connect(self.mark_item_good)
+        dialog.mark_good.connect(self.gates.mark_item_good)
         dialog.show()
         self._review = dialog  # keep a reference while it is open
 
@@ -328,6 +374,7 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.log_panel:
             self.log_panel.refresh()
+            self.audit_view.refresh()
 
     # --- shutdown ------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt API)
@@ -346,4 +393,7 @@ class MainWindow(QMainWindow):
         self.retrain.stop()
         self.folder_panel.stop()
         self.bridge.close()
+        self.activity.stop()
+        self.production.close()
         self.log.close()
+        self.audit.close()

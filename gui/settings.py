@@ -49,6 +49,11 @@ class StationSettings:
         threshold_overrides: model id -> image threshold set on the slider but not saved into
             the bundle (kept per model so switching models never carries a threshold across).
         operator_view: start in the full-screen operator view.
+        idle_lock_minutes: an unlocked station returns to operator after this long idle.
+        alarm_limits: production alarm limits (``station.yield_limits.AlarmLimits`` fields;
+            missing ones keep their defaults, null switches one off).
+        shift_starts: shift start times "HH:MM" (local); empty: shifts change by hand only.
+        trend_minutes: width of one point of the shift's yield trend.
     """
 
     model: str = ""
@@ -61,6 +66,10 @@ class StationSettings:
     opacity: float = 0.5
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     operator_view: bool = False
+    idle_lock_minutes: float = 10.0
+    alarm_limits: dict[str, Any] = field(default_factory=dict)
+    shift_starts: list[str] = field(default_factory=lambda: ["06:00", "14:00", "22:00"])
+    trend_minutes: float = 10.0
 
     def override(self, **changes: Any) -> StationSettings:
         known = {f.name for f in fields(self)}

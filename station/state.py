@@ -90,6 +90,7 @@ class StationState:
         self._recipe = ""
         self._link: LinkStatus | None = None
         self._trigger_ids = itertools.count(1)
+        self._alarm_code: Callable[[], int] | None = None
 
     # --- observing ---------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -176,6 +177,16 @@ class StationState:
     @property
     def link(self) -> LinkStatus | None:
         return self._link
+
+    def production_alarm(self) -> int:
+        """The production alarm code for a PLC's ``Alarm`` signal (101-103,
+        ``station.yield_alarms.YieldAlarmCode``); 0 when none is shown."""
+        provider = self._alarm_code
+        return provider() if provider is not None else 0
+
+    def set_production_alarms(self, provider: Callable[[], int] | None) -> None:
+        """Who knows the production alarms (the window's ``YieldAlarms``); None: nobody."""
+        self._alarm_code = provider
 
     # --- requests (carried out by the inference and capture threads) -------------------
     def request_model(self, path: str, by: str = "operator") -> None:

@@ -27,6 +27,7 @@ from gui.view_item import ViewItem, rejudge, render, thumbnail
 from gui.widgets.counters import Counters
 from gui.widgets.history_strip import HistoryStrip
 from gui.widgets.part_view import PartView
+from gui.widgets.shift_panel import ShiftPanel
 from gui.widgets.threshold_panel import ThresholdPanel
 from gui.widgets.verdict_banner import NO_PARTS, VerdictBanner
 from inspector.recorder import SAVE_POLICIES
@@ -41,6 +42,8 @@ class LivePanel(QWidget):
     """Signals: source_requested(spec), mode_requested(mode), trigger_requested(),
     save_policy_requested(policy), threshold_requested(value), threshold_save_requested(value),
     display_changed(show heatmap, opacity), part_selected(ViewItem), counters_reset_requested().
+    Requests that change what decides or keeps a verdict are checked by the window's guard;
+    the counters show the current shift (``show_shift`` in the window).
     """
 
     source_requested = Signal(str)
@@ -100,8 +103,9 @@ class LivePanel(QWidget):
         self.stats.setWordWrap(True)
         self.threshold = ThresholdPanel()
         self.threshold.set_display(show_heatmap, opacity)
+        self.shift = ShiftPanel()
         right = QVBoxLayout()
-        for part in (self.banner, self.counters, self.stats, self.threshold):
+        for part in (self.banner, self.counters, self.stats, self.threshold, self.shift):
             right.addWidget(part)
         right.addStretch(1)
         self._side = QWidget()
@@ -137,7 +141,6 @@ class LivePanel(QWidget):
         bridge.source_changed.connect(self._source_changed)
         bridge.source_status.connect(self._source_status)
         bridge.save_policy_changed.connect(self.save_policy.setCurrentText)
-        bridge.counters_changed.connect(self.counters.set_counts)
         self.save_policy.setCurrentText(state.save_policy)
         self._mode_changed(state.mode)
         self._refresh_idle()
@@ -194,6 +197,7 @@ class LivePanel(QWidget):
             widget.setVisible(not on)
         self.banner.set_big(on)
         self.counters.set_big(on)
+        self.shift.set_big(on)
         if on:
             self._side.setMinimumWidth(SIDE_WIDTH // 2)
             self._side.setMaximumWidth(16_777_215)  # Qt's "no limit"

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -108,7 +109,9 @@ class LogPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.summary)
-        lay.addWidget(self.table, 1)
+        self._split = QSplitter(Qt.Orientation.Vertical)
+        self._split.addWidget(self.table)
+        lay.addWidget(self._split, 1)
         refresh.clicked.connect(self.refresh)
         export.clicked.connect(self._export_dialog)
         self.mark.clicked.connect(self._mark_selected)
@@ -118,6 +121,11 @@ class LogPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.thumbnails.ready.connect(self._thumbnail_ready)
         self.table.verticalScrollBar().valueChanged.connect(self._request_visible)
+
+    def add_beside(self, widget: QWidget) -> None:
+        """Show ``widget`` below the log table (the audit trail), resizable."""
+        self._split.addWidget(widget)
+        self._split.setSizes([600, 300])
 
     def filters(self) -> dict:
         f: dict = {}

@@ -1,4 +1,5 @@
-"""Image threshold slider: re-judges at once; an engineer can save it into the bundle."""
+"""Image threshold slider: asks for a new threshold (the window's guard checks the role and
+confirms) and for saving it into the bundle."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ class ThresholdPanel(QWidget):
     """Slider over raw image-score units, from the good median to far past the calibration.
 
     Signals:
-        threshold_changed(float): the operator moved the slider (not saved into the model).
+        threshold_changed(float): the slider was released at, or "Calibrated" asks for, this
+            threshold (not saved into the model); the window puts it in force or refuses.
         save_requested(float): write this threshold into the model bundle.
         display_changed(bool, float): heatmap shown, opacity 0..1.
     """
@@ -36,6 +38,8 @@ class ThresholdPanel(QWidget):
         self._value = 0.5
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, STEPS)
+        # A drag asks for one change, on release: each request is confirmed and audited.
+        self.slider.setTracking(False)
         self.value_label = QLabel("–")
         self.calibrated_label = QLabel("calibrated: –")
         reset = QPushButton("Calibrated")
@@ -58,6 +62,9 @@ class ThresholdPanel(QWidget):
         grid.addWidget(QLabel("Opacity"), 2, 1)
         grid.addWidget(self.opacity, 2, 2, 1, 2)
         self.slider.valueChanged.connect(self._moved)
+        self.slider.sliderMoved.connect(
+            lambda pos: self.value_label.setText(f"{self._at(pos):.4g}")
+        )
         reset.clicked.connect(lambda: self.set_threshold(self.calibrated, emit=True))
         self.save.clicked.connect(lambda: self.save_requested.emit(self.value()))
         self.heatmap.toggled.connect(self._display)
@@ -90,8 +97,11 @@ class ThresholdPanel(QWidget):
         self.heatmap.setChecked(show)
         self.opacity.setValue(round(opacity * 100))
 
+    def _at(self, pos: int) -> float:
+        return self.low + (self.high - self.low) * pos / STEPS
+
     def _moved(self, pos: int) -> None:
-        v = self._value = self.low + (self.high - self.low) * pos / STEPS
+        v = self._value = self._at(pos)
         self.value_label.setText(f"{v:.4g}")
         self.threshold_changed.emit(v)
 

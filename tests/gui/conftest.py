@@ -11,6 +11,32 @@ import pytest
 pytest.importorskip("PySide6")
 
 
+TEST_PIN = "2468"
+
+
+@pytest.fixture(autouse=True)
+def engineer_at_the_station(monkeypatch):
+    """Every window starts unlocked as engineer (the PIN set, typed when asked) and every
+    change is confirmed; tests of the roles themselves lock it and replace
+    ``win.guard.prompts``. Unlocking up front keeps the PIN check (scrypt, slow on purpose)
+    out of the tests' timing."""
+    from gui.guard import Guard, Prompts
+    from station.roles import Role
+
+    def prompts(guard: Guard) -> Prompts:
+        if guard.access.needs_first_pin():
+            guard.access.set_pin(Role.ENGINEER, TEST_PIN)
+        guard.access.unlock(TEST_PIN)
+        return Prompts(
+            ask_pin=lambda *_: TEST_PIN,
+            confirm=lambda *_: True,
+            tell=lambda *_: None,
+            ask_text=lambda _parent, _title, current: current,
+        )
+
+    monkeypatch.setattr(Guard, "prompts_for", prompts)
+
+
 @pytest.fixture
 def model_copy(trained_bundle: Path, tmp_path: Path) -> Path:
     """A private copy of the test bundle (some tests write thresholds into it)."""
