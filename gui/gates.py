@@ -235,9 +235,7 @@ class Gates(QObject):
         if role is not None:
             win.model_panel.promote(bundle, note, by=str(role))
         else:
-            # The Retrain tab disabled its button when it asked; it may ask again.
-            win.retrain.promote_button.setEnabled(True)
-            win.retrain.stage.setText("not promoted")
+            win.retrain.promotion_refused()
 
     # --- training data -------------------------------------------------------------------
     def mark_item_good(self, item: ViewItem) -> None:

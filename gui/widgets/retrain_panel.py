@@ -367,6 +367,12 @@ class RetrainPanel(QWidget):
             self.stage.setText("promoted")
             self.note.clear()
 
+    def promotion_refused(self) -> None:
+        """The window did not promote the candidate (role or confirmation): offer it again."""
+        if self.candidate is not None and not self.identical_id:
+            self.promote_button.setEnabled(True)
+            self.stage.setText("not promoted")
+
     def stop(self) -> None:
         if self.job is not None:
             self.job.stop()
