@@ -162,3 +162,19 @@ def test_derived_note_says_what_changed() -> None:
     assert derived_note(same, v4) == "same model as v4, threshold 3 -> 3.5"
     unevaluated = version(6, "c", family="feature-ae", images=12)
     assert derived_note(unevaluated, same) == "retrained on 12 images"
+
+
+def test_a_refused_promotion_is_offered_again(qtbot, tmp_path: Path) -> None:
+    from gui.widgets.retrain_panel import RetrainPanel
+
+    panel = RetrainPanel(tmp_path / "good", tmp_path / "candidates")
+    qtbot.addWidget(panel)
+    panel.promotion_refused()  # nothing trained: nothing to offer
+    assert not panel.promote_button.isEnabled()
+    panel.candidate = tmp_path / "candidate"
+    panel.promotion_refused()
+    assert panel.promote_button.isEnabled() and panel.stage.text() == "not promoted"
+    panel.promote_button.setEnabled(False)
+    panel.identical_id = "d999064a28245c90"  # identical to the current model: never offered
+    panel.promotion_refused()
+    assert not panel.promote_button.isEnabled()
