@@ -95,7 +95,11 @@ class Progress:
     def update(
         self, done: int, losses: Mapping[str, float] | None = None, force: bool = False
     ) -> None:
-        """``done`` steps of the current stage are finished (absolute, not an increment)."""
+        """``done`` steps of the current stage are finished (absolute, not an increment).
+
+        An update with ``losses`` (one an epoch) always goes out: a listener's loss curve
+        must not lose an epoch because the epochs were fast.
+        """
         if self.index < 0:
             return
         self.done = min(max(int(done), self.done), self.total)
@@ -104,7 +108,8 @@ class Progress:
         self.overall = min(1.0, max(self.overall, here))
         now = self.clock()
         last = self.done == self.total
-        if self.emit is None or not (force or last or now - self._last_emit >= self.every_s):
+        due = force or last or bool(losses) or now - self._last_emit >= self.every_s
+        if self.emit is None or not due:
             return
         if (i, self.done) == self._last_step and not losses:
             return  # nothing new to say
