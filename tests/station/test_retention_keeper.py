@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.recorder import PartContext, PartRecorder
-from inspector.records import InspectionLog
+from inspector.records import InspectionLog, InspectionRecord
 from inspector.result import InspectionResult, Verdict
 from station.image_keeper import ImageKeeper, ImageRemovals
 from station.retention import GB, RetentionPolicy
@@ -22,7 +22,9 @@ def result(verdict: Verdict) -> InspectionResult:
     return InspectionResult(0.9, 0.6, verdict, 0.5, np.zeros((48, 48), np.float32))
 
 
-def record(recorder: PartRecorder, keeper: ImageKeeper, i: int, verdict: Verdict, when: float):
+def record(
+    recorder: PartRecorder, keeper: ImageKeeper, i: int, verdict: Verdict, when: float
+) -> InspectionRecord:
     image = np.random.default_rng(i).integers(0, 256, (48, 48, 3), dtype=np.uint8)
     policy = recorder.policy
     if not keeper.wants(str(verdict)):
@@ -41,6 +43,7 @@ def test_tiny_budget_removes_oldest_parts_and_marks_their_records(tmp_path: Path
     log = InspectionLog(log_path)
     recorder = PartRecorder(log, images, "all")
     keeper = ImageKeeper(images, log_path, RetentionPolicy(1, None, None), interval_s=3600)
+    assert keeper.prune_now()  # its first pass indexed the (empty) folder
     now = time.time()
     recs = [record(recorder, keeper, i, Verdict.FAIL, now - 100 + i) for i in range(10)]
     assert keeper.prune_now()
@@ -55,11 +58,12 @@ def test_tiny_budget_removes_oldest_parts_and_marks_their_records(tmp_path: Path
     assert log.count() == 10  # every record kept
     removals = ImageRemovals(log_path)
     assert removals.count() == len(gone)
-    mark = removals.get(gone[0].id)
+    mark = removals.get(gone[0].id or 0)
     assert mark is not None and mark.path == gone[0].image_path
     assert "over" in mark.reason and "GB" in mark.reason
-    assert removals.get(kept[0].id) is None
-    assert log.get(gone[0].id).image_path == gone[0].image_path  # the row itself unchanged
+    assert removals.get(kept[0].id or 0) is None
+    row = log.get(gone[0].id or 0)
+    assert row is not None and row.image_path == gone[0].image_path  # the row unchanged
     removals.close()
     keeper.close()
     log.close()
@@ -71,6 +75,7 @@ def test_age_bound_found_at_start_one_ok_in_n_and_stale_tmp(tmp_path: Path) -> N
     recorder = PartRecorder(log, images, "all")
     now = time.time()
     sampler = ImageKeeper(images, log_path, RetentionPolicy(3, None, None), interval_s=3600)
+    assert sampler.prune_now()
     verdicts = [Verdict.PASS] * 7 + [Verdict.FAIL] * 2
     recs = [record(recorder, sampler, i, v, now - (9 - i) * DAY) for i, v in enumerate(verdicts)]
     sampler.close()
@@ -85,7 +90,8 @@ def test_age_bound_found_at_start_one_ok_in_n_and_stale_tmp(tmp_path: Path) -> N
     assert [i for i in saved if Path(recs[i].image_path).exists()] == [7, 8]
     assert not stale.exists()
     removals = ImageRemovals(log_path)
-    assert removals.count() == 3 and "older than 2.5 days" in removals.get(recs[0].id).reason
+    mark = removals.get(recs[0].id or 0)
+    assert removals.count() == 3 and mark is not None and "older than 2.5 days" in mark.reason
     assert log.count() == 9
     removals.close()
     keeper.close()
