@@ -78,7 +78,7 @@ def test_a_falling_brightness_turns_the_station_health_to_warning(
     good = sorted((sample_product / "test" / "good").glob("*.png"))[0]
     camera = tmp_path / "camera"
     camera.mkdir()
-    bgr = cv2.imread(str(good))
+    bgr = np.asarray(cv2.imread(str(good)), np.float32)
     for i in range(60):  # the light fades: 1 % less each part
         cv2.imwrite(str(camera / f"d{i:03d}.png"), (bgr * (1.0 - 0.01 * i)).astype(np.uint8))
     start = image_stats(to_display(read_image(camera / "d000.png"), None)[0])
@@ -89,7 +89,7 @@ def test_a_falling_brightness_turns_the_station_health_to_warning(
     reference = Calibration({"brightness": Reference(start["brightness"], 2.0)})
     (recipes / "drift" / "plate.json").write_text(json.dumps(reference.to_json()))
     settings = StationSettings(model=str(model_copy), source="", fps=20.0)
-    win = MainWindow(ws, settings)
+    win: Any = MainWindow(ws, settings)
     qtbot.addWidget(win)
     port = free_port()
     link = attach_line(
