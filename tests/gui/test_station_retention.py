@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gui.record_evidence import load_evidence
 from inspector.records import InspectionLog
 from station.image_keeper import ImageRemovals
 from station.retention import GB, RetentionPolicy
@@ -73,7 +74,13 @@ def test_a_tiny_budget_prunes_the_oldest_images_while_parts_go_on(
         assert len(marked) >= 4  # the oldest ones, images removed, rows kept
         assert all(m is not None and not Path(m.image_path).exists() for m in marked)
         oldest = min(r.id for r in rows if r.image_path and r.id)
-        assert removals.get(oldest) is not None  # the oldest went first
+        mark = removals.get(oldest)
+        assert mark is not None  # the oldest went first
+        row = log.get(oldest)
+        assert row is not None
+        evidence = load_evidence(row, mark)  # what the review of that row says
+        assert evidence.bare is None and "removed by image retention" in evidence.problem
+        assert "GB" in evidence.problem and evidence.item.verdict == row.verdict
         newest = max(r.id for r in rows if r.image_path and r.id)
         kept = log.get(newest)
         assert removals.get(newest) is None and kept is not None
