@@ -65,7 +65,7 @@ class OkSampler:
         return self.ok_every > 0 and (self.ok_seen - 1) % self.ok_every == 0
 
 
-@dataclass
+@dataclass(slots=True)  # one per kept part: a 50 GB folder holds hundreds of thousands
 class _Part:
     """The files of one part in the index: its time and the bytes they hold."""
 

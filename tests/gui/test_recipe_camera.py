@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,8 @@ def station(qtbot: Any, tmp_path: Path, model_copy: Path, monkeypatch: Any) -> I
     settings = StationSettings(model=str(model_copy), source=CAMERA, trigger_mode="triggered")
     win = MainWindow(ws, settings)
     qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.state.source_status.status == "live", timeout=30_000)
-    qtbot.waitUntil(lambda: win.state.model is not None, timeout=60_000)
+    ready = lambda: win.state.model is not None and win.state.source_status.status == "live"  # noqa: E731
+    qtbot.waitUntil(ready, timeout=60_000)
     yield win
     win.shutdown()
 
@@ -125,22 +125,24 @@ def linked(win: Any) -> tuple[Any, Any]:
     return link, lambda: OpcUaPlc(OpcUaServerSettings("127.0.0.1", port).endpoint)
 
 
-def as_plc(qtbot: Any, body: Callable[[], Awaitable[Any]], timeout_s: float = 60.0) -> Any:
-    """Run the PLC's program on its own thread while this one serves Qt."""
-    out: dict[str, Any] = {}
+def as_plc(qtbot: Any, link: Any, make_plc: Any, steps: Callable[[Any], Awaitable[None]]) -> None:
+    """Run the PLC's ``steps`` on its own thread while this one serves Qt; then unlink."""
 
-    def run() -> None:
+    async def program() -> None:
+        plc = make_plc()
+        await plc.connect()
         try:
-            out["value"] = asyncio.run(asyncio.wait_for(body(), timeout_s))
-        except BaseException as exc:  # handed to the test's thread
-            out["error"] = exc
+            await steps(plc)
+        finally:
+            await plc.close()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=int(timeout_s * 1000) + 5000)
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(asyncio.run, asyncio.wait_for(program(), 60.0))
+        try:
+            qtbot.waitUntil(future.done, timeout=65_000)
+        finally:
+            link.stop()
+        future.result()
 
 
 def audit_rows(win: Any) -> list[Any]:
@@ -156,23 +158,13 @@ def test_a_plc_recipe_switch_sets_the_camera_and_is_audited_as_plc(
     camera = running_source(station.sources)
     seen: dict[str, Any] = {}
 
-    async def program() -> None:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(1, timeout=30.0)
-            seen["1"] = (camera.feature("ExposureTime"), camera.feature("Gain"))
-            assert (await plc.cycle("SN-1"))[0] in (1, 2)
-            await plc.select_recipe(2, timeout=30.0)
-            seen["2"] = (camera.feature("ExposureTime"), camera.feature("Gain"))
-            assert (await plc.cycle("SN-2"))[0] in (1, 2)
-        finally:
-            await plc.close()
+    async def steps(plc: Any) -> None:
+        for index, part in ((1, "SN-1"), (2, "SN-2")):
+            await plc.select_recipe(index, timeout=30.0)
+            seen[str(index)] = (camera.feature("ExposureTime"), camera.feature("Gain"))
+            assert (await plc.cycle(part))[0] in (1, 2)
 
-    try:
-        as_plc(qtbot, program)
-    finally:
-        link.stop()
+    as_plc(qtbot, link, make_plc, steps)
     assert seen["1"][0] == pytest.approx(2000.0) and seen["1"][1] == pytest.approx(3.0, abs=0.1)
     assert seen["2"][0] == pytest.approx(5000.0) and seen["2"][1] == pytest.approx(0.0, abs=0.1)
     assert station.inference.keeper is not None  # recipe 2 keeps its default retention
