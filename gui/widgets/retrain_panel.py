@@ -363,11 +363,13 @@ class RetrainPanel(QWidget):
 
     def _promote(self, note: str = "") -> None:
         if self.candidate is not None and not self.identical_id:
-            self.promote_requested.emit(str(self.candidate), note or self.note.text().strip())
             # Promoted once: offering it again would store the same model as a new version.
+            # Disabled before asking: a refusal, answered within the emit, offers it again.
             self.promote_button.setEnabled(False)
             self.stage.setText("promoted")
-            self.note.clear()
+            self.promote_requested.emit(str(self.candidate), note or self.note.text().strip())
+            if not self.promote_button.isEnabled():
+                self.note.clear()
 
     def promotion_refused(self) -> None:
         """The window did not promote the candidate (role or confirmation): offer it again."""
