@@ -252,7 +252,7 @@ class Gates(QObject):
             panel.start_training()  # refuses by itself and says why: nothing to confirm
             return
         plan = f"{' '.join(panel.model_arguments())} on {panel.data_folder()} ({images} images)"
-        what = "Retrain: a new candidate model (promoted only when confirmed again)"
+        what = "Retraining a candidate model (promoting it is asked separately)"
         if self.guard.allow(
             Action.RETRAIN,
             what,
