@@ -283,7 +283,7 @@ class Handshake:
         self._ack_timer = None
         if acked and self._clean:
             self.alarms.clear_events()
-        await self._write({"ResultReady": False})
+        await self._write({"ResultReady": False, "Alarm": int(self.alarms.code)})
         if self._pending_recipe is not None:
             index, self._pending_recipe = self._pending_recipe, None
             if index != self.recipe_index:

@@ -317,7 +317,9 @@ class OpcUaClientTransport:
 
     async def write(self, values: Mapping[str, SignalValue]) -> None:
         check_station_signals(values)
-        self._linked()
-        for name, value in values.items():
-            typed = ua.Variant(variant(name, value).Value, self._types[name])
-            await self._nodes[name].write_value(ua.DataValue(typed))
+        client = self._linked()
+        typed = [
+            ua.DataValue(ua.Variant(variant(n, v).Value, self._types[n])) for n, v in values.items()
+        ]
+        # One request, so the PLC finds them all set together, in this order.
+        await client.write_values([self._nodes[n] for n in values], typed)

@@ -119,11 +119,17 @@ class SimulatedPlc:
 
     # -- faults a PLC commits, for commissioning drills --------------------------------------
 
-    async def vanish_mid_cycle(self, part_id: str) -> None:
-        """Trigger a part and disconnect without acknowledging (a PLC switched off)."""
+    async def vanish_mid_cycle(self, part_id: str, timeout: float = 5.0) -> None:
+        """Trigger a part, and once the station has taken it, disconnect without
+        acknowledging (a PLC switched off)."""
         await self.beat()
         await self.wait_for("Ready", True)
         await self.trigger(part_id)
+        deadline = time.monotonic() + timeout
+        while not (await self.read("Busy") or await self.read("ResultReady")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the station did not take part {part_id!r}")
+            await asyncio.sleep(POLL_S)
         await self.close()
 
     async def come_back(self) -> None:
