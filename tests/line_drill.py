@@ -1,4 +1,5 @@
-"""The line's fault drill, written once and run on two stations.
+"""The line's fault drill, written once and run on two stations, and what both line tests
+share: the camera's folder of sample images and what ``inspector inspect`` says on it.
 
 tests/station/test_line_e2e.py runs it on the Qt-free runner (OPC UA server and client
 modes), tests/gui/test_line_station.py through the real station window. Each fault is
@@ -13,13 +14,24 @@ acknowledged; 42 an unknown recipe index; SN-7 on recipe 2.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from station.alarms import AlarmCode, AlarmEvent
 from station.line.handshake import Handshake
 from station.line.plc_sim import SimulatedPlc
 from station.line.signals import LineVerdict
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DRILL_PARTS = [f"SN-{i}" for i in range(1, 8)]
 DRILL_ALARMS = frozenset(
@@ -117,3 +129,35 @@ def check_alarms(alarms: Iterable[AlarmEvent], also: Iterable[AlarmCode] = ()) -
     raised = {a.code for a in alarms if a.active}
     missing = (DRILL_ALARMS | set(also)) - raised
     assert not missing, f"alarms never raised: {sorted(c.name for c in missing)}"
+
+
+def digest(image: np.ndarray) -> str:
+    """The pixels' identity: frames are matched to files by it."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def camera_folder(sample_product: Path, dest: Path) -> Path:
+    """Every test image of the product (good and defective) in one folder for the emulated
+    camera, named ``<kind>_<name>.png`` so it plays them in a fixed order."""
+    dest.mkdir(parents=True)
+    for path in sorted((sample_product / "test").glob("*/*.png")):
+        shutil.copy(path, dest / f"{path.parent.name}_{path.name}")
+    return dest
+
+
+def inspect_cli(model: Path, folder: Path, out_dir: Path) -> dict[str, tuple[str, float]]:
+    """``inspector inspect`` on ONNX Runtime over `folder`: pixels' digest -> (verdict, score)."""
+    from inspector.imageio import read_image
+
+    command = [sys.executable, "-m", "inspector.cli", "inspect", "--backend", "onnxruntime"]
+    command += ["--model", str(model), "--out", str(out_dir), str(folder)]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=300
+    )
+    assert done.returncode == 1, done.stderr  # 1: some parts FAIL, none ERROR
+    results = json.loads((out_dir / "results.json").read_text())["results"]
+    out = {digest(read_image(r["path"])): (str(r["verdict"]), float(r["score"])) for r in results}
+    assert len(out) == len(list(folder.glob("*.png")))
+    assert {v for v, _ in out.values()} == {"PASS", "FAIL"}  # the folder holds both kinds
+    return out

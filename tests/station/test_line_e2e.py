@@ -10,17 +10,12 @@ only stand-in the emulator offers (docs/line.md, "Hardware trigger on the emulat
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("PYLON_CAMEMU", "2")
@@ -49,18 +44,21 @@ from station.line.plc_sim import (  # noqa: E402
 from station.line.runner import LineRunner  # noqa: E402
 from station.line.signals import LineVerdict  # noqa: E402
 from station.recipes import CameraSettings, Recipe, RecipeBook, save_recipe  # noqa: E402
-from tests.line_drill import DRILL_PARTS, DrillLine, check_alarms, run_drill  # noqa: E402
+from tests.line_drill import (  # noqa: E402
+    DRILL_PARTS,
+    DrillLine,
+    camera_folder,
+    check_alarms,
+    digest,
+    inspect_cli,
+    run_drill,
+)
 
 pytestmark = pytest.mark.slow  # the trained_bundle fixture trains a model (about 10 s)
 
 SETTINGS = HandshakeSettings(
     result_timeout_s=3.0, ack_timeout_s=0.6, heartbeat_s=0.1, plc_watchdog_s=1.0
 )
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def digest(image: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -75,34 +73,18 @@ def workspace(trained_bundle: Path, sample_product: Path, tmp_path_factory: Any)
     plate = Recipe(1, "metal_plate", "models/metal_plate", camera=CameraSettings(1000.0, 0.0))
     save_recipe(plate, ws / "recipes")
     save_recipe(Recipe(2, "metal_plate_b", "models/metal_plate"), ws / "recipes")
-    camera = ws / "camera"
-    camera.mkdir()
-    for path in sorted((sample_product / "test").glob("*/*.png")):
-        shutil.copy(path, camera / f"{path.parent.name}_{path.name}")
+    camera_folder(sample_product, ws / "camera")
     return ws
 
 
 @pytest.fixture(scope="module")
 def expected(workspace: Path, tmp_path_factory: Any) -> dict[str, tuple[int, float]]:
-    """What ``inspector inspect`` says on each image file, keyed by the pixels' digest."""
-    out_dir = tmp_path_factory.mktemp("inspect")
-    model = workspace / "models" / "metal_plate"
-    command = [sys.executable, "-m", "inspector.cli", "inspect", "--backend", "onnxruntime"]
-    command += ["--model", str(model), "--out", str(out_dir), str(workspace / "camera")]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 1, done.stderr  # 1: some parts FAIL, none ERROR
-    results = json.loads((out_dir / "results.json").read_text())["results"]
+    """What ``inspector inspect`` says on each camera image, keyed by the pixels' digest."""
+    said = inspect_cli(
+        workspace / "models" / "metal_plate", workspace / "camera", tmp_path_factory.mktemp("cli")
+    )
     verdicts = {"PASS": LineVerdict.OK, "FAIL": LineVerdict.NG}
-    out = {
-        digest(read_image(r["path"])): (int(verdicts[r["verdict"]]), r["score"]) for r in results
-    }
-    assert len(out) == len(list((workspace / "camera").glob("*.png")))
-    assert {v for v, _ in out.values()} == {1, 2}  # the folder holds both kinds
-    return out
+    return {key: (int(verdicts[v]), score) for key, (v, score) in said.items()}
 
 
 def camera(workspace: Path, **changes: Any) -> PylonSource:

@@ -15,15 +15,9 @@ from typing import Any
 import pytest
 
 from station.alarms import AlarmCode, AlarmEvent
-from station.line.handshake import (
-    Handshake,
-    HandshakeSettings,
-    LineRecord,
-    LineState,
-    PartResult,
-    UnknownRecipe,
-)
+from station.line.handshake import Handshake, HandshakeSettings, LineState
 from station.line.opcua import OpcUaClientSettings, OpcUaClientTransport
+from station.line.parts import LineRecord, PartResult, UnknownRecipe
 from station.line.plc_sim import OpcUaPlcServer, free_port
 from station.line.signals import LineVerdict
 
