@@ -104,8 +104,8 @@ async def measure(
         for i in range(warmup + triggers):
             latencies.append(await plc.timed_cycle(f"SN-{i:06d}"))
     finally:
+        await hs.stop()  # first: a station in client mode would try to reconnect to the PLC
         await plc.close()
-        await hs.stop()
         runner.close()
     lat = np.array(latencies[warmup:])
     kept = records[warmup:]
