@@ -255,7 +255,8 @@ class OpcUaClientTransport:
                     ) from exc
                 nodes[name] = node
                 names[node.nodeid.to_string()] = name
-            assert self._on_change is not None
+            if self._on_change is None:
+                raise RuntimeError("OPC UA client transport: start() gives the change callback")
             subscription = await client.create_subscription(
                 s.publish_ms, _Forward(names, self._on_change)
             )
