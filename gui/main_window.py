@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.sources.preview.connect(live.show_preview)
         self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
+        self.inference.storage_changed.connect(live.show_storage)  # disk full: said, not fatal
 
     # --- roles, shift counters, alarms ---------------------------------------------------
     def remember_alarm_limits(self, limits: AlarmLimits) -> None:
