@@ -44,10 +44,11 @@ class CnnClusterModel(StandardisedFeatures):
             compare while keeping nearly all of their variance.
         coarse_size: if > 0, a two-level search: every patch is first measured against the
             first ``coarse_size`` centres (a coarse cover of the memory, multiple of
-            SEARCH_BLOCK). Every patch whose coarse distance exceeds ``refine_above`` (fitted
-            on good patches), and the ``refine_k`` most distant patches of each image, are
-            then searched against the whole memory; the others get their coarse distance
-            mapped by a straight line fitted on good patches (``coarse_fit``). The coarse
+            SEARCH_BLOCK). Every patch whose coarse distance exceeds ``refine_above`` (set
+            from held-out good images when fitting: beyond what good parts reach), and the
+            ``refine_k`` most distant patches of each image, are then searched against the
+            whole memory; the others get their coarse distance mapped by a straight line
+            fitted on good patches (``coarse_fit``). The coarse
             distance is an upper bound of the exact one, so every patch farther from the
             memory than ``refine_above`` is exact, however many there are: a large defect is
             mapped as exactly as a small one, and the image score is exact.

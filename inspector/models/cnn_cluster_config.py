@@ -28,11 +28,13 @@ class CnnClusterConfig(BackboneConfig):
     refine_patches: int = setting(
         128, "patches per image searched against the whole memory", minimum=0
     )
+    # Bundles record their settings by name, so this one keeps its name.
     exact_beyond: float = setting(
-        0.0,
-        "if > 0, also search the whole memory for every patch whose coarse distance exceeds "
-        "this quantile of good training patches' exact distances (1.0: the farthest), so a "
-        "defect of any size is mapped exactly; costs about twice the inspection time. 0: off",
+        1.0,
+        "also search the whole memory for every patch whose coarse distance exceeds this "
+        "multiple of the farthest exact distance of a held-out good image's patch (the "
+        "calibration images), so a defect of any size is mapped exactly. 0: only "
+        "refine_patches per image",
         minimum=0.0,
     )
     max_patches: int = setting(

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from inspector.models.cnn_cluster import FAR, SEARCH_BLOCK, CnnClusterModel
 from inspector.models.cnn_cluster_config import CnnClusterConfig
 from inspector.models.features import receptive_field_shift
-from training.data import iter_batches
+from training.data import NoReadableImages, iter_batches
 from training.fitters.context import FitContext, Fitter, feature_model_args
 from training.memory import greedy_coreset_indices, kmeans_centres
 from training.progress import Progress
@@ -31,12 +31,23 @@ def build_cnn_cluster(s: TrainSettings) -> CnnClusterModel:
 
 
 def fit_cnn_cluster_context(model: CnnClusterModel, ctx: FitContext) -> dict[str, Any]:
-    """``fit_cnn_cluster`` streaming the training images (no copy of them in memory)."""
+    """``fit_cnn_cluster`` streaming the training images (no copy of them in memory), then
+    the exact-search bound from the held-out good images (``ctx.val_files``)."""
     run = ctx.settings.run
     batches = iter_batches(ctx.fit_files, ctx.preprocessing, run.batch_size, ctx.skipped)
-    return fit_cnn_cluster(
+    summary = fit_cnn_cluster(
         model, batches, len(ctx.fit_files), ctx.config, run.seed, ctx.show_progress, ctx.progress
     )
+    if two_level(model) and ctx.config.exact_beyond > 0:
+        # Calibration reads these images next and records the unreadable ones, once.
+        held_out = iter_batches(ctx.val_files, ctx.preprocessing, run.batch_size, [])
+        ctx.progress.stage("bound", len(ctx.val_files))
+        try:
+            distances = held_out_distances(model, held_out, ctx.progress)
+        except NoReadableImages:
+            distances = torch.empty(0)  # calibration then fails, naming every file
+        summary.update(fit_refine_bound(model, distances, ctx.config.exact_beyond))
+    return summary
 
 
 def _collect_patches(
@@ -135,7 +146,7 @@ def fit_cnn_cluster(
         progress.stage("coarse", 1)
         centres = coarse_first(centres, model.coarse_size, seed)
         model.set_memory(centres)
-        summary.update(fit_coarse_estimate(model, feats, seed, cfg.exact_beyond))
+        summary.update(fit_coarse_estimate(model, feats, seed))
     else:
         model.set_memory(centres)
     return summary
@@ -149,26 +160,20 @@ def coarse_first(centres: torch.Tensor, n_coarse: int, seed: int) -> torch.Tenso
     return torch.cat([centres[first], centres[rest]])
 
 
+def two_level(model: CnnClusterModel) -> bool:
+    """Whether the fitted model searches a coarse cover first (its memory outgrew it)."""
+    return 0 < model.coarse_size < model.memory.shape[0] and model.refine_k > 0
+
+
 def fit_coarse_estimate(
-    model: CnnClusterModel,
-    feats: torch.Tensor,
-    seed: int,
-    exact_beyond: float = 0.0,
-    sample: int = 20_000,
+    model: CnnClusterModel, feats: torch.Tensor, seed: int, sample: int = 20_000
 ) -> dict[str, Any]:
-    """Fit full-memory distance ~ a * coarse distance + b on training patches, and the
-    distance above which a patch is always searched exactly.
+    """Fit full-memory distance ~ a * coarse distance + b on training patches.
 
     Most training patches are not centres themselves, so their distances look like a good
     part's; the line turns the cheap coarse distance into an estimate on the same scale as
-    the exact distances of the refined patches, so the map stays consistent. With
-    ``exact_beyond`` > 0 the bound ``refine_above`` is that quantile of the good patches'
-    exact distances: what lies farther from the memory, defects first, is searched exactly.
-    These are in-sample distances, below those of unseen good patches, so even the farthest
-    (1.0) refines most patches of a new image.
+    the exact distances of the refined patches, so the map stays consistent.
     """
-    if not 0.0 <= exact_beyond <= 1.0:
-        raise ValueError(f"exact_beyond must be within [0, 1], got {exact_beyond}")
     gen = torch.Generator().manual_seed(seed)
     x = feats[torch.randperm(len(feats), generator=gen)[:sample]]
     blocks = model.coarse_size // SEARCH_BLOCK
@@ -178,16 +183,53 @@ def fit_coarse_estimate(
     a = torch.stack([coarse, torch.ones_like(coarse)], dim=1).double()
     slope, intercept = torch.linalg.lstsq(a, exact.double().unsqueeze(1)).solution.flatten()
     model.coarse_fit = torch.tensor([float(slope), float(intercept)])
-    bound = float(torch.quantile(exact.double(), exact_beyond)) if exact_beyond > 0 else FAR
+    return {"coarse_fit": [round(float(slope), 6), round(float(intercept), 6)]}
+
+
+def held_out_distances(
+    model: CnnClusterModel, batches: Iterable[np.ndarray], progress: Progress | None = None
+) -> torch.Tensor:
+    """Exact nearest-centre distance of every patch of ``batches`` (images the memory was
+    not fitted on), before the map's blur and upsampling; shape (N,)."""
+    parts, done = [], 0
+    with torch.inference_mode():
+        for batch in batches:
+            emb = model.embed(torch.from_numpy(batch))
+            x = emb.permute(0, 2, 3, 1).reshape(-1, emb.shape[1])
+            parts.append(model._nearest(x, model.search))
+            done += len(batch)
+            if progress is not None:
+                progress.update(done)
+    return torch.cat(parts) if parts else torch.empty(0)
+
+
+def fit_refine_bound(
+    model: CnnClusterModel, distances: torch.Tensor, factor: float
+) -> dict[str, Any]:
+    """Set ``refine_above`` to ``factor`` times the farthest of ``distances``.
+
+    The distances must come from good images the memory never saw: training patches lie
+    closer to their own memory than a new good part's do, so a bound taken from them makes
+    most patches of every new image look beyond it, and the search is exact everywhere at
+    twice the cost. Beyond the farthest held-out good patch lies what good parts rarely
+    reach, defects first, and that is searched exactly whatever its size. Without distances
+    (no readable held-out image) the bound stays off.
+    """
+    if factor < 0:
+        raise ValueError(f"exact_beyond must be >= 0, got {factor}")
+    if factor == 0 or distances.numel() == 0:
+        bound = FAR
+    else:
+        bound = factor * float(distances.max())
     model.refine_above = torch.tensor(bound)
     return {
-        "coarse_fit": [round(float(slope), 6), round(float(intercept), 6)],
         "refine_above": round(bound, 6),
+        "held_out_patches": int(distances.numel()),
     }
 
 
 FITTER = Fitter(
     build=build_cnn_cluster,
     fit=fit_cnn_cluster_context,
-    stages=(("features", 3.0), ("memory", 4.0), ("coarse", 1.0)),
+    stages=(("features", 3.0), ("memory", 4.0), ("coarse", 1.0), ("bound", 1.0)),
 )

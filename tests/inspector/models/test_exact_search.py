@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inspector.models import create_model
-from training.fitters.cnn_cluster import coarse_first, fit_coarse_estimate
+from training.fitters.cnn_cluster import coarse_first, fit_coarse_estimate, fit_refine_bound
 from training.tensorrt_ready import tensorrt_problems
 
 GRID = 16  # patches per side: 256 per image
@@ -33,8 +33,13 @@ def _fitted_two_level() -> tuple[torch.nn.Module, torch.Tensor]:
     modes = torch.randn(64, d) * 3.0
     good = modes[torch.randint(64, (8_000,))] + torch.randn(8_000, d) * 0.5
     m.set_memory(coarse_first(good[:3000], 1024, seed=0))
-    assert fit_coarse_estimate(m, good[3000:], seed=0)["refine_above"] >= 1e30  # off
-    fit_coarse_estimate(m, good[3000:], seed=0, exact_beyond=1.0)
+    fit_coarse_estimate(m, good[3000:6000], seed=0)
+    assert float(m.refine_above) >= 1e30  # off until held-out patches set it
+    # Good patches the memory was not fitted on play the held-out calibration images.
+    with torch.inference_mode():
+        held_out = m._nearest(good[6000:], m.search)
+    fit_refine_bound(m, held_out, 1.0)
+    assert float(m.refine_above) == pytest.approx(float(held_out.max()))
     return m, good
 
 
@@ -124,6 +129,15 @@ def test_onnx_search_matches_torch_whatever_the_defect_size(tmp_path: Path) -> N
         torch.testing.assert_close(
             torch.from_numpy(got).flatten(1)[beyond], _exact(m, emb)[beyond], rtol=1e-4, atol=1e-4
         )
+
+
+def test_the_bound_is_off_at_zero_or_without_held_out_patches() -> None:
+    m, good = _fitted_two_level()
+    assert fit_refine_bound(m, good[:10, 0].abs(), 0.0)["refine_above"] >= 1e30
+    assert fit_refine_bound(m, torch.empty(0), 1.0)["refine_above"] >= 1e30
+    assert fit_refine_bound(m, torch.tensor([2.0, 4.0]), 1.5)["refine_above"] == 6.0
+    with pytest.raises(ValueError, match="exact_beyond"):
+        fit_refine_bound(m, torch.tensor([2.0]), -1.0)
 
 
 def test_weights_without_the_bound_load_with_the_search_off() -> None:
