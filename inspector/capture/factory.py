@@ -9,6 +9,7 @@ from pathlib import Path
 from inspector.capture.base import CaptureSource, SourceError
 from inspector.capture.devices import CameraSource, StreamSource, VideoFileSource, hide_password
 from inspector.capture.folder import FolderSource
+from inspector.capture.genicam import parse_spec as parse_genicam
 from inspector.capture.pylon import parse_spec as parse_pylon
 from inspector.imageio import IMAGE_SUFFIXES
 
@@ -39,6 +40,8 @@ def open_source(
         raise ValueError("no source given (expected a camera number, URL, folder or video)")
     if (pylon := parse_pylon(text)) is not None:
         return pylon  # "pylon" or "pylon:SERIAL", a GenICam camera through pypylon
+    if (gentl := parse_genicam(text)) is not None:
+        return gentl  # "genicam:PRODUCER.cti[:SERIAL]", any camera with a GenTL producer
     camera = re.fullmatch(r"(?:camera:)?(\d+)", text, flags=re.IGNORECASE)
     if camera:
         return CameraSource(int(camera.group(1)))

@@ -191,3 +191,22 @@ def _has(nodes: Any, name: str) -> bool:
         return bool(node.node.is_feature()) if hasattr(node, "node") else True
     except Exception:  # genicam raises for features the camera does not have
         return False
+
+
+def parse_spec(text: str) -> GenICamSource | None:
+    """``genicam:PRODUCER.cti`` or ``genicam:PRODUCER.cti:SERIAL`` as a free-running camera.
+
+    Returns None for any other text, so the factory can try its other kinds of source.
+    """
+    prefix = "genicam:"
+    if not text.lower().startswith(prefix):
+        return None
+    rest = text[len(prefix) :]
+    # The producer path ends at ".cti"; what follows a colon after it is the serial.
+    at = rest.lower().rfind(".cti")
+    if at < 0:
+        raise ValueError(f"{text}: expected genicam:PRODUCER.cti[:SERIAL]")
+    cti, tail = rest[: at + 4], rest[at + 4 :]
+    if tail and not tail.startswith(":"):
+        raise ValueError(f"{text}: expected genicam:PRODUCER.cti[:SERIAL]")
+    return GenICamSource(GenTLSettings(cti=cti, serial=tail[1:]))

@@ -55,3 +55,25 @@ def test_missing_features_and_files_fail_at_open_with_the_reason(tmp_path: Path)
     source.close()
     with pytest.raises(SourceError, match="not open"):
         source.read()
+
+
+def test_open_source_takes_a_genicam_spec() -> None:
+    from inspector.capture import open_source
+
+    source = open_source(f"genicam:{CTI}:1")
+    assert isinstance(source, GenICamSource)
+    assert source.settings.cti == str(CTI) and source.settings.serial == "1"
+    source.open()
+    try:
+        frame = source.read()
+    finally:
+        source.close()
+    assert frame is not None and frame.image.shape == (400, 400, 3)
+
+
+@pytest.mark.parametrize("spec", ["genicam:", "genicam:producer.so", f"genicam:{CTI}x"])
+def test_a_genicam_spec_without_a_producer_file_is_refused(spec: str) -> None:
+    from inspector.capture import open_source
+
+    with pytest.raises(ValueError, match="genicam:PRODUCER.cti"):
+        open_source(spec)
