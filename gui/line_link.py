@@ -8,7 +8,9 @@ inference thread. Alarms reach the window through a queued Qt signal.
 A recipe, chosen by the PLC's RecipeIndex (logged and audited as "plc", not gated: the PLC is
 the line's authority) or by an engineer at the station (through the window's guard), is
 applied between parts: its model, threshold and save policy by the port, then its camera
-settings and image retention by ``on_recipe``. Each inspected part's image statistics come
+settings and image retention by ``on_recipe``. A camera the recipe sets to hardware or
+software trigger gives each part the frame captured for its trigger (``gui.part_frames``),
+where a free-running one gives the newest. Each inspected part's image statistics come
 from the inference thread; its good parts are charted here against the recipe's drift
 reference, and the chart, the health and the camera's health go to the Live tab.
 """
@@ -255,6 +257,8 @@ def attach_line(
     Raises:
         station.line.spec.PlcSpecError, station.recipes.RecipeError: a bad spec or recipe.
     """
+    from gui.inference_worker import TRIGGER_WAIT_S
+    from gui.part_frames import PartFrames
     from gui.widgets.line_status import LineStatus
     from station.line.spec import transport_factory
 
@@ -281,12 +285,17 @@ def attach_line(
     inference.stats_ready.connect(link.chart)
     inference.charting = True
     inference.storage_changed.connect(link.storage)
+    # A recipe's hardware- or software-triggered camera: each part gets its own frame.
+    inference.frames = PartFrames(sources, TRIGGER_WAIT_S)
     sources.camera_note.connect(lambda note: window.statusBar().showMessage(note, 15000))
     window.statusBar().addPermanentWidget(status)
     window.line_status = status
     watch_camera(window, link)
     live.show_health(*status.health)
     link.start()
+    # Images failing before the link came are a condition now: the PLC hears of it too.
+    if inference.storage_problem:
+        link.storage(inference.storage_problem)
     return link
 
 

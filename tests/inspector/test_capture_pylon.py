@@ -232,7 +232,9 @@ def test_apply_sets_pixel_format_and_trigger_between_parts_while_a_reader_waits(
             source.emulate_line_pulse()
             time.sleep(0.3)
             assert len(frames) == before + 1
-            mono = frames[-1].image
+            last = frames[-1]
+            assert last is not None
+            mono = last.image
             assert mono.shape == (256, 256, 3) and np.array_equal(mono[..., 0], mono[..., 1])
         finally:
             stop.set()
