@@ -22,7 +22,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from station.audit import AuditError, AuditTrail
 from station.events import LinkStatus, RecipeSelected, StateEvent
 from station.line.drift_watch import DriftWatch
 from station.line.handshake import Handshake, HandshakeSettings
+from station.line.signals import SignalValue
 from station.line.state_port import CameraApply, StatePort
 from station.recipes import RECIPE_DIR, Recipe, RecipeBook
 from station.roles import Action
@@ -99,6 +100,8 @@ class LineLink(QObject):
         self.on_recipe = on_recipe
         self.audit = audit
         self.focus: float | None = None  # EWMA of the focus measure of inspected parts
+        self.ready_at = 0.0  # time.time() Ready last went up: no pulse of the PLC before it
+        self._ready = False
         self._station_pick: int | None = None  # chosen at the station, audited by the guard
         self._last_recipe = ""
         self._unsubscribe = state.subscribe(self._on_state)
@@ -175,7 +178,7 @@ class LineLink(QObject):
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self.handshake = handshake = Handshake(
-            self.make_transport(), self.port, self.settings, self._on_alarm
+            self._marking_ready(self.make_transport()), self.port, self.settings, self._on_alarm
         )
         await handshake.start()
         self.state.set_link_status(LinkStatus(self.name, True, "serving"))
@@ -184,6 +187,22 @@ class LineLink(QObject):
             await self._stopping.wait()
         finally:
             await handshake.stop()
+
+    def _marking_ready(self, transport: Any) -> Any:
+        """``transport`` noting when Ready goes up, before the PLC can see it: a PLC pulses a
+        hardware-triggered camera only after, so an older frame is no part's."""
+        write = transport.write
+
+        async def marked(values: Mapping[str, SignalValue]) -> None:
+            if "Ready" in values:
+                ready = bool(values["Ready"])
+                if ready and not self._ready:
+                    self.ready_at = time.time()
+                self._ready = ready
+            await write(values)
+
+        transport.write = marked  # the one call the handshake makes to raise Ready
+        return transport
 
     def chart(self, item: ViewItem, stats: dict[str, float]) -> None:
         """Chart an inspected part (UI thread). Its statistics (of the display-sized picture,
@@ -286,7 +305,7 @@ def attach_line(
     inference.charting = True
     inference.storage_changed.connect(link.storage)
     # A recipe's hardware- or software-triggered camera: each part gets its own frame.
-    inference.frames = PartFrames(sources, TRIGGER_WAIT_S)
+    inference.frames = PartFrames(sources, TRIGGER_WAIT_S, lambda: link.ready_at)
     sources.camera_note.connect(lambda note: window.statusBar().showMessage(note, 15000))
     window.statusBar().addPermanentWidget(status)
     window.line_status = status

@@ -7,8 +7,10 @@ older one (a verdict sent with the wrong part is the worst a station can do):
 - hardware trigger: the first frame captured after the station was ready for the part. The
   PLC's pulse on the camera's line starts the exposure and may deliver the frame before the
   PLC's Trigger reaches the station over the network, so "after the trigger" is taken from
-  the last moment the PLC could not have pulsed yet: the previous part done (the handshake
-  is not Ready before), or the camera's trigger mode set, whichever is later.
+  the last moment the PLC could not have pulsed yet: Ready raised (``ready``; a PLC pulses
+  only once it sees Ready), the previous part done, or the camera's trigger mode set,
+  whichever is latest. A frame of a pulse that came too late for its own part (after its
+  NO_FRAME, before the ack) is thereby no later part's either.
 - software trigger: the station fires the camera's trigger and takes the first frame after.
 
 No such frame within ``wait_s`` is the part's no frame (ERROR, the NO_FRAME alarm on a line).
@@ -19,6 +21,7 @@ Qt-free: the camera is anything with ``trigger_mode``, ``fire``, ``frame_after``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from inspector.capture import Frame, FrameError, SourceError
@@ -42,11 +45,16 @@ class PartFrames:
     Args:
         camera: the station's capture control.
         wait_s: how long a part waits for its frame after the trigger.
+        ready: ``time.time()`` the station last became ready for a trigger (the line link's
+            Ready), or None.
     """
 
-    def __init__(self, camera: TriggeredCamera, wait_s: float) -> None:
+    def __init__(
+        self, camera: TriggeredCamera, wait_s: float, ready: Callable[[], float] | None = None
+    ) -> None:
         self.camera = camera
         self.wait_s = wait_s
+        self.ready = ready
         self.ready_at = 0.0  # time.time() the previous part was done (or its frame taken)
 
     def triggered(self) -> str:
@@ -58,7 +66,8 @@ class PartFrames:
         """The frame for the trigger that just came, or None and why (names ``source``)."""
         mode = self.triggered()
         deadline = time.monotonic() + self.wait_s
-        after = max(self.ready_at, self.camera.mode_set_at)
+        ready = self.ready() if self.ready is not None else 0.0
+        after = max(self.ready_at, self.camera.mode_set_at, ready)
         if mode == "software":
             after = time.time()
             try:
