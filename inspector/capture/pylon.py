@@ -247,9 +247,10 @@ class PylonSource(CaptureSource):
 
     def feature(self, name: str) -> object:
         """Current value of a camera feature (for health reports and tests)."""
-        with self._lock:
-            self._check_open()
-            return self._camera.GetNodeMap().GetNode(name).GetValue()
+        camera = self._camera  # no lock: a triggered camera's reader holds it while it waits
+        if camera is None:
+            raise SourceError(f"{self.label}: source is not open")
+        return camera.GetNodeMap().GetNode(name).GetValue()
 
     def trigger(self) -> None:
         """Start one frame in software-trigger mode."""
