@@ -81,7 +81,7 @@ def station(qtbot: Any, tmp_path: Path, line_model: Path, monkeypatch: Any) -> I
     )
     for index, trigger in ((3, "hardware"), (4, "software")):
         camera = CameraSettings(trigger=trigger)
-        name = f"metal_plate_{trigger[:2]}"
+        name = f"metal_plate_{trigger}"
         save_recipe(
             Recipe(index, name, str(line_model), camera=camera, save=KEEP_ALL), ws.root / "recipes"
         )
@@ -140,6 +140,29 @@ def as_plc(qtbot: Any, body: Callable[[], Awaitable[Any]], timeout_s: float = 90
     return out.get("value")
 
 
+def run_plc(
+    qtbot: Any,
+    link: Any,
+    make_plc: Callable[[], SimulatedPlc],
+    steps: Callable[[SimulatedPlc], Awaitable[Any]],
+) -> Any:
+    """Connect a PLC and run its ``steps`` on its own thread while this one serves Qt; then
+    unlink the station. Returns what the steps return."""
+
+    async def program() -> Any:
+        plc = make_plc()
+        await plc.connect()
+        try:
+            return await steps(plc)
+        finally:
+            await plc.close()
+
+    try:
+        return as_plc(qtbot, program)
+    finally:
+        link.stop()
+
+
 @pytest.mark.parametrize("kind", ["opcua", "modbus"])
 def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
     qtbot: Any,
@@ -150,19 +173,11 @@ def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
 ) -> None:
     link, make_plc, _alarms = linked(station, kind)
 
-    async def program() -> list[tuple[int, float]]:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(1, timeout=60.0)  # loads the model first
-            return [await plc.cycle(f"SN-{i:05d}") for i in range(PARTS)]
-        finally:
-            await plc.close()
+    async def steps(plc: SimulatedPlc) -> list[tuple[int, float]]:
+        await plc.select_recipe(1, timeout=60.0)  # loads the model first
+        return [await plc.cycle(f"SN-{i:05d}") for i in range(PARTS)]
 
-    try:
-        answers = as_plc(qtbot, program)
-    finally:
-        link.stop()
+    answers = run_plc(qtbot, link, make_plc, steps)
     model = station.state.model
     assert model is not None and model.path == str(line_model)
     rows = {r.part: r for r in station.log.query(limit=None)}

@@ -32,7 +32,7 @@ from tests.gui import test_line_station as line_station  # noqa: E402
 
 # The station window and its model, shared with tests/gui/test_line_station.py.
 line_model, expected, station = line_station.line_model, line_station.expected, line_station.station
-PARTS, as_plc, linked = line_station.PARTS, line_station.as_plc, line_station.linked
+PARTS, linked, run_plc = line_station.PARTS, line_station.linked, line_station.run_plc
 
 pytestmark = pytest.mark.slow  # trains the shared test model (about 10 s)
 
@@ -103,25 +103,16 @@ def test_hardware_trigger_each_part_is_judged_on_the_frame_captured_for_it(
     wire = Wire(station)
     parts = [f"SN-{i:05d}" for i in range(PARTS)]
 
-    async def program() -> list[int]:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(3, timeout=60.0)  # the camera is armed on Line1 when Ready
-            return [
-                await wire.cycle(plc, p, "before" if i % 2 else "after")
-                for i, p in enumerate(parts)
-            ]
-        finally:
-            await plc.close()
+    async def steps(plc: SimulatedPlc) -> list[int]:
+        await plc.select_recipe(3, timeout=60.0)  # the camera is armed on Line1 when Ready
+        return [
+            await wire.cycle(plc, p, "before" if i % 2 else "after") for i, p in enumerate(parts)
+        ]
 
-    try:
-        verdicts = as_plc(qtbot, program)
-    finally:
-        link.stop()
+    verdicts = run_plc(qtbot, link, make_plc, steps)
     camera = station.sources.worker.source.source
     assert camera.feature("TriggerMode") == "On" and camera.feature("TriggerSource") == "Line1"
-    rows = judged(station, expected, wire.made, "metal_plate_ha")
+    rows = judged(station, expected, wire.made, "metal_plate_hardware")
     assert sorted(rows) == parts  # one row a trigger
     assert [NAMES[LineVerdict(v)] for v in verdicts] == [rows[p].verdict for p in parts]
     assert set(verdicts) == {LineVerdict.OK, LineVerdict.NG}
@@ -137,34 +128,26 @@ def test_hardware_trigger_without_its_pulse_gives_no_frame_and_recovers(
     link, make_plc, alarms = linked(station, "modbus")
     wire = Wire(station)
 
-    async def program() -> list[int]:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(3, timeout=60.0)
-            verdicts = [await wire.cycle(plc, "SN-1")]
-            await plc.beat()
-            await plc.wait_for("Ready", True)
-            await plc.write("PartId", "SN-2")
-            await plc.write("Trigger", True)  # the wire to the camera is broken
-            verdicts.append((await plc.result())[0])
-            assert int(await plc.read("Alarm")) == AlarmCode.NO_FRAME
-            await asyncio.to_thread(wire.pulse)  # SN-2's pulse, too late
-            await plc.ack()
-            verdicts.append(await wire.cycle(plc, "SN-3", "after"))
-            assert int(await plc.read("Alarm")) == 0
-            verdicts.append(await wire.cycle(plc, "SN-4", "before"))
-            return verdicts
-        finally:
-            await plc.close()
+    async def steps(plc: SimulatedPlc) -> list[int]:
+        await plc.select_recipe(3, timeout=60.0)
+        verdicts = [await wire.cycle(plc, "SN-1")]
+        await plc.beat()
+        await plc.wait_for("Ready", True)
+        await plc.write("PartId", "SN-2")
+        await plc.write("Trigger", True)  # the wire to the camera is broken
+        verdicts.append((await plc.result())[0])
+        assert int(await plc.read("Alarm")) == AlarmCode.NO_FRAME
+        await asyncio.to_thread(wire.pulse)  # SN-2's pulse, too late
+        await plc.ack()
+        verdicts.append(await wire.cycle(plc, "SN-3", "after"))
+        assert int(await plc.read("Alarm")) == 0
+        verdicts.append(await wire.cycle(plc, "SN-4", "before"))
+        return verdicts
 
-    try:
-        verdicts = as_plc(qtbot, program)
-    finally:
-        link.stop()
+    verdicts = run_plc(qtbot, link, make_plc, steps)
     assert verdicts[1] == LineVerdict.ERROR
     assert all(v in (LineVerdict.OK, LineVerdict.NG) for v in verdicts[:1] + verdicts[2:])
-    rows = judged(station, expected, wire.made, "metal_plate_ha")
+    rows = judged(station, expected, wire.made, "metal_plate_hardware")
     assert sorted(rows) == ["SN-1", "SN-2", "SN-3", "SN-4"]
     assert rows["SN-2"].verdict == "ERROR" and not rows["SN-2"].image_path
     assert "no frame" in rows["SN-2"].error and "hardware trigger" in rows["SN-2"].error
@@ -178,24 +161,16 @@ def test_software_trigger_the_station_fires_the_camera_for_each_part(
     link, make_plc, _alarms = linked(station, "modbus")
     parts = [f"SN-{i}" for i in range(8)]
 
-    async def program() -> list[tuple[int, float]]:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(4, timeout=60.0)
-            await asyncio.sleep(0.5)  # no trigger, no frame: nothing for the parts to take
-            return [await plc.cycle(p) for p in parts]
-        finally:
-            await plc.close()
+    async def steps(plc: SimulatedPlc) -> list[tuple[int, float]]:
+        await plc.select_recipe(4, timeout=60.0)
+        await asyncio.sleep(0.5)  # no trigger, no frame: nothing for the parts to take
+        return [await plc.cycle(p) for p in parts]
 
-    try:
-        answers = as_plc(qtbot, program)
-    finally:
-        link.stop()
+    answers = run_plc(qtbot, link, make_plc, steps)
     camera = station.sources.worker.source.source
     assert camera.feature("TriggerSource") == "Software"
     rows = {r.part: r for r in station.log.query(limit=None)}
     made = {p: drill.digest(read_image(rows[p].image_path)) for p in parts}
-    judged(station, expected, made, "metal_plate_so")
+    judged(station, expected, made, "metal_plate_software")
     assert in_order(line_model, list(made.values()))  # one frame each, fired by the station
     assert [NAMES[LineVerdict(v)] for v, _ in answers] == [rows[p].verdict for p in parts]
