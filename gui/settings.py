@@ -63,7 +63,7 @@ class StationSettings:
         image_max_days: part images older than this are removed (their rows kept and
             marked); null keeps them regardless of age. A line's recipe brings its own.
         image_max_gb: the image folder is kept under this many GB, and under half its disk
-            whatever this says; null: half the disk.
+            whatever this says; null: no bound (the disk may fill; inspection goes on).
     """
 
     model: str = ""
@@ -164,11 +164,11 @@ def _retention_problem(value: object) -> str:
 def image_retention(settings: StationSettings, folder: Path) -> RetentionPolicy:
     """The image folder's bounds without a line (a line's recipe brings its own): what the
     save policy keeps, removed oldest first past ``image_max_days`` or the GB bound, which is
-    never more than half the disk the folder is on."""
+    never more than half the disk the folder is on (unless lifted with null)."""
     budget = settings.image_max_gb
     half = _disk_gb(folder) * DISK_SHARE
-    if half > 0:
-        budget = half if budget is None else min(budget, half)
+    if budget is not None and half > 0:
+        budget = min(budget, half)
     return RetentionPolicy(1, settings.image_max_days, budget)
 
 

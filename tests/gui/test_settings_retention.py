@@ -1,8 +1,8 @@
 """The station's image folder bounded by days and disk space without a line.
 
-Settings ``image_max_days`` and ``image_max_gb`` (never more than half the folder's disk),
-validated on load with the file and field named; the running window keeps its folder within
-them through the same ``ImageKeeper`` a line's recipe uses.
+Settings ``image_max_days`` and ``image_max_gb`` (never more than half the folder's disk
+unless lifted), validated on load with the file and field named; the running window keeps its
+folder within them through the same ``ImageKeeper`` a line's recipe uses.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_defaults_bound_days_and_a_safe_share_of_the_disk(tmp_path: Path) -> Non
     assert policy.max_gb == pytest.approx(min(20.0, half))
     huge = image_retention(StationSettings(image_max_gb=1e9, image_max_days=None), tmp_path)
     assert huge.max_gb == pytest.approx(half) and huge.max_days is None
-    assert image_retention(StationSettings(image_max_gb=None), tmp_path).max_gb == half
+    assert image_retention(StationSettings(image_max_gb=None), tmp_path).max_gb is None
 
 
 def test_a_bad_bound_is_named_and_falls_back_to_its_default(tmp_path: Path, capsys: Any) -> None:
