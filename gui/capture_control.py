@@ -7,10 +7,14 @@ stop; its signals are no longer passed on; it cannot put another frame into the 
 because a QThread object destroyed while its thread runs aborts the process.
 
 A recipe's camera settings (`apply_camera`) go to the running source where it takes them
-(``apply(exposure_us=..., gain_db=..., ...)``, as ``PylonSource`` does), and again each time
-the camera comes back live (a reconnected camera opens with its own settings). A source that
-does not take some or all of them is said once per source, in the log and on ``camera_note``;
-that is no error.
+(``apply(exposure_us=..., gain_db=..., pixel_format=..., trigger=...)``, as ``PylonSource``
+does), and again each time the camera comes back live (a reconnected camera opens with its
+own settings). A source that does not take some or all of them is said once per source, in
+the log and on ``camera_note``; that is no error.
+
+For a triggered camera (``trigger_mode``) a part's frame is not the newest one but the first
+the camera delivered for it (``frame_after``, ``gui.part_frames``); ``fire`` starts a frame
+of a software-triggered camera.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ import inspect
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from gui.frame_slot import LatestSlot
-from gui.workers import STOP_WAIT_MS, CaptureError, CaptureWorker
-from inspector.capture import Frame
+from gui.workers import STOP_WAIT_MS, CaptureError, CaptureWorker, trigger_mode
+from inspector.capture import CaptureSource, Frame, SourceError
 from station.recipes import CameraSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class CaptureControl(QObject):
         self.retired: set[CaptureWorker] = set()  # asked to stop, thread still running
         self.camera: CameraSettings | None = None  # the recipe's, applied at each (re)open
         self.applied: dict[str, object] = {}  # what the running source last took
+        self.mode_set_at = 0.0  # time.time() the camera's trigger or format last changed
         self._camera_lock = threading.Lock()
         self._told: set[tuple[str, str]] = set()  # (source, setting) said not to be taken
         self.state_changed.connect(self._reapply)
@@ -139,6 +145,8 @@ class CaptureControl(QObject):
                 self.camera_note.emit(message)
                 return {}
         self.applied = taken
+        if "trigger" in taken or "pixel_format" in taken:
+            self.mode_set_at = time.time()  # frames before it are of the old mode
         shown = ", ".join(f"{k} {v}" for k, v in taken.items())
         log.info("%s: camera settings applied: %s", source.label, shown)
         self.camera_note.emit(f"{source.label}: {shown}")
@@ -149,6 +157,38 @@ class CaptureControl(QObject):
             self._told.add((label, name))
             log.info(message)
             self.camera_note.emit(message)
+
+    def _source(self) -> CaptureSource | None:
+        worker = self.worker
+        reconnector = worker.source if worker is not None else None
+        return reconnector.source if reconnector is not None else None
+
+    def trigger_mode(self) -> str:
+        """How the camera's frames are started: the recipe's trigger where it sets one (also
+        while the camera is away), else the running source's ("off" = free run)."""
+        camera = self.camera
+        if camera is not None and camera.trigger is not None:
+            return camera.trigger
+        return trigger_mode(self._source())
+
+    def fire(self) -> None:
+        """Start one frame of a software-triggered camera; SourceError when there is none."""
+        source = self._source()
+        trigger = getattr(source, "trigger", None)
+        if source is None or trigger is None or trigger_mode(source) != "software":
+            raise SourceError("no software-triggered camera is running")
+        trigger()
+
+    def frame_after(self, after: float, deadline: float) -> Frame | None:
+        """The first frame of the running camera read after ``after`` in the current trigger
+        mode (see ``CaptureWorker.frame_after``); None by ``deadline`` without one."""
+        while (worker := self.worker) is None:  # no camera now; it may come back in time
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+        frame = worker.frame_after(after, deadline, self.trigger_mode())
+        self.slot.clear()  # the newest-frame hand-over must not offer it again
+        return frame
 
     def camera_health(self) -> tuple[int, int | None, object]:
         """(frames delivered by the running source, frames the camera numbered but never

@@ -1,9 +1,10 @@
 """The inference thread of the station: the only place a model runs.
 
-It takes the newest frame from the capture thread (every frame, or one per trigger),
-inspects and records it, counts it in the station state and hands a display-sized ViewItem
-to the UI. What it judges by (model, threshold, mode, save policy) it reads from the station
-state, the one home of those choices. It imports the runtime lazily, so the ``gui`` package
+It takes the newest frame from the capture thread (every frame, or one per trigger; with
+``frames`` set and a triggered camera, the frame captured for each trigger), inspects and
+records it, counts it in the station state and hands a display-sized ViewItem to the UI.
+What it judges by (model, threshold, mode, save policy) it reads from the station state, the
+one home of those choices. It imports the runtime lazily, so the ``gui`` package
 itself never imports torch.
 
 A recipe's retention policy (`set_retention`) thins the OK images it keeps and bounds the
@@ -31,6 +32,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from gui.frame_slot import LatestSlot
+from gui.part_frames import PartFrames
 from gui.view_item import ViewItem, to_display
 from gui.workers import CaptureError
 from inspector.capture import Frame
@@ -83,7 +85,8 @@ class InferenceWorker(QThread):
         self._part_ids = itertools.count(1)
         self.keeper: ImageKeeper | None = None
         self.charting = False
-        self._storage_problem = ""
+        self.frames: PartFrames | None = None  # a triggered camera's frame for each part
+        self.storage_problem = ""
         self._unsubscribe = state.subscribe(self._on_state)
 
     def set_retention(self, policy: RetentionPolicy | None) -> None:
@@ -173,6 +176,8 @@ class InferenceWorker(QThread):
                 insp.set_thresholds(image=active.value, allow_implausible=True)
 
     def _publish(self, item: ViewItem) -> None:
+        if self.frames is not None:
+            self.frames.done()
         self.state.record_result(item.result())
         self.result_ready.emit(item)
         if self.charting and item.verdict != "ERROR":
@@ -205,8 +210,8 @@ class InferenceWorker(QThread):
         return rec
 
     def _storage(self, problem: str) -> None:
-        if problem != self._storage_problem:
-            self._storage_problem = problem
+        if problem != self.storage_problem:
+            self.storage_problem = problem
             if problem:
                 log.error("%s; inspection goes on, the parts are logged", problem)
             else:
@@ -274,12 +279,16 @@ class InferenceWorker(QThread):
             part_id = self._triggers.popleft() if self._triggers else ""
             if not self._triggers:
                 self._trigger.clear()
-        frame = self.slot.get(timeout=TRIGGER_WAIT_S)
+        source, frames = hide_password(self.state.source), self.frames
+        if frames is not None and frames.triggered():
+            frame, reason = frames.take(source)  # the frame captured for this trigger
+        else:
+            frame = self.slot.get(timeout=TRIGGER_WAIT_S)
+            reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
         if frame is None:
             # The operator (or a PLC) asked for a part: a missing one is an ERROR, not silence.
-            source, part_id = hide_password(self.state.source), self._id(part_id)
+            part_id = self._id(part_id)
             ctx = self._context(source, insp.model_id, "", time.time(), part_id)
-            reason = f"trigger: no frame from {source} within {TRIGGER_WAIT_S:g} s"
             self._publish(self._error_part(insp, recorder, ctx, reason, part_id))
             return None
         return frame, self._id(part_id)

@@ -8,7 +8,9 @@ inference thread. Alarms reach the window through a queued Qt signal.
 A recipe, chosen by the PLC's RecipeIndex (logged and audited as "plc", not gated: the PLC is
 the line's authority) or by an engineer at the station (through the window's guard), is
 applied between parts: its model, threshold and save policy by the port, then its camera
-settings and image retention by ``on_recipe``. Each inspected part's image statistics come
+settings and image retention by ``on_recipe``. A camera the recipe sets to hardware or
+software trigger gives each part the frame captured for its trigger (``gui.part_frames``),
+where a free-running one gives the newest. Each inspected part's image statistics come
 from the inference thread; its good parts are charted here against the recipe's drift
 reference, and the chart, the health and the camera's health go to the Live tab.
 """
@@ -20,7 +22,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from station.audit import AuditError, AuditTrail
 from station.events import LinkStatus, RecipeSelected, StateEvent
 from station.line.drift_watch import DriftWatch
 from station.line.handshake import Handshake, HandshakeSettings
+from station.line.signals import SignalValue
 from station.line.state_port import CameraApply, StatePort
 from station.recipes import RECIPE_DIR, Recipe, RecipeBook
 from station.roles import Action
@@ -97,6 +100,8 @@ class LineLink(QObject):
         self.on_recipe = on_recipe
         self.audit = audit
         self.focus: float | None = None  # EWMA of the focus measure of inspected parts
+        self.ready_at = 0.0  # time.time() Ready last went up: no pulse of the PLC before it
+        self._ready = False
         self._station_pick: int | None = None  # chosen at the station, audited by the guard
         self._last_recipe = ""
         self._unsubscribe = state.subscribe(self._on_state)
@@ -173,7 +178,7 @@ class LineLink(QObject):
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self.handshake = handshake = Handshake(
-            self.make_transport(), self.port, self.settings, self._on_alarm
+            self._marking_ready(self.make_transport()), self.port, self.settings, self._on_alarm
         )
         await handshake.start()
         self.state.set_link_status(LinkStatus(self.name, True, "serving"))
@@ -182,6 +187,22 @@ class LineLink(QObject):
             await self._stopping.wait()
         finally:
             await handshake.stop()
+
+    def _marking_ready(self, transport: Any) -> Any:
+        """``transport`` noting when Ready goes up, before the PLC can see it: a PLC pulses a
+        hardware-triggered camera only after, so an older frame is no part's."""
+        write = transport.write
+
+        async def marked(values: Mapping[str, SignalValue]) -> None:
+            if "Ready" in values:
+                ready = bool(values["Ready"])
+                if ready and not self._ready:
+                    self.ready_at = time.time()
+                self._ready = ready
+            await write(values)
+
+        transport.write = marked  # the one call the handshake makes to raise Ready
+        return transport
 
     def chart(self, item: ViewItem, stats: dict[str, float]) -> None:
         """Chart an inspected part (UI thread). Its statistics (of the display-sized picture,
@@ -255,6 +276,8 @@ def attach_line(
     Raises:
         station.line.spec.PlcSpecError, station.recipes.RecipeError: a bad spec or recipe.
     """
+    from gui.inference_worker import TRIGGER_WAIT_S
+    from gui.part_frames import PartFrames
     from gui.widgets.line_status import LineStatus
     from station.line.spec import transport_factory
 
@@ -281,12 +304,17 @@ def attach_line(
     inference.stats_ready.connect(link.chart)
     inference.charting = True
     inference.storage_changed.connect(link.storage)
+    # A recipe's hardware- or software-triggered camera: each part gets its own frame.
+    inference.frames = PartFrames(sources, TRIGGER_WAIT_S, lambda: link.ready_at)
     sources.camera_note.connect(lambda note: window.statusBar().showMessage(note, 15000))
     window.statusBar().addPermanentWidget(status)
     window.line_status = status
     watch_camera(window, link)
     live.show_health(*status.health)
     link.start()
+    # Images failing before the link came are a condition now: the PLC hears of it too.
+    if inference.storage_problem:
+        link.storage(inference.storage_problem)
     return link
 
 

@@ -25,7 +25,7 @@ from gui.gates import Gates
 from gui.guard import ActivityWatcher, Guard
 from gui.inference_worker import InferenceWorker
 from gui.production import Production
-from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace
+from gui.settings import SAMPLE_PRODUCT, StationSettings, Workspace, image_retention
 from gui.state_bridge import StateBridge
 from gui.training_set import ADDED, add_marked_part, add_saved_image, not_added
 from gui.view_item import ViewItem, render
@@ -108,13 +108,11 @@ class MainWindow(QMainWindow):
         self._save_timer.setInterval(SETTINGS_SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self._save_settings)
         self._build()
+        images = workspace.images_dir(s)
         self.inference = InferenceWorker(
-            self.state,
-            self.slot,
-            workspace.log_file,
-            workspace.images_dir(s),
-            self.capture_errors,
+            self.state, self.slot, workspace.log_file, images, self.capture_errors
         )
+        self.inference.set_retention(image_retention(s, images))  # a line's recipe replaces it
         self.inference.result_ready.connect(self.show_result)
         self.inference.start()
         self._wire()

@@ -14,13 +14,19 @@ folder so an engineer can back it up or move it as one thing:
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from station.retention import GB, RetentionPolicy
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PRODUCT = REPO_ROOT / "sample_images" / "metal_plate"
+DISK_SHARE = 0.5  # the image folder never takes more than this share of its disk
+RETENTION_FIELDS = ("image_max_days", "image_max_gb")
 
 
 def default_workspace() -> Path:
@@ -54,6 +60,10 @@ class StationSettings:
             missing ones keep their defaults, null switches one off).
         shift_starts: shift start times "HH:MM" (local); empty: shifts change by hand only.
         trend_minutes: width of one point of the shift's yield trend.
+        image_max_days: part images older than this are removed (their rows kept and
+            marked); null keeps them regardless of age. A line's recipe brings its own.
+        image_max_gb: the image folder is kept under this many GB, and under half its disk
+            whatever this says; null: no bound (the disk may fill; inspection goes on).
     """
 
     model: str = ""
@@ -70,6 +80,14 @@ class StationSettings:
     alarm_limits: dict[str, Any] = field(default_factory=dict)
     shift_starts: list[str] = field(default_factory=lambda: ["06:00", "14:00", "22:00"])
     trend_minutes: float = 10.0
+    image_max_days: float | None = 30.0
+    image_max_gb: float | None = 20.0
+
+    def __post_init__(self) -> None:
+        for name in RETENTION_FIELDS:
+            problem = _retention_problem(getattr(self, name))
+            if problem:
+                raise ValueError(f"{name} {problem}")
 
     def override(self, **changes: Any) -> StationSettings:
         known = {f.name for f in fields(self)}
@@ -119,9 +137,46 @@ class Workspace:
             return StationSettings()
         if not isinstance(data, dict):
             return StationSettings()
-        return StationSettings().override(**data)
+        for name in RETENTION_FIELDS:
+            problem = _retention_problem(data.get(name))
+            if problem:  # this one field falls back to its default, the others count
+                print(f"warning: {self.settings_file}: field {name} {problem}; using the default")
+                data.pop(name)
+        bounds = {k: data[k] for k in RETENTION_FIELDS if k in data}  # null lifts a bound
+        return replace(StationSettings().override(**data), **bounds)
 
     def save_settings(self, settings: StationSettings) -> None:
         tmp = self.settings_file.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
         os.replace(tmp, self.settings_file)
+
+
+def _retention_problem(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number or null, got {value!r}"
+    if not math.isfinite(value) or value <= 0:
+        return f"must be positive or null, got {value!r}"
+    return ""
+
+
+def image_retention(settings: StationSettings, folder: Path) -> RetentionPolicy:
+    """The image folder's bounds without a line (a line's recipe brings its own): what the
+    save policy keeps, removed oldest first past ``image_max_days`` or the GB bound, which is
+    never more than half the disk the folder is on (unless lifted with null)."""
+    budget = settings.image_max_gb
+    half = _disk_gb(folder) * DISK_SHARE
+    if budget is not None and half > 0:
+        budget = min(budget, half)
+    return RetentionPolicy(1, settings.image_max_days, budget)
+
+
+def _disk_gb(folder: Path) -> float:
+    """Size of the disk ``folder`` is (or will be) on, in GB; 0 where it cannot be told."""
+    for path in (folder, *folder.parents):
+        try:
+            return shutil.disk_usage(path).total / GB
+        except OSError:  # not there yet: ask its nearest existing parent
+            continue
+    return 0.0

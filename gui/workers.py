@@ -9,6 +9,7 @@ signals; the inference thread is in ``gui.inference_worker``.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -29,12 +30,16 @@ from inspector.capture import (
     open_source,
 )
 from inspector.capture.devices import STREAM_TIMEOUT_MS
+from inspector.capture.pylon import TriggerWait
 
 PREVIEW_INTERVAL_S = 0.1  # live preview (trigger mode) at most 10 times a second
 # A closing station waits this long for a capture thread: longer than an OpenCV stream open
 # or read can block (STREAM_TIMEOUT_MS), so no thread is still running when Qt tears down.
 STOP_WAIT_MS = STREAM_TIMEOUT_MS + 3000
 ERROR_QUEUE_SIZE = 1000
+# Frames kept for `frame_after`: a triggered camera delivers one a pulse, so a few cover the
+# frames that may arrive between two parts.
+RECENT_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,11 @@ class CaptureWorker(QThread):
         self.errors = errors
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._last: Frame | None = None
+        self._recent: collections.deque[tuple[Frame, str]] = collections.deque(
+            maxlen=RECENT_FRAMES
+        )  # with the camera's trigger mode when each was read
         self._collect_every = 0
         self._collect_dir: Path | None = None
         self.source: Reconnector | None = None  # while running: its camera takes settings
@@ -92,6 +101,20 @@ class CaptureWorker(QThread):
         """The newest full-resolution frame (for 'capture this part as good')."""
         with self._lock:
             return self._last
+
+    def frame_after(self, after: float, deadline: float, mode: str) -> Frame | None:
+        """The first frame read after ``after`` (``time.time()``) while the camera was in
+        trigger ``mode``, waiting until ``deadline`` (``time.monotonic()``); None if none came.
+        """
+        with self._arrived:
+            while True:
+                for frame, frame_mode in self._recent:
+                    if frame.timestamp > after and frame_mode == mode:
+                        return frame
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    return None
+                self._arrived.wait(min(remaining, 0.05))
 
     def collect_every(self, n: int, folder: Path | None) -> None:
         """Save every ``n``-th frame into ``folder`` for retraining (0 = off)."""
@@ -134,15 +157,20 @@ class CaptureWorker(QThread):
             while not self.isInterruptionRequested():
                 try:
                     frame = source.next_frame(self._stop)
+                except TriggerWait:
+                    continue  # a triggered camera between triggers: no fault
                 except FrameError as exc:
                     self._report(exc, source)
                     continue
                 if frame is None:
                     break  # source ended or stop requested
+                mode = trigger_mode(source.source)
                 with self._lock:
                     if self._stop.is_set():
                         break  # replaced by another source while this frame was read
                     self._last = frame
+                    self._recent.append((frame, mode))
+                    self._arrived.notify_all()
                     every, folder = self._collect_every, self._collect_dir
                     self.slot.put(frame)
                 if every and folder is not None and frame.index % every == 0:
@@ -153,6 +181,11 @@ class CaptureWorker(QThread):
                     self.preview.emit(to_display(frame.image, None)[0])
         finally:
             source.close()
+
+
+def trigger_mode(source: CaptureSource | None) -> str:
+    """ "off" (free run), "software" or "hardware": how the source's frames are started."""
+    return str(getattr(getattr(source, "settings", None), "trigger", "off"))
 
 
 def _put_nowait(q: queue.Queue[CaptureError], error: CaptureError) -> None:

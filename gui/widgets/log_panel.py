@@ -174,7 +174,7 @@ class LogPanel(QWidget):
         if rec is None:
             self.summary.setText(f"record {record_id} is no longer in the log")
             return None
-        dialog = ReviewDialog.for_record(rec, self)
+        dialog = ReviewDialog.for_record(rec, self, self.log.path)
         dialog.mark_good.connect(self._mark_reviewed)
         dialog.show()
         self.review = dialog  # keep a reference while it is open

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -24,6 +25,27 @@ from gui.record_evidence import load_evidence
 from gui.view_item import ViewItem
 from gui.widgets.image_view import ImageView
 from inspector.records import InspectionRecord
+from station.image_keeper import ImageRemovals, Removal, RemovalError
+
+log = logging.getLogger(__name__)
+
+
+def removal_of(rec: InspectionRecord, log_path: str | Path | None) -> Removal | None:
+    """The image-removal mark of a logged part (None: none, or no log to ask)."""
+    if log_path is None or rec.id is None:
+        return None
+    try:
+        removals = ImageRemovals(log_path)
+    except RemovalError as exc:  # the review still opens; it then says the image is gone
+        log.warning("image removal marks of %s not read: %s", log_path, exc)
+        return None
+    try:
+        return removals.get(rec.id)
+    except RemovalError as exc:
+        log.warning("image removal mark of record %s not read: %s", rec.id, exc)
+        return None
+    finally:
+        removals.close()
 
 
 class ReviewDialog(QDialog):
@@ -76,9 +98,21 @@ class ReviewDialog(QDialog):
         self.resize(900, 760)
 
     @classmethod
-    def for_record(cls, rec: InspectionRecord, parent: QWidget | None = None) -> ReviewDialog:
-        """A dialog for a part from the inspection log, read back from its saved files."""
-        ev = load_evidence(rec)
+    def for_record(
+        cls,
+        rec: InspectionRecord,
+        parent: QWidget | None = None,
+        log_path: str | Path | None = None,
+    ) -> ReviewDialog:
+        """A dialog for a part from the inspection log, read back from its saved files.
+
+        Args:
+            rec: the logged part.
+            parent: parent widget.
+            log_path: the inspection log it came from, whose image-removal marks say when and
+                why image retention removed its images.
+        """
+        ev = load_evidence(rec, removal_of(rec, log_path))
         return cls(ev.item, ev.heatmap, parent, bare=ev.bare, record=rec, problem=ev.problem)
 
     def _lines(self, problem: str) -> list[str]:

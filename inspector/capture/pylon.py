@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,11 @@ PIXEL_FORMATS = {  # our name -> the feature values cameras use for it, in order
     "RGB8": ("RGB8", "RGB8Packed"),
 }
 TRIGGERS = ("off", "software", "hardware")
+
+
+class TriggerWait(FrameError):
+    """No frame within the timeout from a triggered camera: no trigger came, which between
+    parts is no fault (a capture thread waits on); for a part, it is that part's no frame."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,10 @@ class PylonSource(CaptureSource):
         self._emulated = False
         self.dropped = 0  # frames the camera numbered but never delivered
         self._last_number = 0
+        # Cleared while `apply` restarts the grab: `read` waits instead of racing it for the
+        # lock it takes back at once (a Python lock is not fair).
+        self._resume = threading.Event()
+        self._resume.set()
 
     def _open(self) -> None:
         try:
@@ -139,12 +149,7 @@ class PylonSource(CaptureSource):
         self._emulated = chosen[0].GetDeviceClass() == "BaslerCamEmu"
         try:
             self._configure(camera, self._emulated)
-            camera.StartGrabbing(pylon.GrabStrategy_OneByOne)
-            if self.settings.trigger != "off":
-                # A pulse before the camera is armed is lost; open() returns once it is armed.
-                timeout = self.settings.timeout_ms
-                if not camera.WaitForFrameTriggerReady(timeout, pylon.TimeoutHandling_Return):
-                    raise SourceError(f"{self.label}: not armed for a trigger within {timeout} ms")
+            self._start(camera)
         except Exception:
             camera.Close()
             raise
@@ -161,60 +166,110 @@ class PylonSource(CaptureSource):
             _set(camera, ("Width",), s.width)
         if s.height is not None:
             _set(camera, ("Height",), s.height)
-        self._set_format(camera)
-        self.apply(s.exposure_us, s.gain_db, camera)
+        _exposure_gain(camera, s.exposure_us, s.gain_db)
+        self._set_mode(camera, s)
+
+    def _set_mode(self, camera: Any, s: PylonSettings) -> None:
+        """Pixel format and trigger: features a camera locks while it grabs."""
+        available = set(camera.PixelFormat.Symbolics)
+        value = next((v for v in PIXEL_FORMATS[s.pixel_format] if v in available), None)
+        if value is None:
+            raise SourceError(
+                f"{self.label}: pixel format {s.pixel_format} not offered "
+                f"(the camera has {', '.join(sorted(available))})"
+            )
+        camera.PixelFormat.Value = value
         _set(camera, ("TriggerSelector",), "FrameStart")
         _set(camera, ("TriggerMode",), "Off" if s.trigger == "off" else "On")
         if s.trigger != "off":
             source = "Software" if s.trigger == "software" else s.trigger_source
             _set(camera, ("TriggerSource",), source)
 
-    def _set_format(self, camera: Any) -> None:
-        available = set(camera.PixelFormat.Symbolics)
-        for value in PIXEL_FORMATS[self.settings.pixel_format]:
-            if value in available:
-                camera.PixelFormat.Value = value
-                return
-        raise SourceError(
-            f"{self.label}: pixel format {self.settings.pixel_format} not offered "
-            f"(the camera has {', '.join(sorted(available))})"
-        )
+    def _start(self, camera: Any) -> None:
+        from pypylon import pylon
+
+        camera.StartGrabbing(pylon.GrabStrategy_OneByOne)
+        if self.settings.trigger != "off":
+            # A pulse before the camera is armed is lost; return once it is armed.
+            timeout = self.settings.timeout_ms
+            if not camera.WaitForFrameTriggerReady(timeout, pylon.TimeoutHandling_Return):
+                raise SourceError(f"{self.label}: not armed for a trigger within {timeout} ms")
 
     def apply(
-        self, exposure_us: float | None = None, gain_db: float | None = None, camera: Any = None
+        self,
+        exposure_us: float | None = None,
+        gain_db: float | None = None,
+        pixel_format: str | None = None,
+        trigger: str | None = None,
+        trigger_source: str | None = None,
     ) -> None:
-        """Change exposure and gain on the open camera (between parts, for a recipe)."""
-        camera = camera if camera is not None else self._camera
+        """Change settings of the open camera between parts (a recipe switch); None keeps one.
+
+        Exposure and gain are set while the camera grabs. A new pixel format or trigger
+        stops the grab, sets them and starts it again (armed for the next pulse); frames
+        of the old mode still queued are dropped with the stop.
+
+        Raises:
+            ValueError: a pixel format or trigger this class does not know.
+            SourceError: the camera is not open or refuses a value.
+        """
+        s = self.settings
+        asked: dict[str, Any] = {
+            "pixel_format": pixel_format, "trigger": trigger, "trigger_source": trigger_source
+        }  # fmt: skip
+        mode = {k: v for k, v in asked.items() if v is not None and v != getattr(s, k)}
+        levels = {"exposure_us": exposure_us, "gain_db": gain_db}
+        new = replace(s, **mode, **{k: v for k, v in levels.items() if v is not None})  # type: ignore[arg-type]
+        camera = self._camera
         if camera is None:
             raise SourceError(f"{self.label}: source is not open")
-        if exposure_us is not None:
-            _set(camera, ("ExposureTime", "ExposureTimeAbs"), float(exposure_us))
-        if gain_db is not None:
-            _set(camera, ("Gain", "GainAbs"), float(gain_db))
+        _exposure_gain(camera, exposure_us, gain_db)
+        if not mode:
+            self.settings = new
+            return
+        self._resume.clear()
+        try:
+            with self._lock:
+                self._check_open()
+                camera.StopGrabbing()
+                try:
+                    self._set_mode(camera, new)
+                except SourceError:
+                    self.settings = replace(new, **{k: getattr(s, k) for k in mode})
+                    self._set_mode(camera, self.settings)  # refused: grab on in the old mode
+                    self._start(camera)
+                    raise
+                self.settings = new
+                self._start(camera)
+        finally:
+            self._resume.set()
+        log.info("%s: %s", self.label, ", ".join(f"{k} {v}" for k, v in mode.items()))
 
     def feature(self, name: str) -> object:
         """Current value of a camera feature (for health reports and tests)."""
-        with self._lock:
-            self._check_open()
-            return self._camera.GetNodeMap().GetNode(name).GetValue()
+        camera = self._camera  # no lock: a triggered camera's reader holds it while it waits
+        if camera is None:
+            raise SourceError(f"{self.label}: source is not open")
+        return camera.GetNodeMap().GetNode(name).GetValue()
 
     def trigger(self) -> None:
         """Start one frame in software-trigger mode."""
         if self.settings.trigger != "software":
             raise SourceError(f"{self.label}: trigger() needs trigger='software'")
-        with self._lock:
-            self._check_open()
-            from pypylon import pylon
+        camera = self._camera  # no lock: a capture thread's read() holds it while it waits
+        if camera is None:
+            raise SourceError(f"{self.label}: source is not open")
+        from pypylon import pylon
 
-            try:
-                timeout = self.settings.timeout_ms
-                if not self._camera.WaitForFrameTriggerReady(timeout, pylon.TimeoutHandling_Return):
-                    raise FrameError(self.label, f"not ready for a trigger within {timeout} ms")
-                self._camera.ExecuteSoftwareTrigger()
-            except FrameError:
-                raise
-            except Exception as exc:  # the camera went away
-                raise SourceError(f"{self.label}: trigger failed: {exc}") from exc
+        try:
+            timeout = self.settings.timeout_ms
+            if not camera.WaitForFrameTriggerReady(timeout, pylon.TimeoutHandling_Return):
+                raise FrameError(self.label, f"not ready for a trigger within {timeout} ms")
+            camera.ExecuteSoftwareTrigger()
+        except FrameError:
+            raise
+        except Exception as exc:  # the camera went away
+            raise SourceError(f"{self.label}: trigger failed: {exc}") from exc
 
     def emulate_line_pulse(self) -> None:
         """Stand in for a pulse on the trigger line of an emulated camera in hardware trigger.
@@ -240,6 +295,7 @@ class PylonSource(CaptureSource):
 
     def read(self) -> Frame | None:
         """The next frame; FrameError when none comes within `timeout_ms` (no trigger)."""
+        self._resume.wait()
         with self._lock:
             self._check_open()
             from pypylon import pylon
@@ -254,7 +310,8 @@ class PylonSource(CaptureSource):
             if result is None or not result.IsValid():
                 if camera.IsCameraDeviceRemoved() or not camera.IsGrabbing():
                     raise SourceError(f"{self.label}: camera removed")
-                raise FrameError(self.label, f"no frame within {self.settings.timeout_ms} ms")
+                error = TriggerWait if self.settings.trigger != "off" else FrameError
+                raise error(self.label, f"no frame within {self.settings.timeout_ms} ms")
             try:
                 if not result.GrabSucceeded():
                     reason = result.GetErrorDescription()
@@ -285,6 +342,13 @@ class PylonSource(CaptureSource):
                 camera.Close()
             except Exception as exc:  # a removed camera cannot be closed cleanly
                 log.debug("pylon: closing %s: %s", self.label, exc)
+
+
+def _exposure_gain(camera: Any, exposure_us: float | None, gain_db: float | None) -> None:
+    if exposure_us is not None:
+        _set(camera, ("ExposureTime", "ExposureTimeAbs"), float(exposure_us))
+    if gain_db is not None:
+        _set(camera, ("Gain", "GainAbs"), float(gain_db))
 
 
 def parse_spec(text: str) -> PylonSource | None:

@@ -4,9 +4,9 @@ loopback) that selects a recipe, triggers parts, reads each verdict and acknowle
 
 The PLC runs on its own thread while the test's thread serves Qt, as a PLC and the window
 do on a line. The window's camera runs free (its capture thread shows a live view and each
-trigger takes the newest frame; hardware trigger through the window is left to
-tests/station/test_line_e2e.py), so frames are matched to what the model says by their
-pixels' digest, read back from the part image the station saved.
+trigger takes the newest frame), so frames are matched to what the model says by their
+pixels' digest, read back from the part image the station saved. Recipes 3 and 4 set the camera to
+hardware and software trigger (tests/gui/test_line_trigger.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from station.drift import Calibration, Reference  # noqa: E402
 from station.line.handshake import HandshakeSettings  # noqa: E402
 from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port  # noqa: E402
 from station.line.signals import LineVerdict  # noqa: E402
-from station.recipes import Recipe, save_recipe  # noqa: E402
+from station.recipes import CameraSettings, Recipe, save_recipe  # noqa: E402
 from station.retention import RetentionPolicy  # noqa: E402
 from tests import line_drill as drill  # noqa: E402
 
@@ -79,6 +79,12 @@ def station(qtbot: Any, tmp_path: Path, line_model: Path, monkeypatch: Any) -> I
         Recipe(2, "metal_plate_b", str(line_model), image_threshold=1e9, save=KEEP_ALL),
         ws.root / "recipes",
     )
+    for index, trigger in ((3, "hardware"), (4, "software")):
+        camera = CameraSettings(trigger=trigger)
+        name = f"metal_plate_{trigger}"
+        save_recipe(
+            Recipe(index, name, str(line_model), camera=camera, save=KEEP_ALL), ws.root / "recipes"
+        )
     dark = Calibration({"brightness": Reference(50.0, 1.0)})  # the light was far dimmer then
     (ws.root / "recipes" / "drift").mkdir()
     (ws.root / "recipes" / "drift" / "metal_plate_b.json").write_text(json.dumps(dark.to_json()))
@@ -134,6 +140,29 @@ def as_plc(qtbot: Any, body: Callable[[], Awaitable[Any]], timeout_s: float = 90
     return out.get("value")
 
 
+def run_plc(
+    qtbot: Any,
+    link: Any,
+    make_plc: Callable[[], SimulatedPlc],
+    steps: Callable[[SimulatedPlc], Awaitable[Any]],
+) -> Any:
+    """Connect a PLC and run its ``steps`` on its own thread while this one serves Qt; then
+    unlink the station. Returns what the steps return."""
+
+    async def program() -> Any:
+        plc = make_plc()
+        await plc.connect()
+        try:
+            return await steps(plc)
+        finally:
+            await plc.close()
+
+    try:
+        return as_plc(qtbot, program)
+    finally:
+        link.stop()
+
+
 @pytest.mark.parametrize("kind", ["opcua", "modbus"])
 def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
     qtbot: Any,
@@ -144,19 +173,11 @@ def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
 ) -> None:
     link, make_plc, _alarms = linked(station, kind)
 
-    async def program() -> list[tuple[int, float]]:
-        plc = make_plc()
-        await plc.connect()
-        try:
-            await plc.select_recipe(1, timeout=60.0)  # loads the model first
-            return [await plc.cycle(f"SN-{i:05d}") for i in range(PARTS)]
-        finally:
-            await plc.close()
+    async def steps(plc: SimulatedPlc) -> list[tuple[int, float]]:
+        await plc.select_recipe(1, timeout=60.0)  # loads the model first
+        return [await plc.cycle(f"SN-{i:05d}") for i in range(PARTS)]
 
-    try:
-        answers = as_plc(qtbot, program)
-    finally:
-        link.stop()
+    answers = run_plc(qtbot, link, make_plc, steps)
     model = station.state.model
     assert model is not None and model.path == str(line_model)
     rows = {r.part: r for r in station.log.query(limit=None)}

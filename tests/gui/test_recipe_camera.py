@@ -1,6 +1,7 @@
-"""A recipe's camera settings reach the running camera (the pylon emulator), between parts;
-a source that does not take them is said once; the engineer's recipe choice is gated and
-audited, the PLC's is not gated but logged and audited as "plc"."""
+"""A recipe's camera settings (exposure, gain, pixel format, trigger) reach the running camera
+(the pylon emulator), between parts; a source that does not take them is said once; the
+engineer's recipe choice is gated and audited, the PLC's is not gated but logged and audited
+as "plc"."""
 
 from __future__ import annotations
 
@@ -50,17 +51,20 @@ def test_camera_settings_reach_the_pylon_camera_and_come_back_after_a_reconnect(
     control.camera_note.connect(notes.append)
     control.switch(CAMERA, 10.0)
     qtbot.waitUntil(lambda: "live" in control.states, timeout=30_000)
-    taken = control.apply_camera(CameraSettings(2000.0, 3.0, pixel_format="Mono8"))
-    assert taken == {"exposure_us": 2000.0, "gain_db": 3.0}
+    wanted = CameraSettings(2000.0, 3.0, pixel_format="Mono8", trigger="hardware")
+    assert control.apply_camera(wanted) == wanted.given()  # all four taken while it runs
     source = running_source(control)
     assert source.feature("ExposureTime") == pytest.approx(2000.0)
     assert source.feature("Gain") == pytest.approx(3.0, abs=0.1)
-    # PylonSource.apply takes exposure and gain only: the pixel format is said, once
-    control.apply_camera(CameraSettings(2500.0, pixel_format="Mono8"))
-    qtbot.waitUntil(lambda: any("pixel_format" in n for n in notes))
-    assert sum("pixel_format" in n for n in notes) == 1
+    assert source.feature("PixelFormat") == "Mono8"
+    assert (source.feature("TriggerMode"), source.feature("TriggerSource")) == ("On", "Line1")
+    assert control.trigger_mode() == "hardware" and control.mode_set_at > 0
+    control.apply_camera(CameraSettings(2500.0, pixel_format="RGB8", trigger="software"))
+    assert source.feature("PixelFormat") in ("RGB8", "RGB8Packed")
+    assert source.feature("TriggerSource") == "Software"
     assert source.feature("ExposureTime") == pytest.approx(2500.0)
     assert control.camera_health()[2] == 2500.0  # the exposure shown as camera health
+    assert not any("does not take" in n for n in notes)
 
     # the camera reopens with its own settings; the recipe's are set again once it is live
     control.states.clear()
@@ -73,6 +77,9 @@ def test_camera_settings_reach_the_pylon_camera_and_come_back_after_a_reconnect(
         ),
         timeout=10_000,
     )
+    again = running_source(control)
+    assert again is not source and again.feature("TriggerSource") == "Software"
+    assert again.feature("PixelFormat") in ("RGB8", "RGB8Packed")
 
 
 def test_a_source_without_camera_settings_is_told_once_not_an_error(
@@ -101,7 +108,8 @@ def station(qtbot: Any, tmp_path: Path, model_copy: Path, monkeypatch: Any) -> I
     monkeypatch.delenv("PYLON_CAMEMU_IMAGES", raising=False)  # the emulator's test pattern
     ws = Workspace(tmp_path / "ws")
     keep = RetentionPolicy(1, None, None)
-    cam1, cam2 = CameraSettings(2000.0, 3.0), CameraSettings(5000.0, 0.0, pixel_format="Mono8")
+    cam1 = CameraSettings(2000.0, 3.0)
+    cam2 = CameraSettings(5000.0, 0.0, pixel_format="Mono8", trigger="software")
     save_recipe(Recipe(1, "plate", str(model_copy), camera=cam1, save=keep), ws.root / "recipes")
     save_recipe(Recipe(2, "bracket", str(model_copy), camera=cam2), ws.root / "recipes")
     settings = StationSettings(model=str(model_copy), source=CAMERA, trigger_mode="triggered")
@@ -161,12 +169,15 @@ def test_a_plc_recipe_switch_sets_the_camera_and_is_audited_as_plc(
     async def steps(plc: Any) -> None:
         for index, part in ((1, "SN-1"), (2, "SN-2")):
             await plc.select_recipe(index, timeout=30.0)
-            seen[str(index)] = (camera.feature("ExposureTime"), camera.feature("Gain"))
-            assert (await plc.cycle(part))[0] in (1, 2)
+            features = ("ExposureTime", "Gain", "PixelFormat", "TriggerMode", "TriggerSource")
+            seen[str(index)] = tuple(camera.feature(f) for f in features)
+            assert (await plc.cycle(part))[0] in (1, 2)  # software: the station fires it
 
     as_plc(qtbot, link, make_plc, steps)
     assert seen["1"][0] == pytest.approx(2000.0) and seen["1"][1] == pytest.approx(3.0, abs=0.1)
     assert seen["2"][0] == pytest.approx(5000.0) and seen["2"][1] == pytest.approx(0.0, abs=0.1)
+    assert seen["1"][2] in ("RGB8", "RGB8Packed") and seen["1"][3] == "Off"  # left alone
+    assert seen["2"][2:] == ("Mono8", "On", "Software")  # recipe 2 sets them between parts
     assert station.inference.keeper is not None  # recipe 2 keeps its default retention
     assert station.inference.keeper.policy == RetentionPolicy()
     rows = audit_rows(station)

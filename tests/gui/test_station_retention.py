@@ -29,8 +29,9 @@ def open_window(qtbot: Any, tmp_path: Path, model: Path, parts: Path, output: Pa
     from gui.settings import StationSettings, Workspace
 
     settings = StationSettings(
-        model=str(model), source=str(parts), fps=20.0, save_policy="all", output_dir=str(output)
-    )
+        model=str(model), source=str(parts), fps=20.0, save_policy="all", output_dir=str(output),
+        image_max_days=None, image_max_gb=None,  # unbounded: the disk itself fills
+    )  # fmt: skip
     win = MainWindow(Workspace(tmp_path / "ws"), settings)
     qtbot.addWidget(win)
     return win

@@ -24,7 +24,12 @@ os.environ.setdefault("PYLON_CAMEMU", "2")  # read by pylon when it first lists 
 pytest.importorskip("pypylon")
 
 from inspector.capture import FrameError, Reconnector, SourceError, open_source  # noqa: E402
-from inspector.capture.pylon import CameraFrame, PylonSettings, PylonSource  # noqa: E402
+from inspector.capture.pylon import (  # noqa: E402
+    CameraFrame,
+    PylonSettings,
+    PylonSource,
+    TriggerWait,
+)
 from inspector.imageio import read_image  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_images" / "metal_plate" / "test" / "good"
@@ -192,3 +197,53 @@ def test_factory_and_bad_settings() -> None:
         PylonSettings(pixel_format="BGR16")
     with pytest.raises(ValueError, match="trigger 'sometimes'"):
         PylonSettings(trigger="sometimes")
+
+
+def test_apply_sets_pixel_format_and_trigger_between_parts_while_a_reader_waits() -> None:
+    """A recipe switch: the grab stops, format and trigger are set, the grab starts again,
+    armed; a capture thread reading all along neither starves the switch nor fails."""
+    files = [hashlib.sha1(f.tobytes()).hexdigest() for f in rgb_files()]
+    with opened(settings(trigger="off", timeout_ms=300)) as source:
+        stop, frames, errors = threading.Event(), [], []
+
+        def reader() -> None:
+            while not stop.is_set():
+                try:
+                    frames.append(source.read())
+                except FrameError as exc:
+                    errors.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            time.sleep(0.2)  # free run: frames keep coming
+            t0 = time.monotonic()
+            source.apply(pixel_format="Mono8", trigger="hardware", trigger_source="Line2")
+            assert time.monotonic() - t0 < 2.0
+            assert source.feature("PixelFormat") == "Mono8"
+            assert source.feature("TriggerMode") == "On"
+            assert source.feature("TriggerSource") == "Line2"
+            assert source.settings.trigger == "hardware" and source.settings.pixel_format == "Mono8"
+            time.sleep(0.5)
+            before = len(frames)
+            time.sleep(0.4)
+            assert len(frames) == before  # no pulse, no frame
+            assert errors and all(isinstance(e, TriggerWait) for e in errors)  # waiting: no fault
+            source.emulate_line_pulse()
+            time.sleep(0.3)
+            assert len(frames) == before + 1
+            last = frames[-1]
+            assert last is not None
+            mono = last.image
+            assert mono.shape == (256, 256, 3) and np.array_equal(mono[..., 0], mono[..., 1])
+        finally:
+            stop.set()
+            thread.join(5)
+        source.apply(pixel_format="RGB8", trigger="software")
+        assert source.feature("TriggerSource") == "Software"
+        assert hashlib.sha1(grab(source).image.tobytes()).hexdigest() in files
+        with pytest.raises(ValueError, match="pixel_format 'Bayer8'"):
+            source.apply(pixel_format="Bayer8")
+        source.apply(exposure_us=3000.0)  # levels alone: set while it grabs
+        assert source.feature("ExposureTime") == pytest.approx(3000.0)
+        assert source.settings.exposure_us == 3000.0 and source.settings.trigger == "software"
