@@ -54,10 +54,11 @@ def feature_ae_head(m: FeatureAEModel, agg: torch.Tensor, images: torch.Tensor) 
 
 def feature_gan_head(m: FeatureGANModel, agg: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
     """The feature discriminator's output from its aggregated features."""
-    return m.head(-m.discriminator(m.adaptor(m.with_context(m.standardise(agg)))).float(), images)
+    return m.head(-m.discriminator(m.adapt(agg)).float(), images)
 
 
-# Each member's ``forward`` after the backbone: (class, output from aggregated features).
+# Each member's ``forward`` after the backbone (its own would run the backbone again):
+# family -> (model class, output from the aggregated features).
 MEMBERS: dict[str, tuple[type[StandardisedFeatures], Callable[..., InferenceBatch]]] = {
     MEMORY_FAMILY: (CnnClusterModel, memory_head),
     "feature-ae": (FeatureAEModel, feature_ae_head),
