@@ -19,6 +19,7 @@ from inspector.models import (
     cnn_cluster_config,
     feature_ae_config,
     feature_gan_config,
+    fusion_config,
     ganomaly_config,
 )
 from inspector.models.spec import FamilySpec, RunSettings, SettingsError
@@ -31,6 +32,7 @@ _BUILT_IN = (
     feature_gan_config.SPEC,
     ganomaly_config.SPEC,
     cae_config.SPEC,
+    fusion_config.SPEC,
 )
 _SPECS: dict[str, FamilySpec] = {}
 _DESCRIPTIONS: dict[str, str] = {}

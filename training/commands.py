@@ -224,7 +224,9 @@ def _finish(progress: Progress, code: int, **done: str) -> int:
 
 
 def describe_fit(fit: dict) -> str:
-    """One line of what fitting did, for either kind of family."""
+    """One line of what fitting did, for either kind of family (a fusion: each member's)."""
+    if "members" in fit:
+        return "; ".join(f"{name}: {describe_fit(part)}" for name, part in fit["members"].items())
     if "epochs_run" in fit:  # trained through the shared loop
         why = {"early": "validation loss stopped improving", "epochs": "epoch limit"}
         return (
