@@ -11,6 +11,7 @@ delivers a frame clears it).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -107,9 +108,14 @@ class LineRunner:
         return recipe.product
 
     def _apply(self, recipe: Recipe) -> None:
+        wanted = recipe.camera.given()
         apply = getattr(self.source, "apply", None)
-        if apply is not None:
-            apply(recipe.camera.exposure_us, recipe.camera.gain_db)
+        params = inspect.signature(apply).parameters if apply is not None else {}
+        taken = {k: v for k, v in wanted.items() if k in params}
+        if apply is not None and taken:
+            apply(**taken)
+        if skipped := sorted(set(wanted) - set(taken)):
+            log.warning("%s does not take camera settings %s", self.source.label, skipped)
 
     def _open_source(self) -> None:
         self.source.open()

@@ -279,3 +279,26 @@ def test_drift_and_retention_reach_the_plc(workspace: Path, tmp_path: Path) -> N
         run(body)
     finally:
         runner.close()
+
+
+def test_a_recipe_switch_sets_every_camera_setting_it_names(workspace: Path) -> None:
+    """The headless runner gives the camera all of a recipe's settings, not only exposure."""
+    mono = Recipe(
+        3,
+        "metal_plate_mono",
+        "models/metal_plate",
+        camera=CameraSettings(1500.0, 0.0, pixel_format="Mono8", trigger="software"),
+    )
+    book = RecipeBook({1: RecipeBook.load(workspace).get(1), 3: mono}, workspace)
+    runner = LineRunner(camera(workspace), book)
+    try:
+        asyncio.run(runner.select_recipe(1))
+        assert runner.source.feature("TriggerSource") == "Line1"
+        asyncio.run(runner.select_recipe(3))
+        source = runner.source
+        assert isinstance(source, PylonSource)
+        assert source.feature("PixelFormat") == "Mono8"
+        assert source.feature("TriggerSource") == "Software"
+        assert source.feature("ExposureTime") == pytest.approx(1500.0)
+    finally:
+        runner.close()
