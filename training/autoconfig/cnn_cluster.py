@@ -53,7 +53,7 @@ BLURS = (2.0, 4.0, 8.0)
 TOPKS = (1, 4, 16)
 # A candidate replaces the settings as given only if it separates clearly better: the
 # figures of a few dozen images are noisy, and the given settings are the safe choice.
-MARGIN = 0.005
+MARGIN = 0.01
 BATCH = 16
 T = TypeVar("T")
 
