@@ -87,8 +87,8 @@ def _fig(combined: float) -> Separation:
 
 def test_the_settings_as_given_win_unless_beaten_clearly() -> None:
     given, other = {"blur_sigma": 4.0}, {"blur_sigma": 8.0}
-    assert _choose([(given, _fig(0.950)), (other, _fig(0.958))])[1] == given
-    assert _choose([(given, _fig(0.950)), (other, _fig(0.965))])[1] == other
+    assert _choose([(given, _fig(0.950)), (other, _fig(0.958))]) == given
+    assert _choose([(given, _fig(0.950)), (other, _fig(0.965))]) == other
 
 
 def test_separation_of_perfect_and_useless_maps() -> None:

@@ -226,68 +226,71 @@ def search(
         pre = fitted_preprocessing(s.override(normalize_intensity=norm), fit_sub)
         feats = _Features(extractor_model.extractor, pre, fit, goods, check, tick)
         for layers, agg in layer_sets:
-            picks = [list(s.config.layers).index(layer) for layer in layers]
             model = fitter.build(s.override(layers=layers, aggregation=agg, coarse_memory=0))
-            model.eval()
-            _fit_memory(model, feats.aggregated("fit", picks, agg), s)
-            good_p = _patch_scores(model, feats.aggregated("good", picks, agg))
-            bad_p = _patch_scores(model, feats.aggregated("defective", picks, agg))
-            drift_p = _patch_scores(model, feats.aggregated("drifted", picks, agg))
-            pixel = {}
-            for blur in axes.get("blur_sigma", [s.config.blur_sigma]):
-                pixel[blur] = pixel_figure(
-                    _head(good_p, model, 1, blur)[1], _head(bad_p, model, 1, blur)[1], masks
-                )
-            for topk in axes.get("score_topk", [s.config.score_topk]):
-                image, detected, frr, drift_frr = image_figures(
-                    _head(good_p, model, topk, 0.0)[0],
-                    _head(bad_p, model, topk, 0.0)[0],
-                    _head(drift_p, model, topk, 0.0)[0],
-                    s.run.target_false_reject_rate,
-                )
-                for blur, pix in pixel.items():
-                    choice = {
-                        "normalize_intensity": norm,
-                        "layers": layers,
-                        "aggregation": agg,
-                        "blur_sigma": blur,
-                        "score_topk": topk,
-                    }
-                    sep = Separation.of(image, pix, detected, frr, drift_frr)
-                    results.append((choice, sep))
+            picks = [list(s.config.layers).index(layer) for layer in layers]
+            variant = {"normalize_intensity": norm, "layers": layers, "aggregation": agg}
+            results += _head_candidates(model.eval(), feats, picks, variant, axes, s, masks)
             tick(1)
-    given, chosen = _choose(results)
-    changes = {
-        k: v for k, v in chosen.items() if k in axes or (k == "aggregation" and "layers" in axes)
-    }
+    chosen = _choose(results)
+    searched = {*axes, *(("aggregation",) if "layers" in axes else ())}
+    changes = {k: v for k, v in chosen.items() if k in searched}
+    given = results[0][0]
     record.update(
         {
             "check_set": {"fit_images": len(fit), **check.summary()},
-            "candidates": [
-                {"settings": {k: _jsonable(v) for k, v in c.items()}, **sep.to_json()}
-                for c, sep in results
-            ],
-            "given": {"settings": _jsonable(results[given][0]), **results[given][1].to_json()},
-            "chosen": {k: _jsonable(v) for k, v in changes.items()},
-            "chosen_figures": _best_figures(results, chosen),
-            "changed": sorted(k for k, v in changes.items() if v != results[given][0][k]),
+            "candidates": [{"settings": _jsonable(c), **sep.to_json()} for c, sep in results],
+            "given": {"settings": _jsonable(given), **results[0][1].to_json()},
+            "chosen": _jsonable(changes),
+            "chosen_figures": next(sep.to_json() for c, sep in results if c == chosen),
+            "changed": sorted(k for k, v in changes.items() if v != given[k]),
             "seconds": _since(t0),
         }
     )
     return s.override(**changes), record
 
 
-def _choose(results: list[tuple[dict[str, Any], Separation]]) -> tuple[int, dict[str, Any]]:
-    """Index of the settings as given (the first candidate), and the choice: the best
-    candidate if it beats them by ``MARGIN``, else them."""
+def _head_candidates(
+    model: CnnClusterModel,
+    feats: _Features,
+    picks: list[int],
+    variant: dict[str, Any],
+    axes: dict[str, list[Any]],
+    s: TrainSettings,
+    masks: np.ndarray,
+) -> list[tuple[dict[str, Any], Separation]]:
+    """Every blur and score_topk candidate of one preprocessing and feature-stage variant:
+    the memory and the patch scores once, then only the cheap head per candidate."""
+    agg = variant["aggregation"]
+    _fit_memory(model, feats.aggregated("fit", picks, agg), s)
+    good, bad, drifted = (
+        _patch_scores(model, feats.aggregated(name, picks, agg))
+        for name in ("good", "defective", "drifted")
+    )
+    pixel = {
+        blur: pixel_figure(_head(good, model, 1, blur)[1], _head(bad, model, 1, blur)[1], masks)
+        for blur in axes.get("blur_sigma", [s.config.blur_sigma])
+    }
+    out = []
+    for topk in axes.get("score_topk", [s.config.score_topk]):
+        image, detected, frr, drift_frr = image_figures(
+            _head(good, model, topk, 0.0)[0],
+            _head(bad, model, topk, 0.0)[0],
+            _head(drifted, model, topk, 0.0)[0],
+            s.run.target_false_reject_rate,
+        )
+        for blur, pix in pixel.items():
+            choice = {**variant, "blur_sigma": blur, "score_topk": topk}
+            out.append((choice, Separation.of(image, pix, detected, frr, drift_frr)))
+    return out
+
+
+def _choose(results: list[tuple[dict[str, Any], Separation]]) -> dict[str, Any]:
+    """The best candidate if it beats the settings as given (the first) by ``MARGIN``,
+    else the settings as given."""
     best = max(range(len(results)), key=lambda i: (results[i][1].combined, -i))
     if results[best][1].combined < results[0][1].combined + MARGIN:
         best = 0
-    return 0, results[best][0]
-
-
-def _best_figures(results: list[tuple[dict[str, Any], Separation]], chosen: dict) -> dict:
-    return next(sep.to_json() for c, sep in results if c == chosen)
+    return results[best][0]
 
 
 def _jsonable(value: Any) -> Any:
