@@ -215,6 +215,7 @@ class RetrainPanel(QWidget):
         self.result.setText("")
         self.identical.hide()
         self.comparison.hide()
+        self.self_validation.hide()
         self.hint.setText("")
         self.bar.setValue(0)
         self._run(args, self._trained, progress=True)
