@@ -2,13 +2,17 @@
 
 Usage:
     python benchmarks/line_latency.py [--bundle DIR] [--triggers 1000] [--transport opcua]
+        [--trigger software|hardware]
 
-The PLC (asyncua or pymodbus client) writes PartId and raises Trigger, then polls ResultReady
-every 2 ms; the latency is from the Trigger write to reading ResultReady true. The station
-is the real chain: the transport's server, the handshake, `LineRunner` with the emulated pylon
-camera (PYLON_CAMEMU, software trigger, playing the sample product's test images) and the
-model on ONNX Runtime. Without ``--bundle`` a default model is trained on
-sample_images/metal_plate first (about 10 s). Prints p50/p95/max and the median of each stage.
+The PLC writes PartId and raises Trigger, then polls ResultReady every 2 ms; the latency is
+from the Trigger write to reading ResultReady true. Transports: "opcua" and "modbus" (the
+station hosts the server, the PLC is asyncua's or pymodbus's client) and "opcua-client" (the
+PLC hosts an asyncua server, the station is its client). The station is the real chain: the
+transport, the handshake, `LineRunner` with the emulated pylon camera (PYLON_CAMEMU, playing
+the sample product's test images; "hardware" sets it to Line1 and the PLC fires the
+emulator's stand-in pulse with each Trigger, see docs/line.md) and the model on ONNX Runtime.
+Without ``--bundle`` a default model is trained on sample_images/metal_plate first (about
+10 s). Prints p50/p95/max and the median of each stage.
 """
 
 from __future__ import annotations
@@ -53,42 +57,55 @@ def prepare(bundle: Path | None, ws: Path) -> None:
         shutil.copy(path, ws / "camera" / f"{path.parent.name}_{path.name}")
 
 
-async def measure(ws: Path, transport_name: str, triggers: int, warmup: int) -> dict[str, Any]:
+async def measure(
+    ws: Path, transport_name: str, triggers: int, warmup: int, trigger: str = "software"
+) -> dict[str, Any]:
     from inspector.capture.pylon import PylonSettings, PylonSource
     from station.line.handshake import Handshake, HandshakeSettings, LineRecord
     from station.line.modbus import ModbusServerTransport, ModbusSettings
-    from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport
-    from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port
+    from station.line.opcua import (
+        OpcUaClientSettings,
+        OpcUaClientTransport,
+        OpcUaServerSettings,
+        OpcUaServerTransport,
+    )
+    from station.line.plc_sim import ModbusPlc, OpcUaPlc, OpcUaPlcServer, SimulatedPlc, free_port
     from station.line.runner import LineRunner
     from station.recipes import RecipeBook
 
     source = PylonSource(
-        PylonSettings(width=256, height=256, trigger="software", emulator_images=str(ws / "camera"))
+        PylonSettings(width=256, height=256, trigger=trigger, emulator_images=str(ws / "camera"))
     )
     runner = LineRunner(source, RecipeBook.load(ws))
     records: list[LineRecord] = []
     transport: Any
     plc: SimulatedPlc
-    if transport_name == "opcua":
+    if transport_name == "opcua-client":
+        plc = OpcUaPlcServer(free_port())
+        await plc.connect()
+        transport = OpcUaClientTransport(OpcUaClientSettings(plc.url, plc.node_ids))
+    elif transport_name == "opcua":
         transport = OpcUaServerTransport(OpcUaServerSettings("127.0.0.1", free_port()))
     else:
         transport = ModbusServerTransport(ModbusSettings("127.0.0.1", 0))
     hs = Handshake(transport, runner, HandshakeSettings(plc_watchdog_s=0), None, records.append)
     await hs.start()
-    plc = (
-        OpcUaPlc(transport.settings.endpoint)
-        if transport_name == "opcua"
-        else ModbusPlc("127.0.0.1", transport.port)
-    )
-    await plc.connect()
+    if transport_name == "opcua":
+        plc = OpcUaPlc(transport.settings.endpoint)
+    elif transport_name == "modbus":
+        plc = ModbusPlc("127.0.0.1", transport.port)
+    if transport_name != "opcua-client":
+        await plc.connect()
+    if trigger == "hardware":
+        plc.wired = source.emulate_line_pulse  # the PLC output wired to the camera's Line1
     latencies = []
     try:
         await plc.select_recipe(1)
         for i in range(warmup + triggers):
             latencies.append(await plc.timed_cycle(f"SN-{i:06d}"))
     finally:
+        await hs.stop()  # first: a station in client mode would try to reconnect to the PLC
         await plc.close()
-        await hs.stop()
         runner.close()
     lat = np.array(latencies[warmup:])
     kept = records[warmup:]
@@ -102,6 +119,7 @@ async def measure(ws: Path, transport_name: str, triggers: int, warmup: int) -> 
     errors = sum(1 for r in kept if r.result.verdict == 3)
     return {
         "transport": transport_name,
+        "trigger": trigger,
         "triggers": len(lat),
         "p50_ms": float(np.percentile(lat, 50)),
         "p95_ms": float(np.percentile(lat, 95)),
@@ -117,16 +135,18 @@ def main() -> None:
     p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: train one)")
     p.add_argument("--triggers", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--transport", choices=["opcua", "modbus"], default="opcua")
+    p.add_argument("--transport", choices=["opcua", "opcua-client", "modbus"], default="opcua")
+    p.add_argument("--trigger", choices=["software", "hardware"], default="software")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = p.parse_args()
     logging.getLogger("asyncua").setLevel(logging.ERROR)  # its plaintext-endpoint notices
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "workspace"
         prepare(a.bundle, ws)
-        out = asyncio.run(measure(ws, a.transport, a.triggers, a.warmup))
+        out = asyncio.run(measure(ws, a.transport, a.triggers, a.warmup, a.trigger))
     print(
-        f"{out['transport']}: {out['triggers']} triggers, trigger to verdict "
+        f"{out['transport']}, {out['trigger']} trigger: {out['triggers']} triggers, "
+        "trigger to verdict "
         f"p50 {out['p50_ms']:.1f} ms, p95 {out['p95_ms']:.1f} ms, max {out['max_ms']:.1f} ms "
         f"({out['error_verdicts']} ERROR verdicts)"
     )

@@ -46,6 +46,11 @@ class Gates(QObject):
         models.activate_requested.connect(self.activate_version)
         models.rollback_requested.connect(self.roll_back)
         win.retrain.promote_requested.connect(self.promote)
+        win.retrain.train_requested.connect(self.retrain)
+        win.retrain.capture_requested.connect(self.capture_good)
+        win.retrain.collect_changed.connect(self.collect)
+        win.bridge.source_changed.connect(self._source_switched)
+        self.collecting: tuple[int, str] = (0, "")  # every n-th frame into folder; 0: off
         win.log_panel.mark_good.connect(self.mark_record_good)
         win.role_bar.unlock_requested.connect(lambda: guard.unlock())
         win.role_bar.lock_requested.connect(guard.lock)
@@ -237,7 +242,94 @@ class Gates(QObject):
         else:
             win.retrain.promotion_refused()
 
+    def retrain(self) -> None:
+        """Train a candidate on the Retrain tab's images (it is not promoted by this)."""
+        panel = self.win.retrain
+        if panel.job is not None and panel.job.running():
+            return  # one run at a time (its button is disabled meanwhile)
+        images = panel.refresh_count()
+        if images < 2:
+            panel.start_training()  # refuses by itself and says why: nothing to confirm
+            return
+        plan = f"{' '.join(panel.model_arguments())} on {panel.data_folder()} ({images} images)"
+        what = "Retraining a candidate model (promoting it is asked separately)"
+        if self.guard.allow(
+            Action.RETRAIN,
+            what,
+            subject=str(panel.data_folder()),
+            old=self._current_model(),
+            new=plan,
+        ):
+            panel.start_training()
+
     # --- training data -------------------------------------------------------------------
+    def capture_good(self, folder: str) -> None:
+        """The frame on screen when the button was pressed goes into the training set."""
+        win = self.win
+        frame = win.sources.last_frame()
+        if frame is None:
+            win.statusBar().showMessage("no frame to capture yet", 5000)
+            return
+        images = win.retrain.refresh_count()
+        what = f"Training data: frame {frame.name or frame.index} added as good"
+        if self.guard.allow(
+            Action.LABEL_PART,
+            what,
+            subject=folder,
+            old=f"{images} images",
+            new=f"{images + 1} images",
+        ):
+            win.capture_good(folder, frame)
+
+    def collect(self, every: int, folder: str) -> None:
+        """Collect every n-th camera frame as good (or stop); refused: the controls go back."""
+        old, new = self.collecting, (every, folder) if every else (0, "")
+        if new == old:
+            return
+        what = "Training data: camera frames collected as good"
+        if self.guard.allow(
+            Action.LABEL_PART,
+            what,
+            subject=folder or old[1],
+            old=_collecting(old),
+            new=_collecting(new),
+        ):
+            self.collecting = new
+            self.win.collect_every(*new)
+            return
+        self._show_collecting(old[0])
+
+    def _show_collecting(self, every: int) -> None:
+        """Put the Retrain tab's controls back to what is in force, asking nothing."""
+        panel = self.win.retrain
+        for control in (panel.collect, panel.every):
+            control.blockSignals(True)
+        if every:
+            panel.every.setValue(every)
+        panel.collect.setChecked(bool(every))
+        for control in (panel.collect, panel.every):
+            control.blockSignals(False)
+
+    def _source_switched(self, _spec: str) -> None:
+        # A new capture thread collects nothing: say so and audit it, never leave a checked
+        # box that collects nothing (nor extend the permission to another camera).
+        if not self.collecting[0]:
+            return
+        old, self.collecting = self.collecting, (0, "")
+        self.win.audit.record(
+            SYSTEM,
+            Action.LABEL_PART,
+            subject=old[1],
+            old=_collecting(old),
+            new="off",
+            reason="the source changed",
+        )
+        self._show_collecting(0)
+        self.win.statusBar().showMessage(
+            "collecting good frames stopped: the source changed", 15000
+        )
+        self.guard.audited.emit()
+
     def mark_item_good(self, item: ViewItem) -> None:
         what = f"Training data: part {item.part_id} ({item.verdict}) marked actually good"
         if self.guard.allow(
@@ -254,12 +346,20 @@ class Gates(QObject):
             Action.LABEL_PART, what, subject=str(record_id), old=rec.label or None, new="good"
         ):
             self.win.mark_record_good(record_id)
+            review = self.win.log_panel.review  # the dialog it may come from shows it marked
+            if review is not None and review.item.record_id == record_id:
+                review.item.label = "good"
 
     # --- alarms --------------------------------------------------------------------------
     def acknowledge(self) -> None:
         """Any role may acknowledge; no PIN, no confirmation, but an audit row each."""
         self.win.production.acknowledge(self.guard.poll())
         self.guard.audited.emit()
+
+
+def _collecting(setting: tuple[int, str]) -> str:
+    every, folder = setting
+    return f"1 frame in {every} into {folder}" if every else "off"
 
 
 def limits_text(limits: AlarmLimits) -> str:

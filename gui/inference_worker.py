@@ -5,6 +5,13 @@ inspects and records it, counts it in the station state and hands a display-size
 to the UI. What it judges by (model, threshold, mode, save policy) it reads from the station
 state, the one home of those choices. It imports the runtime lazily, so the ``gui`` package
 itself never imports torch.
+
+A recipe's retention policy (`set_retention`) thins the OK images it keeps and bounds the
+image folder (``station.image_keeper``). An image that cannot be written (disk full, folder
+gone) never costs a part its verdict or its row: the row is kept without the image and
+``storage_changed`` says why (and "" once images are written again). With ``charting`` on,
+each inspected part's image statistics (``station.drift.image_stats``) go out with it on
+``stats_ready``, computed here rather than on the UI thread.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
@@ -28,8 +36,12 @@ from gui.workers import CaptureError
 from inspector.capture import Frame
 from inspector.capture.devices import hide_password
 from inspector.recorder import PartContext, PartRecorder
-from inspector.records import InspectionLog
+from inspector.records import InspectionLog, InspectionRecord
+from inspector.result import InspectionResult
+from station.drift import image_stats
 from station.events import LoadedModel, ModelRequested, StateEvent, TriggerRequested
+from station.image_keeper import ImageKeeper
+from station.retention import RetentionPolicy
 from station.state import StationState
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,8 @@ class InferenceWorker(QThread):
     """Takes the newest frame (every frame, or one per trigger), inspects and records it."""
 
     result_ready = Signal(object)  # ViewItem, already counted in the station state
+    stats_ready = Signal(object, object)  # ViewItem, its image statistics (with ``charting``)
+    storage_changed = Signal(str)  # why images are not being saved; "" once they are again
 
     def __init__(
         self,
@@ -67,7 +81,27 @@ class InferenceWorker(QThread):
         self._trigger = threading.Event()
         self._stop = threading.Event()
         self._part_ids = itertools.count(1)
+        self.keeper: ImageKeeper | None = None
+        self.charting = False
+        self._storage_problem = ""
         self._unsubscribe = state.subscribe(self._on_state)
+
+    def set_retention(self, policy: RetentionPolicy | None) -> None:
+        """Keep images under ``policy`` from the next part on (None: the save policy alone).
+
+        Any thread; a recipe switch calls it between parts.
+        """
+        with self._lock:
+            keeper = self.keeper
+            if policy is not None and keeper is None:
+                self.keeper = ImageKeeper(self.images_dir, self.log_path, policy)
+                return
+            if policy is None:
+                self.keeper = None
+        if keeper is not None and policy is None:
+            keeper.close()
+        elif keeper is not None and policy is not None:
+            keeper.set_policy(policy)
 
     # --- requests, from any thread -----------------------------------------------------
     def _on_state(self, event: StateEvent) -> None:
@@ -84,7 +118,9 @@ class InferenceWorker(QThread):
         self._unsubscribe()
         self.requestInterruption()
         self._stop.set()
-        return self.wait(STOP_WAIT_MS)
+        stopped = self.wait(STOP_WAIT_MS)
+        self.set_retention(None)
+        return stopped
 
     # --- worker thread -----------------------------------------------------------------
     def run(self) -> None:
@@ -139,6 +175,43 @@ class InferenceWorker(QThread):
     def _publish(self, item: ViewItem) -> None:
         self.state.record_result(item.result())
         self.result_ready.emit(item)
+        if self.charting and item.verdict != "ERROR":
+            try:
+                self.stats_ready.emit(item, image_stats(item.image))
+            except Exception:  # charting must never cost the line a part
+                log.exception("image statistics of part %s failed", item.part_id)
+
+    def _record(
+        self, recorder: PartRecorder, image: np.ndarray, result: InspectionResult, ctx: PartContext
+    ) -> InspectionRecord:
+        """Record the part: its images where the policy and retention keep them, and its row
+        always (without the images when they cannot be written)."""
+        keeper, policy = self.keeper, recorder.policy
+        if keeper is not None and not keeper.wants(str(result.verdict)):
+            recorder.policy = "none"
+        try:
+            try:
+                rec = recorder.record(image, result, ctx)
+            except (OSError, cv2.error) as exc:
+                self._storage(f"part images not saved in {self.images_dir}: {exc}")
+                recorder.policy = "none"
+                return recorder.record(image, result, ctx)
+        finally:
+            recorder.policy = policy
+        if rec.image_path:
+            self._storage("")
+            if keeper is not None:
+                keeper.saved((rec.image_path, rec.overlay_path), rec.timestamp)
+        return rec
+
+    def _storage(self, problem: str) -> None:
+        if problem != self._storage_problem:
+            self._storage_problem = problem
+            if problem:
+                log.error("%s; inspection goes on, the parts are logged", problem)
+            else:
+                log.info("part images are saved again in %s", self.images_dir)
+            self.storage_changed.emit(problem)
 
     def _load(self, bundle: str, log_db: InspectionLog) -> tuple[Any, PartRecorder] | None:
         from inspector.folder import map_display_range
@@ -230,7 +303,7 @@ class InferenceWorker(QThread):
         except Exception as exc:  # one bad frame must never stop the line; it is logged
             return self._error_part(insp, recorder, ctx, f"{label}: {exc}", part_id, frame.image)
         try:
-            rec = recorder.record(frame.image, result, ctx)
+            rec = self._record(recorder, frame.image, result, ctx)
         except Exception as exc:  # judged but not recorded: not a verdict anyone can trust
             log.exception("could not record part %s", label)
             reason = f"{label}: could not record the part: {exc}"

@@ -188,8 +188,6 @@ class MainWindow(QMainWindow):
         # Changes of thresholds, models, policy, counters and training data: ``gui.gates``.
         self.model_panel.version_activated.connect(state.request_model)
         self.retrain.progress_text.connect(live.show_preparing)
-        self.retrain.capture_requested.connect(self.capture_good)
-        self.retrain.collect_changed.connect(self._collect_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
         # What the state says goes to the threads, the panels and the settings file.
         bridge.source_changed.connect(self._source_changed)
@@ -202,6 +200,7 @@ class MainWindow(QMainWindow):
         self.sources.frame_error.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.sources.preview.connect(live.show_preview)
         self.sources.collected.connect(lambda _p: self.retrain.refresh_count())
+        self.inference.storage_changed.connect(live.show_storage)  # disk full: said, not fatal
 
     # --- roles, shift counters, alarms ---------------------------------------------------
     def remember_alarm_limits(self, limits: AlarmLimits) -> None:
@@ -359,8 +358,9 @@ class MainWindow(QMainWindow):
         if self._review is not None:
             self._review.note(message)
 
-    def capture_good(self, folder: str) -> None:
-        frame = self.sources.last_frame()
+    def capture_good(self, folder: str, frame: Frame | None = None) -> None:
+        """Save ``frame`` (default: the newest) as good into ``folder`` (gated: gui.gates)."""
+        frame = frame or self.sources.last_frame()
         if frame is None:
             self.statusBar().showMessage("no frame to capture yet", 5000)
             return
@@ -368,7 +368,8 @@ class MainWindow(QMainWindow):
         self.retrain.refresh_count()
         self.statusBar().showMessage(f"saved {path}", 5000)
 
-    def _collect_changed(self, every: int, folder: str) -> None:
+    def collect_every(self, every: int, folder: str) -> None:
+        """Save every ``every``-th frame of the current source into ``folder`` (0: stop)."""
         self.sources.collect_every(every, Path(folder) if every else None)
 
     def _tab_changed(self, index: int) -> None:

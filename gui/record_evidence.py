@@ -2,18 +2,22 @@
 
 The recorder keeps, per saved part, the image as taken (``image_path``) and a heatmap overlay
 with the defect regions drawn in (``overlay_path``); regions themselves are only counted in the
-row. Qt-free, so it is tested without a display.
+row. Image retention may have removed both since (``station.image_keeper``): the row stays, and
+its removal mark says when and why. Qt-free, so it is tested without a display.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from gui.view_item import ViewItem, to_display
 from inspector.imageio import ImageLoadError, read_image
 from inspector.records import InspectionRecord
+from station.image_keeper import Removal
 
 
 @dataclass
@@ -33,12 +37,22 @@ class RecordEvidence:
     problem: str = ""
 
 
-def load_evidence(rec: InspectionRecord) -> RecordEvidence:
+def load_evidence(rec: InspectionRecord, removal: Removal | None = None) -> RecordEvidence:
     """Read a record's saved images (shrunk to display size); missing files are said, not
-    raised."""
+    raised.
+
+    Args:
+        rec: the logged part.
+        removal: its mark in ``image_removals`` where retention removed its images.
+    """
     problems: list[str] = []
-    bare = _read(rec.image_path, "part image", problems)
-    heatmap = _read(rec.overlay_path, "heatmap overlay", problems)
+    gone = rec.image_path and not Path(rec.image_path).exists()
+    if removal is not None or gone:
+        problems.append(removed_text(removal))
+        bare = heatmap = None
+    else:
+        bare = _read(rec.image_path, "part image", problems)
+        heatmap = _read(rec.overlay_path, "heatmap overlay", problems)
     if not rec.image_path and rec.verdict != "ERROR":
         problems.insert(0, "no image was saved for this part (save policy)")
     elif not rec.image_path:
@@ -60,6 +74,14 @@ def load_evidence(rec: InspectionRecord) -> RecordEvidence:
         label=rec.label,
     )
     return RecordEvidence(item, bare, heatmap, "; ".join(problems))
+
+
+def removed_text(removal: Removal | None) -> str:
+    """Why a logged part's images are gone (the row itself is kept)."""
+    if removal is None:
+        return "the part image is no longer on disk (image retention removes the oldest)"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(removal.removed_at))
+    return f"the part image was removed by image retention on {when} ({removal.reason})"
 
 
 def _read(path: str, what: str, problems: list[str]) -> np.ndarray | None:

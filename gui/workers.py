@@ -86,6 +86,7 @@ class CaptureWorker(QThread):
         self._last: Frame | None = None
         self._collect_every = 0
         self._collect_dir: Path | None = None
+        self.source: Reconnector | None = None  # while running: its camera takes settings
 
     def last_frame(self) -> Frame | None:
         """The newest full-resolution frame (for 'capture this part as good')."""
@@ -127,6 +128,7 @@ class CaptureWorker(QThread):
             lambda: make_source(self.spec, self.fps, self.video_fps),
             on_state=lambda state, detail: self.state_changed.emit(state, detail),
         )
+        self.source = source
         last_preview = 0.0
         try:
             while not self.isInterruptionRequested():

@@ -5,11 +5,12 @@ Usage (a real X server; xvfb-run starts one):
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/station_scenario.py [--model BUNDLE]
 
 Triggered mode with defective and good sample parts (Space key), a threshold change refused
-to the operator and confirmed by the engineer (PIN, confirmation, audit row), the FAILs-in-a-
-row alarm raised and acknowledged, evidence opened from the Log tab (double-click), and a
-restart with the shift counters kept. Screenshots go to ``--shots`` (default docs/):
-``station_ops_alarm.png``, ``station_ops_operator.png``, ``station_ops_log.png``. The person's
-answers to the station's dialogs are given in code (``gui.guard.Prompts``) and printed.
+to the operator and confirmed by the engineer (PIN, confirmation, audit row), a retrain
+refused to the operator, the FAILs-in-a-row alarm raised and acknowledged, evidence opened
+from the Log tab (double-click), and a restart with the shift counters kept. Screenshots go
+to ``--shots`` (default docs/): ``station_ops_alarm.png``, ``station_ops_operator.png``,
+``station_ops_log.png``. The person's answers to the station's dialogs are given in code
+(``gui.guard.Prompts``) and printed.
 Exit status 0 when every check held.
 """
 
@@ -190,12 +191,30 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
     win.role_bar.button.click()  # Lock
     check(win.guard.role == 0, "locked again: operator")
 
-    print("4. The operator acknowledges the alarm")
+    print("4. The operator tries to retrain the model")
+    person.pin = None
+    data = win.retrain.data_folder()
+    data.mkdir(parents=True, exist_ok=True)
+    for src in sorted(good.glob("*.png"))[:2]:
+        shutil.copy(src, data)
+    win.retrain.refresh_count()
+    win.tabs.setCurrentWidget(win.retrain)
+    told = len(person.seen)
+    QTest.mouseClick(win.retrain.train_button, Qt.MouseButton.LeftButton)
+    check(win.retrain.job is None, "refused: no training run started")
+    check(not audit_rows("retrain"), "no audit row for a refused retrain")
+    check(
+        any("needs the engineer role" in t for t in person.seen[told:]),
+        "the operator is told it needs the engineer role",
+    )
+    win.tabs.setCurrentWidget(win.live)
+
+    print("5. The operator acknowledges the alarm")
     QTest.mouseClick(win.alarm_banner.ack, Qt.MouseButton.LeftButton)
     ack = audit_rows("acknowledge_alarm")
     check(bool(ack) and ack[0].role == "operator", "acknowledged by the operator, audited")
 
-    print("5. Good parts; the operator view")
+    print("6. Good parts; the operator view")
     win.connect_source(str(good))  # switching the source is the operator's to do
     check(wait(lambda: win.state.source_status.status == "live", 30), "the good camera is live")
     press_space(win, 4)
@@ -207,7 +226,7 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
     QTest.keyClick(win, Qt.Key.Key_Escape)
     wait(lambda: not win.isFullScreen(), 5)
 
-    print("6. Evidence from the Log tab")
+    print("7. Evidence from the Log tab")
     win.tabs.setCurrentWidget(win.log_panel)
     table = win.log_panel.table
     wait(lambda: table.rowCount() >= 7, 10)
@@ -228,7 +247,7 @@ def main() -> int:  # noqa: C901, PLR0915 (one scenario, read top to bottom)
         shot(review, "station_ops_review.png")
         review.close()
 
-    print("7. Restart: the shift counters are kept")
+    print("8. Restart: the shift counters are kept")
     counted = win.live.counters.shown
     win.close()
     destroy_window(win)

@@ -19,6 +19,7 @@ make the chart trip on noise.
 
 from __future__ import annotations
 
+import collections
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 QUANTITIES = ("brightness", "contrast", "sharpness", "score")
+HISTORY = 2000  # EWMA values kept per chart for a trend plot (a long run stays bounded)
 
 
 def image_stats(image: np.ndarray) -> dict[str, float]:
@@ -86,6 +88,25 @@ class DriftSettings:
 
 
 @dataclass(frozen=True)
+class ChartLine:
+    """One quantity's chart for a plot: its EWMA per good part and its control limits.
+
+    Attributes:
+        values: the EWMA after each charted good part, oldest first.
+        reference: the calibration mean (the centre line).
+        limit: the distance from the centre at which a warning is raised.
+        one_sided: only a rise is drift (the score).
+        active: a warning is raised now.
+    """
+
+    values: tuple[float, ...]
+    reference: float
+    limit: float
+    one_sided: bool
+    active: bool
+
+
+@dataclass(frozen=True)
 class DriftWarning:
     """A quantity left (active=True) or came back into (False) its control limits."""
 
@@ -115,7 +136,7 @@ class DriftMonitor:
             sigma = max(ref.std, abs(ref.mean) * s.min_rel_sigma, 1e-12)
             self.limits[name] = s.limit_sigmas * sigma * math.sqrt(s.smoothing / (2 - s.smoothing))
         self.active: set[str] = set()
-        self.history: list[dict[str, float]] = []  # EWMA per part, for a trend plot
+        self.history: collections.deque[dict[str, float]] = collections.deque(maxlen=HISTORY)
 
     def update(self, stats: Mapping[str, float]) -> list[DriftWarning]:
         """Feed one good part's quantities; the warnings raised or cleared by it."""
@@ -138,6 +159,19 @@ class DriftMonitor:
                 changes.append(self._warning(name, False))
         self.history.append(dict(self.ewma))
         return changes
+
+    def chart(self) -> dict[str, ChartLine]:
+        """Every charted quantity, for a trend plot (a copy: the monitor goes on)."""
+        return {
+            name: ChartLine(
+                tuple(h[name] for h in self.history if name in h),
+                ref.mean,
+                self.limits[name],
+                name == "score",
+                name in self.active,
+            )
+            for name, ref in self._ref.items()
+        }
 
     def _warning(self, name: str, active: bool) -> DriftWarning:
         ref = self._ref[name].mean

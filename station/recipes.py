@@ -7,7 +7,8 @@ alarm limits. Files live in ``<workspace>/recipes/*.json``, one recipe a file, e
 every field and names the file and the field in its error. Example::
 
     {"schema": 1, "index": 1, "product": "metal_plate", "model": "models/metal_plate",
-     "thresholds": {"image": null}, "camera": {"exposure_us": 2000, "gain_db": 0},
+     "thresholds": {"image": null},
+     "camera": {"exposure_us": 2000, "gain_db": 0, "pixel_format": "Mono8", "trigger": "hardware"},
      "save": {"ok_every": 10, "max_days": 30, "max_gb": 50},
      "alarms": {"drift": true, "max_ng_rate": 0.2}}
 """
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inspector.capture.pylon import PIXEL_FORMATS, TRIGGERS
 from station.retention import RetentionPolicy
 
 SCHEMA_VERSION = 1
@@ -34,10 +36,23 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class CameraSettings:
-    """Camera settings a recipe applies between parts (None keeps the camera's)."""
+    """Camera settings a recipe applies between parts (None keeps the camera's).
+
+    Attributes:
+        exposure_us: exposure time in microseconds.
+        gain_db: gain in dB.
+        pixel_format: "Mono8", "Mono12" or "RGB8" (``inspector.capture.pylon``).
+        trigger: "off" (free run), "software" or "hardware" frame trigger.
+    """
 
     exposure_us: float | None = None
     gain_db: float | None = None
+    pixel_format: str | None = None
+    trigger: str | None = None
+
+    def given(self) -> dict[str, object]:
+        """The settings the recipe sets, by name (what it leaves to the camera left out)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -155,12 +170,23 @@ def parse_recipe(path: Path, data: object) -> Recipe:
         raise RecipeError(f"{path}: field {'product' if not product else 'model'} is empty")
     thresholds = top.section("thresholds", {"image"})
     image = thresholds.get("image", (int, float), None, optional=True)
-    cam = top.section("camera", {"exposure_us", "gain_db"})
+    cam = top.section("camera", {"exposure_us", "gain_db", "pixel_format", "trigger"})
     camera = CameraSettings(
         cam.get("exposure_us", (int, float), None, optional=True),
         cam.get("gain_db", (int, float), None, optional=True),
+        cam.get("pixel_format", str, None, optional=True),
+        cam.get("trigger", str, None, optional=True),
     )
     _positive(path, "camera.exposure_us", camera.exposure_us)
+    for name, value, allowed in (
+        ("pixel_format", camera.pixel_format, PIXEL_FORMATS),
+        ("trigger", camera.trigger, TRIGGERS),
+    ):
+        if value is not None and value not in allowed:
+            choices = ", ".join(allowed)
+            raise RecipeError(
+                f"{path}: field camera.{name} must be one of {choices}, got {value!r}"
+            )
     roi_value = top.get("roi", list, None, optional=True)
     roi = None
     if roi_value is not None:

@@ -1,5 +1,6 @@
 """The line's status at a glance: link, recipe in use, health (ok or warning with its reason),
-and the recipe chooser an engineer uses (its request is a signal; whoever owns roles gates it)."""
+and the recipe chooser an engineer uses (its request is a signal; the window's guard gates it,
+``gui.line_link.request_recipe``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class LineStatus(QWidget):
     """Link, recipe and health labels plus a recipe chooser."""
 
     recipe_requested = Signal(int)  # recipe index
+    health_changed = Signal(str, str)  # "ok" or "warning", and the reason
 
     def __init__(self, bridge: StateBridge, recipes: RecipeBook) -> None:
         super().__init__()
@@ -68,6 +70,7 @@ class LineStatus(QWidget):
         self.health_label.setText(f"health: {health}")
         self.health_label.setToolTip(reason)
         self.health_label.setStyleSheet(OK_STYLE if health == "ok" else WARN_STYLE)
+        self.health_changed.emit(health, reason)
 
     def _chosen(self, row: int) -> None:
         index = int(self.chooser.itemData(row) or 0)

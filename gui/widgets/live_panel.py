@@ -7,6 +7,7 @@ verdict; what the operator asks for goes out as signals for the window to pass o
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,12 +26,14 @@ from PySide6.QtWidgets import (
 from gui.state_bridge import StateBridge
 from gui.view_item import ViewItem, rejudge, render, thumbnail
 from gui.widgets.counters import Counters
+from gui.widgets.drift_plot import HealthPanel
 from gui.widgets.history_strip import HistoryStrip
 from gui.widgets.part_view import PartView
 from gui.widgets.shift_panel import ShiftPanel
 from gui.widgets.threshold_panel import ThresholdPanel
 from gui.widgets.verdict_banner import NO_PARTS, VerdictBanner
 from inspector.recorder import SAVE_POLICIES
+from station.drift import ChartLine
 from station.events import LoadedModel, ModelChanged, ModelFailed, ThresholdChanged
 from station.state import MODES, StationState
 
@@ -104,9 +107,17 @@ class LivePanel(QWidget):
         self.threshold = ThresholdPanel()
         self.threshold.set_display(show_heatmap, opacity)
         self.shift = ShiftPanel()
+        self.storage = QLabel()
+        self.storage.setWordWrap(True)
+        self.storage.setStyleSheet("color: #b00000; font-weight: bold")
+        self.storage.hide()
+        self.health = HealthPanel()
+        self.health.hide()  # shown once a line or a drift chart reports
         right = QVBoxLayout()
         for part in (self.banner, self.counters, self.stats, self.threshold, self.shift):
             right.addWidget(part)
+        right.addWidget(self.storage)
+        right.addWidget(self.health)
         right.addStretch(1)
         self._side = QWidget()
         self._side.setLayout(right)
@@ -162,6 +173,28 @@ class LivePanel(QWidget):
         # worker had not yet applied would otherwise show PASS for a part counted as FAIL.
         self._paint(item.threshold)
         self.stats.setText(stats_text(item, self.fps, dropped))
+
+    def show_storage(self, problem: str) -> None:
+        """Why part images are not being saved ("" hides it: they are again)."""
+        self.storage.setText(f"images not saved: {problem}" if problem else "")
+        self.storage.setVisible(bool(problem))
+
+    def show_health(self, level: str, reason: str) -> None:
+        """The line's health ("ok" or "warning" and why)."""
+        self.health.show()
+        self.health.show_health(level, reason)
+
+    def show_drift(self, recipe: str, lines: Mapping[str, ChartLine], note: str = "") -> None:
+        """The recipe's drift charts (``DriftMonitor.chart()``), or ``note`` while learning."""
+        self.health.show()
+        self.health.show_chart(recipe, lines, note)
+
+    def show_camera(
+        self, fps: float, dropped: int | None, exposure_us: object, focus: float | None
+    ) -> None:
+        """The camera's frame rate, lost frames, exposure and focus measure."""
+        self.health.show()
+        self.health.show_camera(fps, dropped, exposure_us, focus)
 
     def show_preview(self, image: np.ndarray) -> None:
         """The camera between parts (triggered mode), apart from the judged part."""

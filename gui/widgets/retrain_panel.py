@@ -43,10 +43,11 @@ NO_TEST_HINT = "Give a labelled test folder to compare AUROC, missed defects and
 
 
 class RetrainPanel(QWidget):
-    """Signals: capture_requested(folder), collect_changed(every_n, folder),
-    promote_requested(candidate, note) (note "" when none was written), progress_text(line)
-    while a run goes, and trained(candidate) once a model is trained and compared."""
+    """Requests the window's guard checks: train_requested(), capture_requested(folder),
+    collect_changed(every_n, folder), promote_requested(candidate, note) (note "" if none).
+    progress_text(line) while a run goes; trained(candidate) once trained and compared."""
 
+    train_requested = Signal()  # the window starts ``start_training`` once allowed
     capture_requested = Signal(str)
     collect_changed = Signal(int, str)
     promote_requested = Signal(str, str)  # candidate bundle, note
@@ -84,6 +85,7 @@ class RetrainPanel(QWidget):
         self.every = QSpinBox()
         self.every.setRange(1, 1000)
         self.every.setValue(10)
+        self.every.setKeyboardTracking(False)  # typing 25 asks once, not for 2 then 25
         self.test = QLineEdit()
         self.test.setPlaceholderText("optional labelled test folder (MVTec layout) for evaluation")
         test_browse = QPushButton("Test folder…")
@@ -152,7 +154,7 @@ class RetrainPanel(QWidget):
         self.collect.toggled.connect(self._collect)
         self.every.valueChanged.connect(self._collect)
         self.data.editingFinished.connect(self.refresh_count)
-        self.train_button.clicked.connect(self.start_training)
+        self.train_button.clicked.connect(self.train_requested)
         self.cancel_button.clicked.connect(self.cancel)
         self.promote_button.clicked.connect(lambda: self._promote())
         self.refresh_count()
@@ -366,11 +368,13 @@ class RetrainPanel(QWidget):
 
     def _promote(self, note: str = "") -> None:
         if self.candidate is not None and not self.identical_id:
-            self.promote_requested.emit(str(self.candidate), note or self.note.text().strip())
             # Promoted once: offering it again would store the same model as a new version.
+            # Disabled before asking: a refusal, answered within the emit, offers it again.
             self.promote_button.setEnabled(False)
             self.stage.setText("promoted")
-            self.note.clear()
+            self.promote_requested.emit(str(self.candidate), note or self.note.text().strip())
+            if not self.promote_button.isEnabled():
+                self.note.clear()
 
     def promotion_refused(self) -> None:
         """The window did not promote the candidate (role or confirmation): offer it again."""

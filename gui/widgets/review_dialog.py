@@ -183,6 +183,8 @@ class ReviewDialog(QDialog):
         self.notice.show()
 
     def _mark(self) -> None:
+        # Only a request: the window's guard may refuse it, and labels the item when not.
         self.mark_good.emit(self.item)
-        self.good_button.setEnabled(False)
-        self.good_button.setText("Marked good")
+        if self.item.label == "good":
+            self.good_button.setEnabled(False)
+            self.good_button.setText("Marked good")

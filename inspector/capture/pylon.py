@@ -4,6 +4,12 @@ Exposure, gain, pixel format (Mono8, Mono12, RGB8), free run or a software or ha
 (``TriggerSource`` Line1...) frame trigger, camera timestamps, and a `SourceError` when the
 camera is removed so `Reconnector` reopens it. ``PYLON_CAMEMU=N`` in the environment gives N
 emulated cameras; `PylonSettings.emulator_images` makes one play a folder of images.
+
+The emulator models no trigger sources: with ``TriggerMode`` On it waits for the
+``TriggerSoftware`` command whatever ``TriggerSource`` says (Line1..3, SoftwareSignal1..3,
+PeriodicSignal1, Action1, counters and timers are listed but never fire; a UserOutput routed to
+a line does not loop back). `PylonSource.emulate_line_pulse` uses that command to stand in for
+the electrical pulse on an emulated camera set to hardware trigger; docs/line.md has the details.
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ class PylonSource(CaptureSource):
         self.settings = settings or PylonSettings()
         super().__init__(f"pylon {self.settings.serial or '(first camera)'}")
         self._camera: Any = None
+        self._emulated = False
         self.dropped = 0  # frames the camera numbered but never delivered
         self._last_number = 0
 
@@ -129,9 +136,15 @@ class PylonSource(CaptureSource):
         except Exception as exc:  # pylon says why (in use, no access)
             raise SourceError(f"{self.label}: cannot open: {exc}") from exc
         self.label = f"pylon {chosen[0].GetSerialNumber()}"
+        self._emulated = chosen[0].GetDeviceClass() == "BaslerCamEmu"
         try:
-            self._configure(camera, chosen[0].GetDeviceClass() == "BaslerCamEmu")
+            self._configure(camera, self._emulated)
             camera.StartGrabbing(pylon.GrabStrategy_OneByOne)
+            if self.settings.trigger != "off":
+                # A pulse before the camera is armed is lost; open() returns once it is armed.
+                timeout = self.settings.timeout_ms
+                if not camera.WaitForFrameTriggerReady(timeout, pylon.TimeoutHandling_Return):
+                    raise SourceError(f"{self.label}: not armed for a trigger within {timeout} ms")
         except Exception:
             camera.Close()
             raise
@@ -202,6 +215,28 @@ class PylonSource(CaptureSource):
                 raise
             except Exception as exc:  # the camera went away
                 raise SourceError(f"{self.label}: trigger failed: {exc}") from exc
+
+    def emulate_line_pulse(self) -> None:
+        """Stand in for a pulse on the trigger line of an emulated camera in hardware trigger.
+
+        Safe to call from another thread while `read()` waits: the pulse must not wait for it.
+        As on a real camera, a pulse while the previous frame is still exposed is lost.
+
+        Raises:
+            SourceError: the camera is real (its line needs a real pulse), not set to hardware
+                trigger, or not open.
+        """
+        if self.settings.trigger != "hardware":
+            raise SourceError(f"{self.label}: a line pulse needs trigger='hardware'")
+        camera = self._camera  # no lock: read() holds it while it waits for this very frame
+        if camera is None:
+            raise SourceError(f"{self.label}: source is not open")
+        if not self._emulated:
+            raise SourceError(f"{self.label}: a real camera needs a real pulse on its line")
+        try:
+            camera.TriggerSoftware.Execute()
+        except Exception as exc:  # the camera was closed under the pulse
+            raise SourceError(f"{self.label}: line pulse failed: {exc}") from exc
 
     def read(self) -> Frame | None:
         """The next frame; FrameError when none comes within `timeout_ms` (no trigger)."""

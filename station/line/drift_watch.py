@@ -46,6 +46,11 @@ class DriftWatch:
         monitor = self.monitors.get(recipe) or self._monitor(recipe, stats)
         return monitor.update(stats) if monitor is not None else []
 
+    def learned(self, recipe: str) -> int:
+        """Good parts of ``recipe`` learned from so far (while it has no reference)."""
+        samples = self._learning.get(recipe, {})
+        return min((len(v) for v in samples.values()), default=0)
+
     def active(self, recipe: str) -> set[str]:
         monitor = self.monitors.get(recipe)
         return set(monitor.active) if monitor else set()

@@ -10,7 +10,10 @@ ResultReady and raises Ready again. Every fault ends in a defined state with an 
   back to Ready;
 - a trigger while not Ready: refused, counted, alarm; the cycle in progress goes on;
 - an unknown RecipeIndex: alarm, the old recipe stays, not Ready until a valid index arrives;
-- the PLC heartbeat stops: alarm, not Ready; Ready again when it changes again.
+- the PLC heartbeat stops: alarm, not Ready; Ready again when it changes again;
+- the link itself drops (a transport with `on_link`, the OPC UA client): alarm, not Ready,
+  writes held back; when the transport has reconnected every station-side signal is written
+  again and the handshake goes on.
 """
 
 from __future__ import annotations
@@ -19,87 +22,46 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any, Protocol, runtime_checkable
 
 from station.alarms import AlarmCode, AlarmEvent, AlarmSet, AlarmSink
+from station.line.parts import (
+    LineRecord,
+    PartError,
+    PartResult,
+    RecordSink,
+    StationPort,
+    UnknownRecipe,
+)
 from station.line.signals import LineVerdict, SignalValue, Transport
+
+__all__ = [  # the part types live in `parts`; importing them from here keeps working
+    "Handshake",
+    "HandshakeSettings",
+    "LineRecord",
+    "LineState",
+    "PartError",
+    "PartResult",
+    "RecordSink",
+    "StationPort",
+    "UnknownRecipe",
+]
 
 log = logging.getLogger(__name__)
 
 
-class UnknownRecipe(KeyError):
-    """The PLC asked for a recipe index the station does not have."""
+@runtime_checkable
+class ReportsLink(Protocol):
+    """A transport that can lose its link and get it back by itself (the OPC UA client)."""
+
+    on_link: Callable[[bool, str], None] | None
 
 
-class PartError(RuntimeError):
-    """Judging a part failed; `code` says which alarm it raises (CAMERA, NO_FRAME, INSPECTION)."""
-
-    def __init__(self, code: AlarmCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class PartResult:
-    """What the station answers for one trigger.
-
-    Attributes:
-        verdict: OK, NG or ERROR.
-        score: normalised score (0.5 at the threshold); NaN for ERROR.
-        model_id: the model that judged the part.
-        image: the frame judged (kept for retention and for checking), or None.
-        frame_time: when the frame was grabbed (`time.time()`), or None.
-        timings_ms: stage name -> milliseconds (grab, preprocess, model, postprocess).
-        raw_score: the score in the model's own units (NaN for ERROR).
-    """
-
-    verdict: LineVerdict
-    score: float
-    model_id: str = ""
-    image: np.ndarray | None = None
-    frame_time: float | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    raw_score: float = float("nan")
-
-
-@dataclass(frozen=True)
-class LineRecord:
-    """One triggered part, handed to the record sink as soon as its result is known.
-
-    Attributes:
-        part_id: PartId the PLC wrote before the trigger.
-        recipe_index: recipe in use for this part; recipe_name its product name.
-        result: the verdict, score, model and frame.
-        cycle: running number of accepted triggers (1, 2, ...).
-        trigger_time: `time.time()` of the trigger; latency_ms trigger to ResultReady.
-        error: why the verdict is ERROR, "" otherwise.
-    """
-
-    part_id: str
-    recipe_index: int
-    recipe_name: str
-    result: PartResult
-    cycle: int
-    trigger_time: float
-    latency_ms: float
-    error: str = ""
-
-
-class StationPort(Protocol):
-    """What the handshake asks of the station (`StatePort` on the state, or `LineRunner`)."""
-
-    async def inspect(self, part_id: str, recipe_index: int) -> PartResult:
-        """Grab and judge one part; raises PartError when no verdict can be given."""
-
-    async def select_recipe(self, index: int) -> str:
-        """Switch to a recipe between parts and return its name; raises UnknownRecipe."""
-
-
-RecordSink = Callable[[LineRecord], None]
+LINK_EVENT = "\0link"  # queued with the PLC's writes so a link change keeps its place
+# Written again, in this order, when a dropped link is back (Verdict before ResultReady).
+OUTPUTS = ("Score", "Verdict", "ActiveRecipe", "Heartbeat", "Alarm", "Busy", "ResultReady", "Ready")
 
 
 class LineState(StrEnum):
@@ -154,11 +116,15 @@ class Handshake:
         self._inputs: dict[str, SignalValue] = {}
         self._last_plc_beat = time.monotonic()
         self._plc_lost = False
+        self._link_up = True
+        self._outputs: dict[str, SignalValue] = {}
         self._heartbeat = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ack_timer: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[tuple[str, SignalValue]] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[str, SignalValue, str]] = asyncio.Queue()
         self.changed = asyncio.Event()  # set on every state change (tests and monitors wait on it)
+        if isinstance(transport, ReportsLink):
+            transport.on_link = lambda up, why: self._events.put_nowait((LINK_EVENT, up, why))
 
     @staticmethod
     def _alarm_logged(sink: AlarmSink | None) -> AlarmSink:
@@ -172,7 +138,7 @@ class Handshake:
 
     async def start(self) -> None:
         """Open the transport and start serving; the station is Ready once a recipe is set."""
-        await self.transport.start(lambda n, v: self._events.put_nowait((n, v)))
+        await self.transport.start(lambda n, v: self._events.put_nowait((n, v, "")))
         await self.transport.write(
             {"Ready": False, "Busy": False, "ResultReady": False, "Verdict": 0, "Alarm": 0}
         )
@@ -213,13 +179,29 @@ class Handshake:
 
     async def _dispatch(self) -> None:
         while True:
-            name, value = await self._events.get()
-            before = self._inputs.get(name)
-            self._inputs[name] = value
+            name, value, why = await self._events.get()
             try:
+                if name == LINK_EVENT:
+                    await self._on_link(bool(value), why)
+                    continue
+                before = self._inputs.get(name)
+                self._inputs[name] = value
                 await self._on_input(name, value, before)
             except Exception:  # a fault in one event must not stop the handshake
                 log.exception("handshake: handling %s=%r failed", name, value)
+
+    async def _on_link(self, up: bool, why: str) -> None:
+        self._link_up = up
+        if not up:
+            self.alarms.raise_(AlarmCode.PLC_LOST, f"{why}; not ready")
+            await self._publish_idle()
+            return
+        self._last_plc_beat = time.monotonic()  # a full watchdog period to beat again
+        if not self._plc_lost:
+            self.alarms.clear(AlarmCode.PLC_LOST, why)
+        # The PLC may have restarted: everything it should see is written again.
+        await self._write({k: self._outputs[k] for k in OUTPUTS if k in self._outputs})
+        await self._publish_idle()
 
     async def _on_input(self, name: str, value: SignalValue, before: SignalValue | None) -> None:
         rising = bool(value) and not before
@@ -232,11 +214,13 @@ class Handshake:
                 self._pending_recipe = int(value)  # switching only between parts
             else:
                 await self._select(int(value))
-        elif name == "PlcHeartbeat":
+        elif name == "PlcHeartbeat" and value != before:
+            # A change is a beat; the same value again (a subscription made anew) is not.
             self._last_plc_beat = time.monotonic()
             if self._plc_lost:
                 self._plc_lost = False
-                self.alarms.clear(AlarmCode.PLC_LOST, "PLC heartbeat is back")
+                if self._link_up:
+                    self.alarms.clear(AlarmCode.PLC_LOST, "PLC heartbeat is back")
                 await self._publish_idle()
 
     async def _on_trigger(self) -> None:
@@ -299,7 +283,7 @@ class Handshake:
         self._ack_timer = None
         if acked and self._clean:
             self.alarms.clear_events()
-        await self._write({"ResultReady": False})
+        await self._write({"ResultReady": False, "Alarm": int(self.alarms.code)})
         if self._pending_recipe is not None:
             index, self._pending_recipe = self._pending_recipe, None
             if index != self.recipe_index:
@@ -334,7 +318,7 @@ class Handshake:
         ):
             await self._write({"Alarm": int(self.alarms.code)})
             return
-        ready = self._recipe_ok and not self._plc_lost
+        ready = self._recipe_ok and not self._plc_lost and self._link_up
         self._set_state(LineState.READY if ready else LineState.NOT_READY)
         await self._write(
             {
@@ -364,6 +348,9 @@ class Handshake:
     # -- helpers ------------------------------------------------------------------------------
 
     async def _write(self, values: dict[str, SignalValue]) -> None:
+        self._outputs.update(values)
+        if not self._link_up:
+            return  # written again, all at once, when the link is back
         try:
             await self.transport.write(values)
         except Exception:  # a broken link must not stop the state machine; the watchdog tells

@@ -4,13 +4,16 @@ Server mode: the station hosts ``opc.tcp://HOST:PORT/inspector/`` with an object
 ``Inspection`` whose variables are the handshake signals, node ids
 ``ns=<namespace index>;s=Inspection.<Signal>`` (the namespace URI is in `OpcUaServerSettings`);
 the PLC is the client. Client mode: the PLC hosts the variables and the station connects to
-it, reading PLC-side signals through a subscription and writing station-side ones.
+it, reading PLC-side signals through a subscription and writing station-side ones; when the
+PLC's server goes away it reconnects with backoff and subscribes again by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,7 @@ VARIANT_TYPES = {
     "str": ua.VariantType.String,
 }
 OBJECT_NAME = "Inspection"
+LinkCallback = Callable[[bool, str], None]  # (link up, what happened), on the transport's loop
 
 
 @dataclass(frozen=True)
@@ -146,18 +150,33 @@ class OpcUaServerTransport:
 
 @dataclass(frozen=True)
 class OpcUaClientSettings:
-    """The PLC's OPC UA server and which of its nodes carry each signal.
+    """The PLC's OPC UA server, which of its nodes carry each signal, and how to stay linked.
 
     Attributes:
         url: the PLC server's endpoint, e.g. "opc.tcp://192.168.0.10:4840".
         node_ids: signal name -> node id string ("ns=3;s=DB_Vision.Trigger"); every signal
             in `signals.SIGNALS` must be mapped.
         publish_ms: subscription interval for the PLC-side signals.
+        timeout_s: longest wait for one request (and for a connection attempt).
+        watchdog_s: how often a quiet link is probed; a closed socket is noticed at once, a
+            silent one (cable pulled) within about twice this.
+        backoff_s: first and largest wait between reconnection attempts; the wait doubles
+            after each failed attempt.
     """
 
     url: str
     node_ids: Mapping[str, str] = field(default_factory=dict)
     publish_ms: float = 10.0
+    timeout_s: float = 2.0
+    watchdog_s: float = 1.0
+    backoff_s: tuple[float, float] = (0.2, 5.0)
+
+    def __post_init__(self) -> None:
+        first, largest = self.backoff_s
+        if not 0 < first <= largest:
+            raise ValueError(f"OPC UA backoff_s must be (first, largest), got {self.backoff_s}")
+        if self.timeout_s <= 0 or self.watchdog_s <= 0:
+            raise ValueError("OPC UA timeout_s and watchdog_s must be positive")
 
 
 class _Forward:
@@ -168,9 +187,26 @@ class _Forward:
     def datachange_notification(self, node: Node, val: Any, _data: Any) -> None:
         self.on_change(self.names[node.nodeid.to_string()], val)
 
+    def status_change_notification(self, status: Any) -> None:
+        log.debug("OPC UA subscription status: %s", status)  # the supervisor handles a loss
+
+
+async def _drop(client: Client) -> None:
+    """Close a client whose server may be gone; what is left of it only needs freeing."""
+    try:
+        await asyncio.wait_for(client.disconnect(), 1.0)
+    except Exception as exc:  # the socket is already closed, or the server does not answer
+        log.debug("OPC UA: closing a lost link: %r", exc)
+        client.disconnect_socket()
+
 
 class OpcUaClientTransport:
-    """The station as OPC UA client of the PLC's server, on configured node ids."""
+    """The station as OPC UA client of the PLC's server, on configured node ids.
+
+    When the server goes away the transport reports it through `on_link` (the handshake
+    raises PLC_LOST), reconnects with backoff, maps the node ids and subscribes again, and
+    reports the link back; reads and writes in between raise ConnectionError at once.
+    """
 
     def __init__(self, settings: OpcUaClientSettings) -> None:
         missing = [s.name for s in SIGNALS if s.name not in settings.node_ids]
@@ -180,38 +216,111 @@ class OpcUaClientTransport:
                 f"OPC UA node_ids: missing {missing or 'none'}, unknown {unknown or 'none'}"
             )
         self.settings = settings
+        self.on_link: LinkCallback | None = None
+        self.reconnects = 0
         self._client: Client | None = None
         self._nodes: dict[str, Node] = {}
         self._types: dict[str, ua.VariantType] = {}
+        self._on_change: ChangeCallback | None = None
+        self._lost = asyncio.Event()
+        self._lost_from: tuple[Client, str] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
 
     async def start(self, on_change: ChangeCallback) -> None:
-        client = Client(self.settings.url)
+        self._on_change = on_change
+        self._lost = asyncio.Event()  # bound to the loop the transport runs on
+        self._client = await self._connect()
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def _connect(self) -> Client:
+        """Connect, map every node id and subscribe to the PLC-side signals."""
+        s = self.settings
+        client = Client(s.url, timeout=s.timeout_s, watchdog_intervall=s.watchdog_s)
+
+        async def lost(exc: Exception) -> None:
+            self._lost_from = (client, str(exc) or type(exc).__name__)
+            self._lost.set()
+
+        client.connection_lost_callback = lost
         await client.connect()  # raises OSError / TimeoutError when the PLC is unreachable
-        self._client = client
-        names = {}
-        for name, node_id in self.settings.node_ids.items():
-            node = client.get_node(node_id)
-            self._nodes[name] = node
-            self._types[name] = await node.read_data_type_as_variant_type()
-            names[node.nodeid.to_string()] = name
-        subscription = await client.create_subscription(
-            self.settings.publish_ms, _Forward(names, on_change)
-        )
-        await subscription.subscribe_data_change(
-            [self._nodes[s.name] for s in SIGNALS if s.from_plc]
-        )
+        try:
+            nodes, types, names = {}, {}, {}
+            for name, nid in s.node_ids.items():
+                node = client.get_node(nid)
+                try:
+                    types[name] = await node.read_data_type_as_variant_type()
+                except ua.UaStatusCodeError as exc:
+                    raise ValueError(
+                        f"OPC UA node_ids: {name} = {nid!r} on {s.url}: {exc}"
+                    ) from exc
+                nodes[name] = node
+                names[node.nodeid.to_string()] = name
+            if self._on_change is None:
+                raise RuntimeError("OPC UA client transport: start() gives the change callback")
+            subscription = await client.create_subscription(
+                s.publish_ms, _Forward(names, self._on_change)
+            )
+            await subscription.subscribe_data_change([nodes[x.name] for x in SIGNALS if x.from_plc])
+        except BaseException:
+            await _drop(client)
+            raise
+        self._nodes, self._types = nodes, types
+        return client
+
+    async def _supervise(self) -> None:
+        while True:
+            await self._lost.wait()
+            self._lost.clear()
+            lost = self._lost_from
+            if lost is None or lost[0] is not self._client:
+                continue  # a client already replaced
+            client, self._client = lost[0], None
+            await _drop(client)
+            since = time.monotonic()
+            url = self.settings.url
+            self._report(False, f"OPC UA link to {url} lost ({lost[1]}); reconnecting")
+            delay, largest = self.settings.backoff_s
+            while self._client is None:
+                await asyncio.sleep(delay)
+                try:
+                    self._client = await self._connect()
+                except Exception as exc:  # refused, timed out, or the server is half up
+                    delay = min(delay * 2, largest)
+                    log.warning(
+                        "OPC UA: reconnecting to %s failed: %s; next try in %.1f s", url, exc, delay
+                    )
+            self.reconnects += 1
+            self._report(True, f"OPC UA link to {url} back after {time.monotonic() - since:.1f} s")
+
+    def _report(self, up: bool, message: str) -> None:
+        (log.info if up else log.warning)("%s", message)
+        if self.on_link is not None:
+            self.on_link(up, message)
 
     async def stop(self) -> None:
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
         client, self._client = self._client, None
         if client is not None:
-            await client.disconnect()
+            await _drop(client)
+
+    def _linked(self) -> Client:
+        if self._client is None:
+            raise ConnectionError(f"OPC UA link to {self.settings.url} is down")
+        return self._client
 
     async def read(self, name: str) -> SignalValue:
+        self._linked()
         value: SignalValue = await self._nodes[name].read_value()
         return value
 
     async def write(self, values: Mapping[str, SignalValue]) -> None:
         check_station_signals(values)
-        for name, value in values.items():
-            typed = ua.Variant(variant(name, value).Value, self._types[name])
-            await self._nodes[name].write_value(ua.DataValue(typed))
+        client = self._linked()
+        typed = [
+            ua.DataValue(ua.Variant(variant(n, v).Value, self._types[n])) for n, v in values.items()
+        ]
+        # One request, so the PLC finds them all set together, in this order.
+        await client.write_values([self._nodes[n] for n in values], typed)

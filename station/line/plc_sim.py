@@ -1,7 +1,8 @@
 """A simulated PLC for commissioning and tests: drives a station's handshake as a PLC would.
 
 It is a real client of the station's transport (asyncua's client for OPC UA, pymodbus's for
-Modbus TCP), so a station can be checked end to end before the real PLC is wired::
+Modbus TCP), or, for a station in OPC UA client mode, a real asyncua server hosting the PLC's
+variables, so a station can be checked end to end before the real PLC is wired::
 
     plc = OpcUaPlc("opc.tcp://127.0.0.1:4840/inspector/")
     await plc.connect()
@@ -14,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import Client, Server, ua
 from pymodbus.client import AsyncModbusTcpClient
 
 from station.line.modbus import (
@@ -29,7 +31,7 @@ from station.line.modbus import (
     encode_text,
 )
 from station.line.opcua import OBJECT_NAME, node_id, variant
-from station.line.signals import SignalValue
+from station.line.signals import SIGNALS, SignalValue, default_value
 
 POLL_S = 0.002  # how often a waiting PLC reads a signal again
 
@@ -45,6 +47,9 @@ class SimulatedPlc:
     """The PLC's side of the handshake over any transport; subclasses read and write signals."""
 
     beats = 0
+    # The PLC output wired to the camera's trigger input: fired with every Trigger (an
+    # emulated camera's `emulate_line_pulse` here), None where the camera runs on its own.
+    wired: Callable[[], None] | None = None
 
     async def connect(self) -> None:
         raise NotImplementedError
@@ -76,6 +81,8 @@ class SimulatedPlc:
 
     async def trigger(self, part_id: str) -> None:
         await self.write("PartId", part_id)
+        if self.wired is not None:
+            self.wired()  # the part is in front of the camera: its line gets the pulse
         await self.write("Trigger", True)
 
     async def result(self, timeout: float = 5.0) -> tuple[int, float]:
@@ -102,9 +109,8 @@ class SimulatedPlc:
     async def timed_cycle(self, part_id: str, timeout: float = 5.0) -> float:
         """One part as `cycle`, timed: milliseconds from the Trigger write to ResultReady."""
         await self.wait_for("Ready", True, timeout)
-        await self.write("PartId", part_id)
         t0 = time.perf_counter()
-        await self.write("Trigger", True)
+        await self.trigger(part_id)
         await self.wait_for("ResultReady", True, timeout)
         elapsed = (time.perf_counter() - t0) * 1e3
         await self.read("Verdict")
@@ -113,11 +119,17 @@ class SimulatedPlc:
 
     # -- faults a PLC commits, for commissioning drills --------------------------------------
 
-    async def vanish_mid_cycle(self, part_id: str) -> None:
-        """Trigger a part and disconnect without acknowledging (a PLC switched off)."""
+    async def vanish_mid_cycle(self, part_id: str, timeout: float = 5.0) -> None:
+        """Trigger a part, and once the station has taken it, disconnect without
+        acknowledging (a PLC switched off)."""
         await self.beat()
         await self.wait_for("Ready", True)
         await self.trigger(part_id)
+        deadline = time.monotonic() + timeout
+        while not (await self.read("Busy") or await self.read("ResultReady")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the station did not take part {part_id!r}")
+            await asyncio.sleep(POLL_S)
         await self.close()
 
     async def come_back(self) -> None:
@@ -171,6 +183,61 @@ class OpcUaPlc(SimulatedPlc):
 
     async def write(self, name: str, value: SignalValue) -> None:
         await self._node(name).write_value(ua.DataValue(variant(name, value)))
+
+
+class OpcUaPlcServer(SimulatedPlc):
+    """A PLC hosting the handshake's variables on its own OPC UA server; the station is its
+    client (``--plc opcua-client:URL``), on node ids ``ns=2;s=<Signal>``.
+
+    `close` stops the server, as a PLC switched off; `connect` starts it again on the same
+    port with the values it held (a PLC keeps its data blocks over a restart).
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.url = f"opc.tcp://{host}:{port}/plc/"
+        self.namespace_index = 2  # the first namespace a server registers
+        self._server: Server | None = None
+        self._values: dict[str, SignalValue] = {s.name: default_value(s) for s in SIGNALS}
+
+    @property
+    def node_ids(self) -> dict[str, str]:
+        return {s.name: f"ns={self.namespace_index};s={s.name}" for s in SIGNALS}
+
+    async def connect(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.url)
+        index = await server.register_namespace("urn:visual-inspector:simulated-plc")
+        if index != self.namespace_index:
+            raise RuntimeError(f"simulated PLC: namespace index {index}, want 2")
+        for name, nid in self.node_ids.items():
+            node = await server.nodes.objects.add_variable(
+                ua.NodeId.from_string(nid), name, variant(name, self._values[name])
+            )
+            await node.set_writable()
+        await server.start()
+        self._server = server
+
+    def _live(self) -> Server:
+        if self._server is None:
+            raise RuntimeError("simulated PLC is switched off")
+        return self._server
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._values = {name: await self.read(name) for name in self._values}
+        server, self._server = self._server, None
+        await server.stop()
+
+    async def read(self, name: str) -> SignalValue:
+        held = self._live().read_attribute_value(ua.NodeId.from_string(self.node_ids[name]))
+        value: SignalValue = held.Value.Value if held.Value is not None else ""
+        return value
+
+    async def write(self, name: str, value: SignalValue) -> None:
+        nid = ua.NodeId.from_string(self.node_ids[name])
+        await self._live().write_attribute_value(nid, ua.DataValue(variant(name, value)))
 
 
 class ModbusPlc(SimulatedPlc):

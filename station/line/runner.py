@@ -2,8 +2,10 @@
 
 `LineRunner` implements `StationPort`. Grabbing and judging run one at a time on a worker
 thread, and a recipe switch runs on the same thread, so a switch always falls between parts.
-A camera that fails is closed and reopened at the next part (that part gets ERROR and the
-CAMERA alarm; the next one that delivers a frame clears it).
+The camera opens when a recipe is selected, so it is armed before the first pulse of a
+hardware trigger. A camera that fails is closed and reopened at once, and again at the next
+part where that fails (the failed part gets ERROR and the CAMERA alarm; the next one that
+delivers a frame clears it).
 """
 
 from __future__ import annotations
@@ -91,22 +93,44 @@ class LineRunner:
             )
         if recipe.image_threshold is not None:
             model.set_thresholds(image=recipe.image_threshold)
-        apply = getattr(self.source, "apply", None)
-        if apply is not None and self._open:
-            apply(recipe.camera.exposure_us, recipe.camera.gain_db)
         self.recipe, self.inspector = recipe, model
+        try:
+            if self._open:
+                self._apply(recipe)
+        except SourceError as exc:  # the camera went away between parts
+            log.warning("camera settings of recipe %d not set: %s", index, exc)
+            self._open = False
+            self.source.close()
+        if not self._open:
+            self._reopen()
         log.info("recipe %d: %s, model %s (%s)", index, recipe.product, model.model_id, path)
         return recipe.product
+
+    def _apply(self, recipe: Recipe) -> None:
+        apply = getattr(self.source, "apply", None)
+        if apply is not None:
+            apply(recipe.camera.exposure_us, recipe.camera.gain_db)
+
+    def _open_source(self) -> None:
+        self.source.open()
+        self._open = True
+        if self.recipe is not None:
+            self._apply(self.recipe)
+
+    def _reopen(self) -> None:
+        """Open the camera now so it is armed for the next part; a failure waits for that
+        part, which reports it."""
+        try:
+            self._open_source()
+        except SourceError as exc:
+            self._open = False
+            self.source.close()
+            log.warning("camera not open yet (%s); trying again at the next part", exc)
 
     def _grab(self) -> Frame:
         try:
             if not self._open:
-                self.source.open()
-                self._open = True
-                recipe = self.recipe
-                apply = getattr(self.source, "apply", None)
-                if recipe is not None and apply is not None:
-                    apply(recipe.camera.exposure_us, recipe.camera.gain_db)
+                self._open_source()
             trigger = getattr(self.source, "trigger", None)
             settings = getattr(self.source, "settings", None)
             if trigger is not None and getattr(settings, "trigger", "") == "software":
@@ -117,6 +141,7 @@ class LineRunner:
         except SourceError as exc:
             self._open = False
             self.source.close()
+            self._reopen()
             raise PartError(AlarmCode.CAMERA, str(exc)) from exc
         if frame is None:
             raise PartError(AlarmCode.NO_FRAME, f"{self.source.label}: no frame")

@@ -3,15 +3,15 @@ sample product's test images, and a simulated PLC (asyncua's or pymodbus's clien
 loopback) that selects a recipe, triggers parts, reads each verdict and acknowledges it.
 
 The PLC runs on its own thread while the test's thread serves Qt, as a PLC and the window
-do on a line. The emulator's camera runs free (it cannot take a pulse on an input line); each
-trigger takes the newest frame, so frames are matched to what the model says by their pixels'
-digest, read back from the part image the station saved.
+do on a line. The window's camera runs free (its capture thread shows a live view and each
+trigger takes the newest frame; hardware trigger through the window is left to
+tests/station/test_line_e2e.py), so frames are matched to what the model says by their
+pixels' digest, read back from the part image the station saved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("PYLON_CAMEMU", "2")
@@ -28,7 +27,6 @@ pytest.importorskip("pypylon")
 pytest.importorskip("onnxruntime")
 
 from inspector.imageio import read_image  # noqa: E402
-from inspector.runtime import Inspector  # noqa: E402
 from station.alarms import AlarmCode, AlarmEvent  # noqa: E402
 from station.drift import Calibration, Reference  # noqa: E402
 from station.line.handshake import HandshakeSettings  # noqa: E402
@@ -36,6 +34,7 @@ from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port  #
 from station.line.signals import LineVerdict  # noqa: E402
 from station.recipes import Recipe, save_recipe  # noqa: E402
 from station.retention import RetentionPolicy  # noqa: E402
+from tests import line_drill as drill  # noqa: E402
 
 pytestmark = pytest.mark.slow  # trains the shared test model (about 10 s)
 
@@ -47,10 +46,6 @@ PARTS = 30
 KEEP_ALL = RetentionPolicy(1, None, None)  # every part image kept: frames are matched by it
 
 
-def digest(image: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def line_model(trained_bundle: Path, sample_product: Path, tmp_path_factory: Any) -> Path:
     """The test model exported to ONNX, and the camera's folder of test images beside it."""
@@ -59,23 +54,16 @@ def line_model(trained_bundle: Path, sample_product: Path, tmp_path_factory: Any
     root = tmp_path_factory.mktemp("line_station")
     model = Path(shutil.copytree(trained_bundle, root / "metal_plate"))
     export_onnx(model)
-    camera = root / "camera"
-    camera.mkdir()
-    for path in sorted((sample_product / "test").glob("*/*.png")):
-        shutil.copy(path, camera / f"{path.parent.name}_{path.name}")
+    drill.camera_folder(sample_product, root / "camera")
     return model
 
 
 @pytest.fixture(scope="module")
-def expected(line_model: Path) -> dict[str, tuple[str, float]]:
-    """The Inspector API's verdict and score on each camera image, by the pixels' digest."""
-    out = {}
-    with Inspector.load(line_model, backend="onnxruntime") as model:
-        for path in sorted((line_model.parent / "camera").glob("*.png")):
-            result = model.inspect(path)
-            out[digest(read_image(path))] = (str(result.verdict), result.score)
-    assert {v for v, _ in out.values()} == {"PASS", "FAIL"}
-    return out
+def expected(line_model: Path, tmp_path_factory: Any) -> dict[str, tuple[str, float]]:
+    """What ``inspector inspect`` says on each camera image, by the pixels' digest."""
+    return drill.inspect_cli(
+        line_model, line_model.parent / "camera", tmp_path_factory.mktemp("cli")
+    )
 
 
 @pytest.fixture
@@ -121,7 +109,8 @@ def linked(win: Any, kind: str) -> tuple[Any, Callable[[], SimulatedPlc], list[A
     link = attach_line(win, kind, settings=SETTINGS, make=make)
     alarms: list[AlarmEvent] = []
     link.alarm.connect(alarms.append)
-    transport = link.handshake.transport
+    assert link.handshake is not None  # attach_line starts the link
+    transport: Any = link.handshake.transport
     if kind == "opcua":
         return link, lambda: OpcUaPlc(transport.settings.endpoint), alarms
     return link, lambda: ModbusPlc("127.0.0.1", transport.port), alarms
@@ -176,7 +165,7 @@ def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
     for i, (verdict, _score) in enumerate(answers):
         row = rows[f"SN-{i:05d}"]
         assert (row.recipe, row.model_id) == ("metal_plate", model.model_id)
-        want_verdict, want_score = expected[digest(read_image(row.image_path))]
+        want_verdict, want_score = expected[drill.digest(read_image(row.image_path))]
         assert names[LineVerdict(verdict)] == row.verdict == want_verdict
         assert row.score == pytest.approx(want_score, rel=1e-4, abs=1e-5)
     assert {v for v, _ in answers} == {LineVerdict.OK, LineVerdict.NG}
@@ -187,56 +176,38 @@ def test_the_plc_drives_the_station_and_every_verdict_matches_the_model(
 def test_faults_through_the_station_reach_a_defined_state_and_recover(
     qtbot: Any, station: Any
 ) -> None:
-    """Camera closed, PLC gone mid-cycle, trigger while busy, no ack, unknown recipe."""
+    """tests/line_drill.py through the window; then recipe 2's drift reference, far darker
+    than the camera, raises DRIFT while the station goes on inspecting."""
     link, make_plc, alarms = linked(station, "opcua")
-    hs = link.handshake
+    assert link.handshake is not None
     state = station.state
+
+    async def unplug() -> None:
+        state.set_source("")  # the camera is closed between parts
+        await asyncio.sleep(0.5)  # the window stops the capture thread
+
+    async def replug(plc: SimulatedPlc) -> None:
+        state.set_source(CAMERA)
+        for _ in range(100):
+            if state.source_status.status == "live":
+                return
+            await plc.beat()
+            await asyncio.sleep(0.1)
+
+    line = drill.DrillLine(
+        link.handshake,
+        unplug,
+        replug,
+        away_s=SETTINGS.plc_watchdog_s + 0.3,
+        recipe_timeout_s=60.0,  # loads the model first
+        second_recipe=(LineVerdict.OK,),  # its threshold passes every part
+    )
 
     async def program() -> None:
         plc = make_plc()
         await plc.connect()
         try:
-            await plc.select_recipe(1, timeout=60.0)
-            assert (await plc.cycle("SN-1"))[0] in (1, 2)
-
-            state.set_source("")  # the camera is closed between parts
-            await asyncio.sleep(0.5)  # the window stops the capture thread
-            assert (await plc.cycle("SN-2"))[0] == LineVerdict.ERROR
-            assert int(await plc.read("Alarm")) == AlarmCode.CAMERA
-            state.set_source(CAMERA)
-            for _ in range(100):
-                if state.source_status.status == "live":
-                    break
-                await plc.beat()
-                await asyncio.sleep(0.1)
-            assert (await plc.cycle("SN-3"))[0] in (1, 2)
-            assert int(await plc.read("Alarm")) == 0
-
-            await plc.vanish_mid_cycle("SN-4")
-            plc = make_plc()
-            await plc.connect()
-            await plc.wait_for("Alarm", int(AlarmCode.PLC_LOST), timeout=8.0)
-            assert await plc.read("Ready") is False and await plc.read("ResultReady") is False
-            assert hs.withdrawn == 1
-            await plc.come_back()
-            assert (await plc.cycle("SN-5"))[0] in (1, 2)
-            assert int(await plc.read("Alarm")) == 0
-
-            await plc.trigger_twice_no_ack("SN-6")
-            assert hs.refused >= 1
-            await plc.wait_for("ResultReady", False, timeout=3.0)  # no ack: withdrawn
-            assert int(await plc.read("Alarm")) in (AlarmCode.TRIGGER_REFUSED, AlarmCode.NO_ACK)
-            assert hs.withdrawn == 2 and await plc.read("Ready") is True
-            await plc.write("Trigger", False)
-
-            await plc.beat()
-            await plc.write("RecipeIndex", 42)
-            await plc.wait_for("Alarm", int(AlarmCode.UNKNOWN_RECIPE))
-            assert await plc.read("Ready") is False and hs.recipe_index == 1
-            await plc.select_recipe(2)  # its threshold passes every part
-            assert (await plc.cycle("SN-7"))[0] == LineVerdict.OK
-            # recipe 2's drift reference is far darker than the camera: DRIFT, and the
-            # station goes on inspecting
+            await drill.run_drill(plc, line)
             await plc.wait_for("Alarm", int(AlarmCode.DRIFT), timeout=3.0)
             assert (await plc.cycle("SN-8"))[0] == LineVerdict.OK
             assert int(await plc.read("Alarm")) == AlarmCode.DRIFT
@@ -248,21 +219,13 @@ def test_faults_through_the_station_reach_a_defined_state_and_recover(
     finally:
         link.stop()
     rows = {r.part: r for r in station.log.query(limit=None)}
-    assert sorted(rows) == [f"SN-{i}" for i in range(1, 9)]  # every part logged, none lost
+    assert sorted(rows) == [*drill.DRILL_PARTS, "SN-8"]  # every part logged, none lost
     assert rows["SN-2"].verdict == "ERROR" and "no frame" in rows["SN-2"].error
     assert rows["SN-7"].recipe == "metal_plate_b" and rows["SN-1"].recipe == "metal_plate"
     assert state.threshold is not None and state.threshold.value == 1e9
     assert state.threshold.by == "recipe"
-    qtbot.waitUntil(lambda: len(alarms) >= 5)  # queued to the UI thread
-    raised = {a.code for a in alarms if a.active}
-    assert raised >= {
-        AlarmCode.CAMERA,
-        AlarmCode.PLC_LOST,
-        AlarmCode.NO_ACK,
-        AlarmCode.TRIGGER_REFUSED,
-        AlarmCode.UNKNOWN_RECIPE,
-        AlarmCode.DRIFT,
-    }
+    qtbot.waitUntil(lambda: len(alarms) >= 6)  # queued to the UI thread
+    drill.check_alarms(alarms, also=[AlarmCode.DRIFT])
     # every fault cleared again; the drift warning stays while the light is off
     qtbot.waitUntil(lambda: station.line_status.health[0] == "warning")
     assert station.line_status.health[1].startswith("DRIFT: metal_plate_b: brightness")

@@ -1,8 +1,9 @@
 """The pylon capture source on Basler's camera emulator (PYLON_CAMEMU), playing sample_images.
 
-The emulator cannot receive a pulse on its input lines (setting a line to output with a user
-output does not loop back into the trigger), so hardware trigger is checked as far as it can
-be here: the camera is configured for it and waits, giving no frame without a pulse.
+The emulator cannot receive a pulse on an input line, and lists but never fires its other
+trigger sources; it fires ``TriggerSoftware`` whatever ``TriggerSource`` says. A camera set to
+hardware trigger (Line1) is checked with that command standing in for the pulse
+(`PylonSource.emulate_line_pulse`): no pulse, no frame; one pulse, one frame, in order.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,14 +102,62 @@ def test_exposure_gain_and_pixel_format_are_set_on_the_camera() -> None:
         assert source.feature("TriggerSource") == "Software"
 
 
-def test_hardware_trigger_waits_for_the_line() -> None:
+def test_hardware_trigger_waits_for_the_line_and_takes_one_frame_a_pulse() -> None:
+    files = [hashlib.sha1(f.tobytes()).hexdigest() for f in rgb_files()]
     s = settings(trigger="hardware", trigger_source="Line1", timeout_ms=300)
     with opened(s) as source:
         assert source.feature("TriggerSource") == "Line1"
+        assert source.feature("TriggerMode") == "On"
         with pytest.raises(FrameError, match="no frame within 300 ms"):
             source.read()  # no pulse on Line1: no frame, and the source stays usable
         with pytest.raises(SourceError, match="trigger='software'"):
             source.trigger()
+        source.emulate_line_pulse()
+        time.sleep(0.1)  # the camera is ready again after about 15 ms here
+        source.emulate_line_pulse()  # a second part arrives before the first is read
+        got = [source.read(), source.read()]
+        with pytest.raises(FrameError):
+            source.read()  # two pulses, two frames, no more
+        source.emulate_line_pulse()
+        source.emulate_line_pulse()  # during the first one's exposure: lost, as on a camera
+        got.append(source.read())
+        with pytest.raises(FrameError):
+            source.read()
+        # a pulse while read() waits on another thread (the PLC's output fires mid-wait)
+        threading.Timer(0.1, source.emulate_line_pulse).start()
+        got.append(source.read())
+    digests = [hashlib.sha1(f.image.tobytes()).hexdigest() for f in got if f is not None]
+    assert digests == files[:4]  # the folder in order, one image a pulse
+
+
+def test_line_pulse_is_refused_where_it_would_not_stand_in_for_a_pulse() -> None:
+    with opened(settings()) as source, pytest.raises(SourceError, match="trigger='hardware'"):
+        source.emulate_line_pulse()  # software trigger: use trigger()
+    closed = PylonSource(settings(trigger="hardware"))
+    with pytest.raises(SourceError, match="not open"):
+        closed.emulate_line_pulse()
+
+
+def test_hardware_trigger_camera_closed_and_reopened_keeps_its_settings() -> None:
+    """The camera unplugged (emulator closed) under a hardware-trigger reader and plugged in
+    again: it comes back on Line1 and answers the next pulse."""
+    source = PylonSource(settings(trigger="hardware", timeout_ms=300))
+    source.open()
+    try:
+        source.emulate_line_pulse()
+        assert source.read() is not None
+        source.close()  # unplugged
+        with pytest.raises(SourceError, match="not open"):
+            source.read()
+        with pytest.raises(SourceError, match="not open"):
+            source.emulate_line_pulse()
+        source.open()  # plugged in again
+        assert source.feature("TriggerSource") == "Line1"
+        source.emulate_line_pulse()
+        frame = source.read()
+        assert isinstance(frame, CameraFrame) and frame.frame_number == 1  # a new acquisition
+    finally:
+        source.close()
 
 
 def test_free_run_delivers_frames() -> None:

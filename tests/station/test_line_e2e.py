@@ -1,49 +1,64 @@
 """End to end on loopback: a simulated PLC, the station's transport, the handshake, the runner
 with a real model (ONNX Runtime) and an emulated pylon camera playing sample_images.
 
-The emulator cannot receive a pulse on an input line, so the camera runs in software-trigger
-mode here (the runner triggers it for each PLC trigger); a camera set to hardware trigger is
-checked for the no-frame path it takes without a pulse.
+The camera is set to hardware trigger (TriggerSource Line1, one frame a pulse, the station
+never triggers it). The emulator cannot take an electrical pulse, so the simulated PLC's
+output "wired" to the camera fires `PylonSource.emulate_line_pulse` with every Trigger: the
+only stand-in the emulator offers (docs/line.md, "Hardware trigger on the emulator").
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("PYLON_CAMEMU", "2")
 pytest.importorskip("pypylon")
 pytest.importorskip("onnxruntime")
 
+from inspector.capture.base import SourceError  # noqa: E402
 from inspector.capture.pylon import PylonSettings, PylonSource  # noqa: E402
 from inspector.imageio import read_image  # noqa: E402
-from inspector.runtime import Inspector  # noqa: E402
 from station.alarms import AlarmCode, AlarmEvent  # noqa: E402
 from station.line.handshake import Handshake, HandshakeSettings, LineRecord  # noqa: E402
 from station.line.modbus import ModbusServerTransport, ModbusSettings  # noqa: E402
-from station.line.opcua import OpcUaServerSettings, OpcUaServerTransport  # noqa: E402
-from station.line.plc_sim import ModbusPlc, OpcUaPlc, SimulatedPlc, free_port  # noqa: E402
+from station.line.opcua import (  # noqa: E402
+    OpcUaClientSettings,
+    OpcUaClientTransport,
+    OpcUaServerSettings,
+    OpcUaServerTransport,
+)
+from station.line.plc_sim import (  # noqa: E402
+    ModbusPlc,
+    OpcUaPlc,
+    OpcUaPlcServer,
+    SimulatedPlc,
+    free_port,
+)
 from station.line.runner import LineRunner  # noqa: E402
 from station.line.signals import LineVerdict  # noqa: E402
 from station.recipes import CameraSettings, Recipe, RecipeBook, save_recipe  # noqa: E402
+from tests.line_drill import (  # noqa: E402
+    DRILL_PARTS,
+    DrillLine,
+    camera_folder,
+    check_alarms,
+    digest,
+    inspect_cli,
+    run_drill,
+)
 
 pytestmark = pytest.mark.slow  # the trained_bundle fixture trains a model (about 10 s)
 
 SETTINGS = HandshakeSettings(
     result_timeout_s=3.0, ack_timeout_s=0.6, heartbeat_s=0.1, plc_watchdog_s=1.0
 )
-
-
-def digest(image: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +73,18 @@ def workspace(trained_bundle: Path, sample_product: Path, tmp_path_factory: Any)
     plate = Recipe(1, "metal_plate", "models/metal_plate", camera=CameraSettings(1000.0, 0.0))
     save_recipe(plate, ws / "recipes")
     save_recipe(Recipe(2, "metal_plate_b", "models/metal_plate"), ws / "recipes")
-    camera = ws / "camera"
-    camera.mkdir()
-    for path in sorted((sample_product / "test").glob("*/*.png")):
-        shutil.copy(path, camera / f"{path.parent.name}_{path.name}")
+    camera_folder(sample_product, ws / "camera")
     return ws
 
 
 @pytest.fixture(scope="module")
-def expected(workspace: Path) -> dict[str, tuple[int, float]]:
-    """What the model says on each image file, keyed by the pixels' digest."""
-    out = {}
-    with Inspector.load(workspace / "models" / "metal_plate", backend="onnxruntime") as model:
-        for path in sorted((workspace / "camera").glob("*.png")):
-            result = model.inspect(path)
-            verdict = LineVerdict.OK if result.verdict == "PASS" else LineVerdict.NG
-            out[digest(read_image(path))] = (int(verdict), result.score)
-    assert {v for v, _ in out.values()} == {1, 2}  # the folder holds both kinds
-    return out
+def expected(workspace: Path, tmp_path_factory: Any) -> dict[str, tuple[int, float]]:
+    """What ``inspector inspect`` says on each camera image, keyed by the pixels' digest."""
+    said = inspect_cli(
+        workspace / "models" / "metal_plate", workspace / "camera", tmp_path_factory.mktemp("cli")
+    )
+    verdicts = {"PASS": LineVerdict.OK, "FAIL": LineVerdict.NG}
+    return {key: (int(verdicts[v]), score) for key, (v, score) in said.items()}
 
 
 def camera(workspace: Path, **changes: Any) -> PylonSource:
@@ -83,7 +92,7 @@ def camera(workspace: Path, **changes: Any) -> PylonSource:
         serial="0815-0000",
         width=256,
         height=256,
-        trigger="software",
+        trigger="hardware",
         timeout_ms=1000,
         emulator_images=str(workspace / "camera"),
     )
@@ -91,45 +100,70 @@ def camera(workspace: Path, **changes: Any) -> PylonSource:
     return PylonSource(PylonSettings(**base))
 
 
-async def started(kind: str, runner: LineRunner) -> tuple[Handshake, Any, list, list]:
+def wire(plc: SimulatedPlc, source: PylonSource) -> None:
+    """The PLC's output to the camera's Line1: every Trigger pulses the line."""
+
+    def pulse() -> None:
+        try:
+            source.emulate_line_pulse()
+        except SourceError:
+            pass  # an unplugged camera takes no pulse; the station reports the part
+
+    plc.wired = pulse
+
+
+async def linked(
+    kind: str, runner: LineRunner
+) -> tuple[Handshake, SimulatedPlc, list[LineRecord], list[AlarmEvent]]:
+    """A started handshake over ``kind`` and a connected PLC wired to the camera.
+
+    Kinds: "opcua" (the station hosts the server), "opcua-client" (the PLC hosts it and the
+    station connects), "modbus" (the station hosts a Modbus TCP server).
+    """
     transport: Any
+    plc: SimulatedPlc
     records: list[LineRecord] = []
     alarms: list[AlarmEvent] = []
-    if kind == "opcua":
+    if kind == "opcua-client":
+        plc = OpcUaPlcServer(free_port())
+        await plc.connect()
+        settings = OpcUaClientSettings(plc.url, plc.node_ids, publish_ms=5.0, backoff_s=(0.1, 0.5))
+        transport = OpcUaClientTransport(settings)
+    elif kind == "opcua":
         transport = OpcUaServerTransport(OpcUaServerSettings("127.0.0.1", free_port()))
     else:
         transport = ModbusServerTransport(ModbusSettings("127.0.0.1", 0))
     hs = Handshake(transport, runner, SETTINGS, alarms.append, records.append)
     await hs.start()
-    return hs, transport, records, alarms
-
-
-def plc_for(kind: str, transport: Any) -> SimulatedPlc:
     if kind == "opcua":
-        return OpcUaPlc(transport.settings.endpoint)
-    return ModbusPlc("127.0.0.1", transport.port)
+        plc = OpcUaPlc(transport.settings.endpoint)
+        await plc.connect()
+    elif kind == "modbus":
+        plc = ModbusPlc("127.0.0.1", transport.port)
+        await plc.connect()
+    if isinstance(runner.source, PylonSource) and runner.source.settings.trigger == "hardware":
+        wire(plc, runner.source)
+    return hs, plc, records, alarms
 
 
 def run(test: Callable[[], Awaitable[None]], timeout: float = 60.0) -> None:
     asyncio.run(asyncio.wait_for(test(), timeout))
 
 
-@pytest.mark.parametrize(("kind", "parts"), [("opcua", 40), ("modbus", 40)])
-def test_plc_triggers_parts_and_every_verdict_matches_the_model(
+@pytest.mark.parametrize(("kind", "parts"), [("opcua", 200), ("opcua-client", 40), ("modbus", 40)])
+def test_plc_triggers_parts_and_every_verdict_matches_inspector_inspect(
     kind: str, parts: int, workspace: Path, expected: dict[str, tuple[int, float]]
 ) -> None:
     runner = LineRunner(camera(workspace), RecipeBook.load(workspace))
 
     async def body() -> None:
-        hs, transport, records, _alarms = await started(kind, runner)
-        plc = plc_for(kind, transport)
-        await plc.connect()
+        hs, plc, records, _alarms = await linked(kind, runner)
         try:
             await plc.select_recipe(1)
             answers = [await plc.cycle(f"SN-{i:05d}") for i in range(parts)]
         finally:
-            await plc.close()
             await hs.stop()
+            await plc.close()
         assert len(records) == parts  # none lost
         model_id = runner.inspector.model_id if runner.inspector else ""
         for i, (record, (verdict, score)) in enumerate(zip(records, answers, strict=True)):
@@ -142,78 +176,40 @@ def test_plc_triggers_parts_and_every_verdict_matches_the_model(
             assert record.result.raw_score == pytest.approx(want_score, rel=1e-5, abs=1e-6)
             assert score == pytest.approx(record.result.score, abs=1e-6)  # float32 on the wire
         assert {r.result.verdict for r in records} == {1, 2}
+        # one frame a pulse, none lost or repeated: part i got the folder's image i (cycling)
+        files = [digest(read_image(f)) for f in sorted((workspace / "camera").glob("*.png"))]
+        got = [digest(r.result.image) for r in records if r.result.image is not None]
+        assert got == [files[i % len(files)] for i in range(parts)]
 
     try:
-        run(body)
+        run(body, timeout=300.0)
     finally:
         runner.close()
 
 
-def test_faults_reach_a_defined_state_raise_the_alarm_and_recover(workspace: Path) -> None:
-    """Camera closed, PLC gone mid-cycle, trigger while busy, no ack, unknown recipe: each
-    gives its alarm and the station goes on without a restart."""
+@pytest.mark.parametrize("kind", ["opcua", "opcua-client"])
+def test_fault_drill_reaches_defined_states_and_recovers(kind: str, workspace: Path) -> None:
+    """tests/line_drill.py on the runner; in client mode the PLC's own server goes away."""
     runner = LineRunner(camera(workspace), RecipeBook.load(workspace))
 
+    async def unplug() -> None:
+        runner.source.close()  # between parts
+
+    async def reopened(_plc: SimulatedPlc) -> None:
+        return None  # the runner reopens the camera right after the failed part
+
     async def body() -> None:
-        hs, transport, records, alarms = await started("opcua", runner)
-        plc = plc_for("opcua", transport)
-        await plc.connect()
+        hs, plc, records, alarms = await linked(kind, runner)
+        line = DrillLine(hs, unplug, reopened, away_s=SETTINGS.plc_watchdog_s + 0.3)
         try:
-            await plc.select_recipe(1)
-            assert (await plc.cycle("SN-1"))[0] in (1, 2)
-
-            runner.source.close()  # the camera is unplugged between parts
-            assert (await plc.cycle("SN-2"))[0] == LineVerdict.ERROR
-            assert int(await plc.read("Alarm")) == AlarmCode.CAMERA
-            assert (await plc.cycle("SN-3"))[0] in (1, 2)  # reopened at the next part
-            assert int(await plc.read("Alarm")) == 0
-
-            await plc.vanish_mid_cycle("SN-4")
-            plc = plc_for("opcua", transport)
-            await plc.connect()
-            await plc.wait_for("Alarm", int(AlarmCode.PLC_LOST), timeout=3.0)
-            assert await plc.read("Ready") is False and await plc.read("ResultReady") is False
-            assert hs.withdrawn == 1
-            await plc.come_back()
-            assert (await plc.cycle("SN-5"))[0] in (1, 2)
-            assert int(await plc.read("Alarm")) == 0
-
-            await plc.trigger_twice_no_ack("SN-6")
-            assert hs.refused >= 1
-            await plc.wait_for("ResultReady", False, timeout=3.0)  # no ack: withdrawn
-            assert int(await plc.read("Alarm")) in (AlarmCode.TRIGGER_REFUSED, AlarmCode.NO_ACK)
-            assert hs.withdrawn == 2 and await plc.read("Ready") is True
-            await plc.write("Trigger", False)
-
-            await plc.beat()
-            await plc.write("RecipeIndex", 42)
-            await plc.wait_for("Alarm", int(AlarmCode.UNKNOWN_RECIPE))
-            assert await plc.read("Ready") is False and hs.recipe_index == 1
-            await plc.select_recipe(2)
-            assert (await plc.cycle("SN-7"))[0] in (1, 2)
-            assert int(await plc.read("Alarm")) == 0
+            await run_drill(plc, line)
         finally:
-            await plc.close()
             await hs.stop()
-        assert [r.part_id for r in records] == [
-            "SN-1",
-            "SN-2",
-            "SN-3",
-            "SN-4",
-            "SN-5",
-            "SN-6",
-            "SN-7",
-        ]
+            await plc.close()
+        assert [r.part_id for r in records] == DRILL_PARTS  # every part recorded, once
         assert records[1].result.verdict == LineVerdict.ERROR and "not open" in records[1].error
         assert records[-1].recipe_index == 2
-        raised = {a.code for a in alarms if a.active}
-        assert raised >= {
-            AlarmCode.CAMERA,
-            AlarmCode.PLC_LOST,
-            AlarmCode.NO_ACK,
-            AlarmCode.TRIGGER_REFUSED,
-            AlarmCode.UNKNOWN_RECIPE,
-        }
+        check_alarms(alarms)
 
     try:
         run(body)
@@ -222,21 +218,18 @@ def test_faults_reach_a_defined_state_raise_the_alarm_and_recover(workspace: Pat
 
 
 def test_hardware_trigger_without_a_pulse_gives_error_and_no_frame_alarm(workspace: Path) -> None:
-    runner = LineRunner(
-        camera(workspace, trigger="hardware", timeout_ms=300), RecipeBook.load(workspace)
-    )
+    runner = LineRunner(camera(workspace, timeout_ms=300), RecipeBook.load(workspace))
 
     async def body() -> None:
-        hs, transport, records, _alarms = await started("modbus", runner)
-        plc = plc_for("modbus", transport)
-        await plc.connect()
+        hs, plc, records, _alarms = await linked("modbus", runner)
+        plc.wired = None  # the line to the camera is broken
         try:
             await plc.select_recipe(1)
             assert (await plc.cycle("SN-1"))[0] == LineVerdict.ERROR
             assert int(await plc.read("Alarm")) == AlarmCode.NO_FRAME
         finally:
-            await plc.close()
             await hs.stop()
+            await plc.close()
         assert "no frame within 300 ms" in records[0].error
 
     try:
@@ -256,7 +249,7 @@ def test_drift_and_retention_reach_the_plc(workspace: Path, tmp_path: Path) -> N
     dark = Calibration({"brightness": Reference(50.0, 1.0)})  # the light was far dimmer then
 
     async def body() -> None:
-        hs, transport, records, alarms = await started("modbus", runner)
+        hs, plc, records, alarms = await linked("modbus", runner)
         keep = ImageRetention(tmp_path / "images", RetentionPolicy(1, None, None))
         monitor = LineMonitor(hs, runner.recipes, {"metal_plate": dark}, keep)
 
@@ -265,8 +258,6 @@ def test_drift_and_retention_reach_the_plc(workspace: Path, tmp_path: Path) -> N
             monitor.record(record)
 
         hs.on_record = both
-        plc = plc_for("modbus", transport)
-        await plc.connect()
         try:
             await plc.select_recipe(1)
             # the camera's folder starts with 6 dented parts, then good ones
@@ -276,8 +267,8 @@ def test_drift_and_retention_reach_the_plc(workspace: Path, tmp_path: Path) -> N
             assert int(await plc.read("Alarm")) == AlarmCode.DRIFT
             assert (await plc.cycle("SN-10"))[0] in (1, 2)  # inspection goes on
         finally:
-            await plc.close()
             await hs.stop()
+            await plc.close()
             monitor.close()
         assert 1 in verdicts
         assert any(a.code == AlarmCode.DRIFT and "brightness" in a.message for a in alarms)
