@@ -119,3 +119,22 @@ def test_check_set_damages_every_good_image_and_keeps_masks_at_compare_size() ->
     assert len(check.defective) == len(check.masks) == len(check.kinds) <= 6
     assert check.summary()["good_images"] == 3
     assert small_masks(check.masks).shape == (len(check.masks), 128, 128)
+
+
+def test_validate_judges_any_way_of_scoring_images() -> None:
+    from tests.training.test_synthetic import _part
+    from training.autoconfig.validation import validate
+
+    goods = [_part(0, size=128) for _ in range(6)]  # one product, photographed six times
+    check = CheckSet.build(goods, goods, per_image=2, seed=0)
+    reference = goods[0].astype(np.float32)
+
+    def difference(images):  # noqa: ANN001, ANN202 - a family's scoring, in miniature
+        maps = np.stack([np.abs(im.astype(np.float32) - reference).mean(axis=2) for im in images])
+        return maps.reshape(len(maps), -1).max(axis=1), maps
+
+    figures = validate(difference, check, 0.01)
+    assert figures.image_auroc == 1.0 and figures.detected == 1.0
+    assert figures.pixel_auroc > 0.95
+    # A raw difference calls every drifted good part defective: the figure says so.
+    assert figures.drift_false_reject_rate == 1.0 and figures.combined < 0.76
