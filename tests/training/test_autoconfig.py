@@ -122,10 +122,11 @@ def test_check_set_damages_every_good_image_and_keeps_masks_at_compare_size() ->
 
 
 def test_validate_judges_any_way_of_scoring_images() -> None:
-    from tests.training.test_synthetic import _part
     from training.autoconfig.validation import validate
+    from training.synthetic import smooth_noise
 
-    goods = [_part(0, size=128) for _ in range(6)]  # one product, photographed six times
+    shade = smooth_noise((128, 128), 3, np.random.default_rng(0)) * 120 + 60
+    goods = [np.repeat(shade[:, :, None], 3, axis=2).astype(np.uint8)] * 6  # one product
     check = CheckSet.build(goods, goods, per_image=2, seed=0)
     reference = goods[0].astype(np.float32)
 
