@@ -10,9 +10,11 @@ from pathlib import Path
 
 from inspector.arg_types import positive_int
 from inspector.commands import EXIT_ANY_ERROR, add_backend_arguments
+from inspector.self_validation import autoconfig_of
+from inspector.self_validation import describe as describe_self_validation
 from training.progress import EVALUATION_STAGES, Emit, Progress, json_lines
 from training.settings import TrainSettings
-from training.settings_cli import add_setting_options, settings_from_args
+from training.settings_cli import add_setting_options, explicit_from_args, settings_from_args
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 
@@ -159,6 +161,7 @@ def _train(args: argparse.Namespace, emit: Emit | None) -> int:
     from training.train import stage_plan, train
 
     settings = settings_from_args(args)
+    explicit = explicit_from_args(args, settings)
     claim_output(args.out, settings.run.device)  # one writer per bundle; no GPU means no GPU
     plan = stage_plan(settings, export=args.export == "onnx")
     if args.test:
@@ -174,6 +177,7 @@ def _train(args: argparse.Namespace, emit: Emit | None) -> int:
             workdir=args.workdir,
             resume=args.resume,
             progress=progress,
+            explicit=explicit,
         )
     except TrainingCancelled as exc:
         progress.fail(str(exc))
@@ -203,6 +207,8 @@ def _train(args: argparse.Namespace, emit: Emit | None) -> int:
         f"false-reject rate ({cal.false_reject_rate:.1%} on calibration "
         f"images); pixel threshold {cal.pixel_threshold:.4g}"
     )
+    for line in describe_self_validation(autoconfig_of(meta.training)):
+        print(f"  {line}")
     for msg in meta.training["skipped_files"]:
         print(f"  skipped {msg}")
     code = 0
@@ -281,6 +287,8 @@ def _evaluate_and_print(
         print(f"  ERROR {err}")
     for note in result.get("warnings", []):
         print(f"  warning: {note}")
+    for line in describe_self_validation(autoconfig_of(insp.meta.training)):
+        print(line)
     write_json(result, out)
     if record:
         keys = (

@@ -11,6 +11,7 @@ import numpy as np
 
 from inspector.imageio import ImageLoadError, read_image
 from inspector.runtime import Inspector
+from inspector.self_validation import autoconfig_of
 from training import metrics
 from training.data import LabelledImage, mvtec_test_set
 from training.progress import Progress
@@ -119,6 +120,10 @@ def evaluate(
         result["per_defect"][defect] = _summary(
             scores_a[sel], labels_a[sel], [maps[i] for i in idx], [masks[i] for i in idx], t
         )
+    block = autoconfig_of(inspector.meta.training)
+    if block is not None:  # how the settings were chosen, beside how they did
+        keep = ("chosen", "changed", "chosen_figures", "given", "seconds", "note")
+        result["autoconfig"] = {k: block[k] for k in keep if k in block}
     report.update(1)
     return result
 

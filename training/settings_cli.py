@@ -22,6 +22,7 @@ from inspector.families import (
     list_families,
 )
 from inspector.models.spec import RunSettings, SettingsError
+from training.autoconfig import explicit_settings
 from training.settings import TrainSettings
 
 DEST = "setting__"  # prefix of the parsed options' attributes, apart from the others
@@ -124,6 +125,11 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         base = TrainSettings.from_file(args.config, model=args.model)
     else:
         base = TrainSettings.for_family(args.model or DEFAULT_FAMILY)
+    return base.override(**_given(args))
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the options and ``--set`` name, by field name."""
     given = {
         k[len(DEST) :]: v for k, v in vars(args).items() if k.startswith(DEST) and v is not None
     }
@@ -132,4 +138,10 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         if not sep or not key.strip():
             raise SettingsError(f"--set {item!r}: expected KEY=VALUE")
         given[key.strip().replace("-", "_")] = value
-    return base.override(**given)
+    return given
+
+
+def explicit_from_args(args: argparse.Namespace, settings: TrainSettings) -> frozenset[str]:
+    """Settings the user chose, which automatic configuration keeps: every option and
+    ``--set`` given (even at its default), and what a file or preset changed."""
+    return explicit_settings(settings) | frozenset(_given(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from inspector.outputs import check_output_folder
 from inspector.preprocess import Preprocessing
 from inspector.runtime import Inspector
 from inspector.verdict import Calibration, ScoreStats, Thresholds, calibrate
+from training.autoconfig import auto_configure
+from training.autoconfig import stages as auto_stages
 from training.data import good_images, intensity_reference, split_holdout
 from training.fitters import FitContext, fitter_of
 from training.loop import seed_everything
@@ -33,7 +36,8 @@ def build_model(s: TrainSettings) -> AnomalyModel:
 def stage_plan(s: TrainSettings, export: bool = False) -> list[tuple[str, float]]:
     """The progress stages of a training run of ``s``, with their rough shares of its time
     (``export``: the command line exports the graph after training)."""
-    stages = [("intensity", 0.5), *fitter_of(s.model).stages, ("calibration", 1.0)]
+    stages = [*auto_stages(s), ("intensity", 0.5), *fitter_of(s.model).stages]
+    stages.append(("calibration", 1.0))
     return [*stages, ("export", 1.5)] if export else stages
 
 
@@ -54,6 +58,7 @@ def train(
     resume: bool = False,
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
+    explicit: Collection[str] | None = None,
 ) -> BundleMeta:
     """Fit a model on the good images in ``data``, calibrate it and save a bundle at ``out``.
 
@@ -69,6 +74,8 @@ def train(
         resume: continue a trained family from its last checkpoint in ``workdir``.
         cancel: set from another thread to stop a trained family cleanly.
         progress: where the run reports its stages (``stage_plan``).
+        explicit: settings given explicitly, never searched by ``settings.run.auto``
+            (default: those that differ from the family's defaults).
 
     Returns:
         The saved bundle's metadata (thresholds, model id, training summary).
@@ -83,6 +90,7 @@ def train(
         fit_files, cal_files = files, good_images(val_dir)
     else:
         fit_files, cal_files = split_holdout(files, s.run.holdout, seed=s.run.seed)
+    s, autoconfig = auto_configure(s, fit_files, cal_files, explicit, progress)
     if s.run.normalize_intensity:
         progress.stage("intensity", len(fit_files))
     pre = fitted_preprocessing(s, fit_files)
@@ -115,6 +123,7 @@ def train(
         "settings": s.to_dict(),
         "fit": fit_summary,
         "calibration": calibration.to_json(),
+        **({"autoconfig": autoconfig} if autoconfig is not None else {}),
     }
     meta = replace(calibrated, training=training)
     out = Path(out)

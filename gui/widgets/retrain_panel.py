@@ -28,6 +28,7 @@ from gui.jobs import Job, Progress, describe
 from gui.model_facts import facts
 from gui.run_dirs import new_run_dir
 from gui.widgets.comparison_table import ComparisonTable
+from gui.widgets.self_validation_view import SelfValidationView
 from inspector.bundle import BundleError, BundleMeta, read_meta
 from inspector.families import DEFAULT_FAMILY, FAMILIES, PRESETS
 from inspector.imageio import iter_image_files
@@ -114,6 +115,7 @@ class RetrainPanel(QWidget):
         self.identical.hide()
         self.comparison = ComparisonTable()
         self.comparison.hide()
+        self.self_validation = SelfValidationView()  # how the candidate's settings were chosen
         self.hint = QLabel("")
         self.identical_id = ""  # the candidate's id when it equals the current model's
         self.log = QPlainTextEdit()
@@ -143,6 +145,7 @@ class RetrainPanel(QWidget):
         lay.addWidget(self.result)
         lay.addWidget(self.identical)
         lay.addWidget(self.comparison)
+        lay.addWidget(self.self_validation)
         lay.addWidget(self.hint)
         lay.addWidget(self.log, 1)
         browse.clicked.connect(lambda: self._pick(self.data))
@@ -214,6 +217,7 @@ class RetrainPanel(QWidget):
         self.result.setText("")
         self.identical.hide()
         self.comparison.hide()
+        self.self_validation.hide()
         self.hint.setText("")
         self.bar.setValue(0)
         self._run(args, self._trained, progress=True)
@@ -351,6 +355,7 @@ class RetrainPanel(QWidget):
         old_meta = _meta_or_none(self.current_model)
         old = facts(old_meta, current_evaluation, collected) if old_meta else None
         self.comparison.show_models(old, new)
+        self.self_validation.show_training(new_meta.training)
         self.comparison.show()
         self.hint.setText("" if new.get("image_auroc") is not None else NO_TEST_HINT)
         same = old_meta is not None and old_meta.model_id == new_meta.model_id

@@ -58,6 +58,14 @@ class RunSettings:
         "would (0..1 standard deviation)",
         minimum=0.0,
     )
+    # Per product: what suits one part costs accuracy on another (training.autoconfig).
+    auto: str = setting(
+        "on",
+        "choose intensity normalisation, feature stages, map blur and image score by "
+        "self-validation on synthetic defects of held-out good images; settings given "
+        "explicitly are kept (off: the settings as given)",
+        choices=("on", "off"),
+    )
     holdout: float = setting(0.2, "share of good images held out for calibration", minimum=0.0)
     target_false_reject_rate: float = setting(
         0.01,

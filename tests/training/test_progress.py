@@ -107,7 +107,7 @@ def test_train_and_evaluate_report_every_stage_as_json(
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     events = _events(run.stderr)
-    _check_run(events, {"intensity", "features", "memory", "calibration", "export"})
+    _check_run(events, {"autoconfig", "intensity", "features", "memory", "calibration", "export"})
     assert events[-1] == {"event": "done", "bundle": str(out)}
     assert "model " in run.stdout  # the human summary stays on stdout
 
