@@ -49,7 +49,7 @@ def trained_bundle(sample_product: Path, tmp_path_factory: pytest.TempPathFactor
 # Epochs for gradient-trained families in tests: enough to find the sample defects, few
 # enough for the suite's time budget. A family not listed gets QUICK_EPOCHS.
 QUICK_EPOCHS = 5
-TEST_EPOCHS = {"feature-ae": 10, "feature-gan": 40, "cae": 8, "ganomaly": 5}
+TEST_EPOCHS = {"feature-ae": 10, "feature-gan": 40, "cae": 8, "ganomaly": 5, "fusion": 10}
 
 
 @pytest.fixture(scope="session")

@@ -317,6 +317,7 @@ FAMILY_MIN_AUROC = {
     "feature-gan": (0.90, 0.90),
     "cae": (0.80, 0.75),
     "ganomaly": (0.70, 0.70),
+    "fusion": (0.95, 0.90),
 }
 
 
