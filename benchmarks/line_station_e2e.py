@@ -127,6 +127,8 @@ def run_station(ws: Path, kind: str, trigger: str, parts: int, seconds: float) -
         thread.join(0.02)
     link.stop()
     rows = {r.part: r for r in win.log.query(limit=None)}
+    camera: Any = win.sources.worker.source.source  # type: ignore[union-attr]  # read back
+    out["camera"] = {f: camera.feature(f) for f in ("TriggerMode", "TriggerSource")}
     model_id = win.state.model.model_id if win.state.model else ""
     win.shutdown()
     if "error" in out:
@@ -183,6 +185,7 @@ def check(ws: Path, tmp: Path, trigger: str, result: dict[str, Any]) -> dict[str
         "triggers": len(result["answers"]) + len(result["latencies_2"]),
         "rows_without_part_recipe_or_model": unlabelled,
         "problems": problems,
+        "camera": result["camera"],
         "latency_recipe_1_keep_all": percentiles(result["latencies"]),
         "latency_recipe_2_keep_ng": percentiles(result["latencies_2"]),
     }
