@@ -2,7 +2,9 @@
 share: the camera's folder of sample images and what ``inspector inspect`` says on it.
 
 tests/station/test_line_e2e.py runs it on the Qt-free runner (OPC UA server and client
-modes), tests/gui/test_line_station.py through the real station window. Each fault is
+modes), tests/gui/test_line_station.py through the real station window. `Wire` is the PLC's
+output to a station window's camera in hardware trigger (tests/gui/test_line_trigger.py and
+benchmarks/line_station_e2e.py). Each fault is
 asserted here, in one place: it reaches a defined state, raises its alarm (the handshake logs
 every alarm), and the station goes on without a restart.
 
@@ -20,9 +22,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,3 +165,48 @@ def inspect_cli(model: Path, folder: Path, out_dir: Path) -> dict[str, tuple[str
     assert len(out) == len(list(folder.glob("*.png")))
     assert {v for v, _ in out.values()} == {"PASS", "FAIL"}  # the folder holds both kinds
     return out
+
+
+class Wire:
+    """The PLC's output to a station window's camera's Line1; notes the frame each pulse made.
+
+    The emulated camera takes no electrical pulse: `PylonSource.emulate_line_pulse` stands in.
+    """
+
+    def __init__(self, win: Any) -> None:
+        self.win = win
+        self.made: dict[str, str] = {}  # part id -> digest of the frame its pulse made
+        # part id -> ms from the part fully signalled (Trigger written and pulse fired,
+        # whichever is later) to reading ResultReady true
+        self.ms: dict[str, float] = {}
+
+    def pulse(self, part: str = "") -> None:
+        worker = self.win.sources.worker
+        camera = worker.source.source
+        before = worker.last_frame()
+        camera.emulate_line_pulse()
+        deadline = time.monotonic() + 2.0
+        while (frame := worker.last_frame()) is before:
+            assert time.monotonic() < deadline, "the pulse made no frame"
+            time.sleep(0.002)
+        if part:
+            self.made[part] = digest(frame.image)
+
+    async def cycle(self, plc: SimulatedPlc, part: str, pulse: str = "before") -> int:
+        """One part; its pulse "before" or "after" the Trigger is written, or "none"."""
+        await plc.beat()
+        await plc.wait_for("Ready", True)
+        await plc.write("PartId", part)
+        if pulse == "before":
+            await asyncio.to_thread(self.pulse, part)
+        t0 = time.perf_counter()
+        await plc.write("Trigger", True)
+        if pulse == "after":
+            await asyncio.sleep(0.05)
+            t0 = time.perf_counter()
+            await asyncio.to_thread(self.pulse, part)
+        await plc.wait_for("ResultReady", True)
+        self.ms[part] = (time.perf_counter() - t0) * 1e3
+        verdict, _score = await plc.result()
+        await plc.ack()
+        return verdict

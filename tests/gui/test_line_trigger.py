@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,41 +36,6 @@ PARTS, linked, run_plc = line_station.PARTS, line_station.linked, line_station.r
 pytestmark = pytest.mark.slow  # trains the shared test model (about 10 s)
 
 NAMES = {LineVerdict.OK: "PASS", LineVerdict.NG: "FAIL", LineVerdict.ERROR: "ERROR"}
-
-
-class Wire:
-    """The PLC's output to the window's camera's Line1; notes the frame each pulse made."""
-
-    def __init__(self, win: Any) -> None:
-        self.win = win
-        self.made: dict[str, str] = {}  # part id -> digest of the frame its pulse made
-
-    def pulse(self, part: str = "") -> None:
-        worker = self.win.sources.worker
-        camera = worker.source.source
-        before = worker.last_frame()
-        camera.emulate_line_pulse()
-        deadline = time.monotonic() + 2.0
-        while (frame := worker.last_frame()) is before:
-            assert time.monotonic() < deadline, "the pulse made no frame"
-            time.sleep(0.002)
-        if part:
-            self.made[part] = drill.digest(frame.image)
-
-    async def cycle(self, plc: SimulatedPlc, part: str, pulse: str = "before") -> int:
-        """One part; its pulse "before" or "after" the Trigger is written, or "none"."""
-        await plc.beat()
-        await plc.wait_for("Ready", True)
-        await plc.write("PartId", part)
-        if pulse == "before":
-            await asyncio.to_thread(self.pulse, part)
-        await plc.write("Trigger", True)
-        if pulse == "after":
-            await asyncio.sleep(0.05)
-            await asyncio.to_thread(self.pulse, part)
-        verdict, _score = await plc.result()
-        await plc.ack()
-        return verdict
 
 
 def judged(
@@ -100,7 +64,7 @@ def test_hardware_trigger_each_part_is_judged_on_the_frame_captured_for_it(
     qtbot: Any, station: Any, expected: dict[str, tuple[str, float]], line_model: Path
 ) -> None:
     link, make_plc, _alarms = linked(station, "opcua")
-    wire = Wire(station)
+    wire = drill.Wire(station)
     parts = [f"SN-{i:05d}" for i in range(PARTS)]
 
     async def steps(plc: SimulatedPlc) -> list[int]:
@@ -126,7 +90,7 @@ def test_hardware_trigger_without_its_pulse_gives_no_frame_and_recovers(
     late, after its ERROR and before the ack: that frame is no part's; SN-3 (pulse after its
     Trigger) gets its own frame and clears the alarm."""
     link, make_plc, alarms = linked(station, "modbus")
-    wire = Wire(station)
+    wire = drill.Wire(station)
 
     async def steps(plc: SimulatedPlc) -> list[int]:
         await plc.select_recipe(3, timeout=60.0)
