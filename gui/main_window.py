@@ -4,6 +4,7 @@ observe it through ``gui.state_bridge`` and expose signals and small methods."""
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.state.set_source(s.source)
         if s.operator_view:
             self.set_operator_view(True)
+        gc.freeze()  # what lives from start never dies: full collections skip it (UI pauses)
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
