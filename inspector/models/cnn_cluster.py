@@ -228,8 +228,12 @@ class CnnClusterModel(StandardisedFeatures):
         return best + (x * x).sum(dim=1)
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        emb = self.embed(images)
-        with torch.autocast(emb.device.type, enabled=False):
+        return self.from_features(self.aggregate(images), images)
+
+    def from_features(self, feats: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
+        """The output from raw aggregated features (``aggregate``), so a model that runs the
+        backbone once for several heads (fusion) gives exactly this model's output."""
+        with torch.autocast(feats.device.type, enabled=False):
             # Nearest-centre search, image score and map: fp32 whatever the backbone ran in.
-            patch = self.patch_scores(emb)
+            patch = self.patch_scores(self.transform(feats.float()))
         return self.head(patch, images)

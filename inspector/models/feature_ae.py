@@ -241,7 +241,11 @@ class FeatureAEModel(StandardisedFeatures):
         return self.combine(self.ring_maps(emb))
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        maps = self.ring_maps(self.embed(images))
+        return self.from_features(self.aggregate(images), images)
+
+    def from_features(self, feats: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
+        """The output from raw aggregated features (``aggregate``; see cnn-cluster's)."""
+        maps = self.ring_maps(self.standardise(feats))
         out = self.head(self.combine(maps), images)
         score = relative_score(out.pred_score, maps[0], self.part_level)
         return InferenceBatch(pred_score=score, anomaly_map=out.anomaly_map)

@@ -137,5 +137,8 @@ class FeatureGANModel(StandardisedFeatures):
         return self.adaptor(self.with_context(self.standardise(raw)))
 
     def forward(self, images: torch.Tensor) -> InferenceBatch:
-        normality = self.discriminator(self.adapt(self.aggregate(images)))
-        return self.head(-normality.float(), images)
+        return self.from_features(self.aggregate(images), images)
+
+    def from_features(self, feats: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
+        """The output from raw aggregated features (``aggregate``; see cnn-cluster's)."""
+        return self.head(-self.discriminator(self.adapt(feats)).float(), images)

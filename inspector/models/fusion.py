@@ -13,7 +13,7 @@ once and both heads read its features.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -25,7 +25,6 @@ from inspector.models.feature_ae import FeatureAEModel
 from inspector.models.feature_gan import FeatureGANModel
 from inspector.models.features import StandardisedFeatures, aggregate_stages
 from inspector.models.fusion_config import LEARNED_MEMBERS
-from inspector.models.part_level import relative_score
 
 MEMORY_FAMILY = "cnn-cluster"
 # A good part's values reach this quantile above their median: the unit of every member's
@@ -36,33 +35,12 @@ SCORE_QUANTILE = 0.9
 Norm = tuple[float, float]  # (centre, scale): normalised = (raw - centre) / scale
 
 
-def memory_head(m: CnnClusterModel, agg: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
-    """The memory model's output from its aggregated features (its ``forward`` after the
-    backbone): nearest-centre distances in fp32."""
-    with torch.autocast(agg.device.type, enabled=False):
-        patch = m.patch_scores(m.transform(agg.float()))
-    return m.head(patch, images)
-
-
-def feature_ae_head(m: FeatureAEModel, agg: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
-    """The feature autoencoder's output from its aggregated features."""
-    maps = m.ring_maps(m.standardise(agg))
-    out = m.head(m.combine(maps), images)
-    score = relative_score(out.pred_score, maps[0], m.part_level)
-    return InferenceBatch(pred_score=score, anomaly_map=out.anomaly_map)
-
-
-def feature_gan_head(m: FeatureGANModel, agg: torch.Tensor, images: torch.Tensor) -> InferenceBatch:
-    """The feature discriminator's output from its aggregated features."""
-    return m.head(-m.discriminator(m.adapt(agg)).float(), images)
-
-
-# Each member's ``forward`` after the backbone (its own would run the backbone again):
-# family -> (model class, output from the aggregated features).
-MEMBERS: dict[str, tuple[type[StandardisedFeatures], Callable[..., InferenceBatch]]] = {
-    MEMORY_FAMILY: (CnnClusterModel, memory_head),
-    "feature-ae": (FeatureAEModel, feature_ae_head),
-    "feature-gan": (FeatureGANModel, feature_gan_head),
+# The learned members by family; each gives its output from features aggregated once
+# (``from_features``), so the backbone runs once for both members.
+Learned = FeatureAEModel | FeatureGANModel
+LEARNED_CLASSES: dict[str, type[Learned]] = {
+    "feature-ae": FeatureAEModel,
+    "feature-gan": FeatureGANModel,
 }
 
 
@@ -141,7 +119,7 @@ class FusionModel(AnomalyModel):
             "input_size": self.input_size,
         }
         self.memory = CnnClusterModel(**shared, **(memory or {}), load_weights=False)
-        learned_class = MEMBERS[learned_family][0]
+        learned_class = LEARNED_CLASSES[learned_family]
         self.learned = learned_class(**shared, **(learned or {}), load_weights=False)
         for member in self.members:
             share_extractor(member, self.extractor)
@@ -167,7 +145,7 @@ class FusionModel(AnomalyModel):
             "weights": list(self.weights),
         }
 
-    def set_members(self, memory: CnnClusterModel, learned: StandardisedFeatures) -> None:
+    def set_members(self, memory: CnnClusterModel, learned: Learned) -> None:
         """Install members fitted as models of their own families; both must have read the
         same frozen backbone, which becomes the fusion's one copy."""
         if getattr(learned, "family", None) != self.learned_family:
@@ -193,11 +171,10 @@ class FusionModel(AnomalyModel):
         feats = self.extractor(images)
         aggregated: dict[tuple[int, ...], torch.Tensor] = {}
         outputs = []
-        for family, member in ((MEMORY_FAMILY, self.memory), (self.learned_family, self.learned)):
+        for member in (self.memory, self.learned):
             if member.aggregation not in aggregated:  # the same averaging is done once
                 aggregated[member.aggregation] = aggregate_stages(feats, member.aggregation)
-            head = MEMBERS[family][1]
-            outputs.append(head(member, aggregated[member.aggregation], images))
+            outputs.append(member.from_features(aggregated[member.aggregation], images))
         return outputs
 
     def fuse(
